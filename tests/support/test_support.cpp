@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
+
+#include <sys/wait.h>
 
 namespace qforge::test {
 
@@ -50,6 +54,27 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace qforge::test
+
+namespace qforge::test {
+
+CommandResult run_command(const std::string& command) {
+    TempDir dir;
+    const auto out_path = dir.path() / "stdout", err_path = dir.path() / "stderr";
+    const std::string full =
+        command + " >'" + out_path.string() + "' 2>'" + err_path.string() + "'";
+    const int status = std::system(full.c_str());
+    CommandResult result;
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    auto slurp = [](const std::filesystem::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    result.out = slurp(out_path);
+    result.err = slurp(err_path);
+    return result;
 }
 
 }  // namespace qforge::test

@@ -38,3 +38,16 @@ private:
 };
 
 }  // namespace qforge::test
+
+namespace qforge::test {
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;  // stdout
+    std::string err;  // stderr
+};
+
+// Runs `command` through /bin/sh, capturing stdout and stderr separately.
+CommandResult run_command(const std::string& command);
+
+}  // namespace qforge::test
