@@ -1,0 +1,47 @@
+// What is here: the dispatchers of kernels/cross_entropy.h (argument checks, then the backend).
+#include "kernels/cross_entropy.h"
+
+#include "kernels/check_args.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/registry.h"
+
+namespace qforge::kernels {
+
+void cross_entropy_forward(const Ctx& ctx, float* losses, float* lse, const float* logits,
+                           const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index) {
+    constexpr std::string_view op = "cross_entropy_forward";
+    check_size(op, "N", N, 0);
+    check_size(op, "V", V, 1);
+    check_ptr(op, "losses", losses, N > 0);
+    check_ptr(op, "logits", logits, N > 0);
+    check_ptr(op, "targets", targets, N > 0);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::cross_entropy_forward(losses, lse, logits, targets, N, V, ignore_index);
+        case Device::kCuda:
+            break;
+    }
+    throw_unsupported(Op::kCrossEntropyForward, ctx.device);
+}
+
+void cross_entropy_backward(const Ctx& ctx, float* dlogits, const float* logits, const float* lse,
+                            const int32_t* targets, const float* dloss, int64_t N, int64_t V,
+                            int32_t ignore_index) {
+    constexpr std::string_view op = "cross_entropy_backward";
+    check_size(op, "N", N, 0);
+    check_size(op, "V", V, 1);
+    check_ptr(op, "dlogits", dlogits, N > 0);
+    check_ptr(op, "logits", logits, N > 0);
+    check_ptr(op, "targets", targets, N > 0);
+    check_ptr(op, "dloss", dloss, N > 0);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::cross_entropy_backward(dlogits, logits, lse, targets, dloss, N, V,
+                                               ignore_index);
+        case Device::kCuda:
+            break;
+    }
+    throw_unsupported(Op::kCrossEntropyBackward, ctx.device);
+}
+
+}  // namespace qforge::kernels

@@ -1,0 +1,41 @@
+// What is here: the dispatcher of kernels/gemm.h (shape and leading-dimension checks).
+#include "kernels/gemm.h"
+
+#include <algorithm>
+
+#include "kernels/check_args.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/registry.h"
+
+namespace qforge::kernels {
+
+void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+          int64_t ldc) {
+    constexpr std::string_view op = "gemm";
+    check_size(op, "M", M, 0);
+    check_size(op, "N", N, 0);
+    check_size(op, "K", K, 0);
+    // Row-major: the leading dimension is the row stride, at least the stored row length.
+    const int64_t a_cols = trans_a ? M : K;
+    const int64_t b_cols = trans_b ? K : N;
+    QF_CHECK(lda >= std::max<int64_t>(1, a_cols), "gemm: expected lda >= {} ({}), got {}",
+             std::max<int64_t>(1, a_cols), trans_a ? "M, A is (K,M)" : "K, A is (M,K)", lda);
+    QF_CHECK(ldb >= std::max<int64_t>(1, b_cols), "gemm: expected ldb >= {} ({}), got {}",
+             std::max<int64_t>(1, b_cols), trans_b ? "K, B is (N,K)" : "N, B is (K,N)", ldb);
+    QF_CHECK(ldc >= std::max<int64_t>(1, N), "gemm: expected ldc >= {} (N), got {}",
+             std::max<int64_t>(1, N), ldc);
+    const bool has_work = M > 0 && N > 0;
+    check_ptr(op, "A", A, has_work && K > 0);
+    check_ptr(op, "B", B, has_work && K > 0);
+    check_ptr(op, "C", C, has_work);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        case Device::kCuda:
+            break;
+    }
+    throw_unsupported(Op::kGemm, ctx.device);
+}
+
+}  // namespace qforge::kernels

@@ -1,0 +1,17 @@
+// What is here: dense GEMM, C = alpha * op(A) @ op(B) + beta * C, row-major (BLAS semantics:
+// with beta == 0, C is written without being read).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace qforge::kernels {
+
+// op(A) is (M,K): A is (M,K) with row stride lda, or (K,M) when trans_a. op(B) is (K,N): B is
+// (K,N) with row stride ldb, or (N,K) when trans_b. C is (M,N) with row stride ldc.
+void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+          int64_t ldc);
+
+}  // namespace qforge::kernels

@@ -1,0 +1,99 @@
+// What is here: kernels/memory.h. The CUDA branch exists only when this build has the backend.
+#include "kernels/memory.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#ifdef QFORGE_HAS_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace qforge::kernels {
+
+namespace {
+
+#ifdef QFORGE_HAS_CUDA
+void cuda_check(cudaError_t err, const char* what, std::size_t bytes) {
+    QF_CHECK(err == cudaSuccess, "{} ({} bytes) failed: {}", what, bytes, cudaGetErrorString(err));
+}
+
+cudaStream_t stream_of(const Ctx& ctx) {
+    return static_cast<cudaStream_t>(ctx.stream);
+}
+#else
+[[noreturn]] void no_cuda(const char* what) {
+    QF_FAIL("{}: this build has no CUDA backend (configure with nvcc to get one)", what);
+}
+#endif
+
+}  // namespace
+
+void* buffer_alloc(const Ctx& ctx, std::size_t bytes) {
+    if (ctx.device == Device::kCpu) {
+        // Never return nullptr for 0 bytes: callers check pointers, not sizes.
+        void* ptr = std::malloc(bytes == 0 ? 1 : bytes);
+        QF_CHECK(ptr != nullptr, "buffer_alloc: out of host memory ({} bytes)", bytes);
+        return ptr;
+    }
+#ifdef QFORGE_HAS_CUDA
+    void* ptr = nullptr;
+    cuda_check(cudaMalloc(&ptr, bytes == 0 ? 1 : bytes), "cudaMalloc", bytes);
+    return ptr;
+#else
+    no_cuda("buffer_alloc");
+#endif
+}
+
+void buffer_free(const Ctx& ctx, void* ptr) noexcept {
+    if (ptr == nullptr) {
+        return;
+    }
+    if (ctx.device == Device::kCpu) {
+        std::free(ptr);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    (void)cudaFree(ptr);  // noexcept: a failed free at teardown cannot be reported usefully
+#endif
+}
+
+void buffer_upload(const Ctx& ctx, void* dst, const void* host_src, std::size_t bytes) {
+    if (ctx.device == Device::kCpu) {
+        std::memcpy(dst, host_src, bytes);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_of(ctx)),
+               "cudaMemcpyAsync host->device", bytes);
+    cuda_check(cudaStreamSynchronize(stream_of(ctx)), "cudaStreamSynchronize", bytes);
+#else
+    no_cuda("buffer_upload");
+#endif
+}
+
+void buffer_download(const Ctx& ctx, void* host_dst, const void* src, std::size_t bytes) {
+    if (ctx.device == Device::kCpu) {
+        std::memcpy(host_dst, src, bytes);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_of(ctx)),
+               "cudaMemcpyAsync device->host", bytes);
+    cuda_check(cudaStreamSynchronize(stream_of(ctx)), "cudaStreamSynchronize", bytes);
+#else
+    no_cuda("buffer_download");
+#endif
+}
+
+void stream_synchronize(const Ctx& ctx) {
+    if (ctx.device == Device::kCpu) {
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaStreamSynchronize(stream_of(ctx)), "cudaStreamSynchronize", 0);
+#else
+    no_cuda("stream_synchronize");
+#endif
+}
+
+}  // namespace qforge::kernels

@@ -1,0 +1,60 @@
+// What is here: raw byte buffers on a backend (allocate, free, copy in and out, synchronize),
+// so tests and callers can stage data for any Device without including CUDA headers.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/common.h"
+
+namespace qforge::kernels {
+
+// On the CPU these are malloc/memcpy; on CUDA, cudaMalloc/cudaMemcpy on ctx.stream.
+void* buffer_alloc(const Ctx& ctx, std::size_t bytes);
+void buffer_free(const Ctx& ctx, void* ptr) noexcept;
+void buffer_upload(const Ctx& ctx, void* dst, const void* host_src, std::size_t bytes);
+void buffer_download(const Ctx& ctx, void* host_dst, const void* src, std::size_t bytes);
+// Waits until every op queued on ctx.stream has finished (a no-op on the CPU).
+void stream_synchronize(const Ctx& ctx);
+
+// Owns one buffer_alloc'd block; move-only.
+class BackendBuffer {
+public:
+    BackendBuffer() = default;
+
+    BackendBuffer(const Ctx& ctx, std::size_t bytes)
+        : ctx_(ctx), ptr_(buffer_alloc(ctx, bytes)), bytes_(bytes) {}
+
+    ~BackendBuffer() { buffer_free(ctx_, ptr_); }
+
+    BackendBuffer(BackendBuffer&& other) noexcept
+        : ctx_(other.ctx_), ptr_(other.ptr_), bytes_(other.bytes_) {
+        other.ptr_ = nullptr;
+        other.bytes_ = 0;
+    }
+
+    BackendBuffer& operator=(BackendBuffer&& other) noexcept {
+        if (this != &other) {
+            buffer_free(ctx_, ptr_);
+            ctx_ = other.ctx_;
+            ptr_ = other.ptr_;
+            bytes_ = other.bytes_;
+            other.ptr_ = nullptr;
+            other.bytes_ = 0;
+        }
+        return *this;
+    }
+
+    BackendBuffer(const BackendBuffer&) = delete;
+    BackendBuffer& operator=(const BackendBuffer&) = delete;
+
+    void* data() const { return ptr_; }
+
+    std::size_t bytes() const { return bytes_; }
+
+private:
+    Ctx ctx_;
+    void* ptr_ = nullptr;
+    std::size_t bytes_ = 0;
+};
+
+}  // namespace qforge::kernels

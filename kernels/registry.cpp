@@ -1,0 +1,125 @@
+// What is here: op names, the per-backend support table, and cuda_available() (the only place
+// besides memory.cpp that asks the CUDA runtime anything; headers stay CUDA-free).
+#include "kernels/registry.h"
+
+#include <array>
+
+#ifdef QFORGE_HAS_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace qforge::kernels {
+
+namespace {
+
+constexpr std::array kAllOps = {
+    Op::kEmbeddingForward,
+    Op::kEmbeddingBackward,
+    Op::kRmsnormForward,
+    Op::kRmsnormBackward,
+    Op::kGemm,
+    Op::kLinearForward,
+    Op::kLinearBackward,
+    Op::kSwigluForward,
+    Op::kSwigluBackward,
+    Op::kRopeForward,
+    Op::kRopeBackward,
+    Op::kAttentionForward,
+    Op::kAttentionBackward,
+    Op::kCrossEntropyForward,
+    Op::kCrossEntropyBackward,
+};
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kCrossEntropyBackward) + 1,
+              "kAllOps must list every Op (keep the enum's last value here)");
+
+// Ops the CUDA backend implements. None yet: kernels/cuda/*.cu come with a later change, which
+// returns true here for each op it adds (and calls the launcher from the op's dispatcher).
+bool cuda_supports(Op op) {
+    (void)op;
+    return false;
+}
+
+}  // namespace
+
+std::string_view op_name(Op op) {
+    switch (op) {
+        case Op::kEmbeddingForward:
+            return "embedding_forward";
+        case Op::kEmbeddingBackward:
+            return "embedding_backward";
+        case Op::kRmsnormForward:
+            return "rmsnorm_forward";
+        case Op::kRmsnormBackward:
+            return "rmsnorm_backward";
+        case Op::kGemm:
+            return "gemm";
+        case Op::kLinearForward:
+            return "linear_forward";
+        case Op::kLinearBackward:
+            return "linear_backward";
+        case Op::kSwigluForward:
+            return "swiglu_forward";
+        case Op::kSwigluBackward:
+            return "swiglu_backward";
+        case Op::kRopeForward:
+            return "rope_forward";
+        case Op::kRopeBackward:
+            return "rope_backward";
+        case Op::kAttentionForward:
+            return "attention_forward";
+        case Op::kAttentionBackward:
+            return "attention_backward";
+        case Op::kCrossEntropyForward:
+            return "cross_entropy_forward";
+        case Op::kCrossEntropyBackward:
+            return "cross_entropy_backward";
+    }
+    QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
+}
+
+std::span<const Op> all_ops() {
+    return kAllOps;
+}
+
+bool op_supported(Op op, Device device) {
+    switch (device) {
+        case Device::kCpu:
+            return true;
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda_supports(op);
+#else
+            (void)cuda_supports(op);
+            return false;
+#endif
+    }
+    return false;
+}
+
+void throw_unsupported(Op op, Device device) {
+    if (device == Device::kCuda) {
+        QF_FAIL("{}: the CUDA backend does not implement this op yet (run it on Device::kCpu)",
+                op_name(op));
+    }
+    QF_FAIL("{}: the {} backend does not implement this op", op_name(op), device_name(device));
+}
+
+bool cuda_available() {
+#ifdef QFORGE_HAS_CUDA
+    // Probed once: the answer cannot change while the process runs.
+    static const bool available = [] {
+        int count = 0;
+        const cudaError_t err = cudaGetDeviceCount(&count);
+        if (err != cudaSuccess) {
+            (void)cudaGetLastError();  // clear the sticky "no device"/"no driver" error
+            return false;
+        }
+        return count > 0;
+    }();
+    return available;
+#else
+    return false;
+#endif
+}
+
+}  // namespace qforge::kernels

@@ -1,0 +1,20 @@
+// What is here: RMSNorm, out = inp * rstd * weight with rstd = 1/sqrt(mean(inp^2) + eps).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace qforge::kernels {
+
+// inp, out (N,C); weight (C); rstd (N) is saved for backward and may be nullptr.
+void rmsnorm_forward(const Ctx& ctx, float* out, float* rstd, const float* inp, const float* weight,
+                     int64_t N, int64_t C, float eps);
+
+// dinp (N,C) += and dweight (C) += (either may be nullptr when not wanted); rstd (N) is the
+// forward's.
+void rmsnorm_backward(const Ctx& ctx, float* dinp, float* dweight, const float* dout,
+                      const float* inp, const float* weight, const float* rstd, int64_t N,
+                      int64_t C);
+
+}  // namespace qforge::kernels
