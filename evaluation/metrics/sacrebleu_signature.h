@@ -10,7 +10,7 @@ namespace qforge::eval {
 
 // The sacrebleu release whose semantics qforge reproduces; tests/golden/metrics was produced
 // with it (tests/golden/make_golden_metrics.py records the version it ran).
-inline constexpr std::string_view kSacrebleuVersion = "2.0.0-localstub";
+inline constexpr std::string_view kSacrebleuVersion = "2.6.0";
 
 // sacrebleu's "nrefs" field: the reference count when every segment has the same number of
 // references, "var" otherwise.

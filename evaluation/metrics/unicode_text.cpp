@@ -96,6 +96,14 @@ std::u32string_view rstrip_whitespace(std::u32string_view s) {
     return s.substr(0, n);
 }
 
+std::string unicode_version() {
+    return utf8proc_unicode_version();
+}
+
+bool is_assigned(char32_t c) {
+    return utf8proc_category(static_cast<utf8proc_int32_t>(c)) != UTF8PROC_CATEGORY_CN;
+}
+
 bool is_ascii_punct(char32_t c) {
     return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
            (c >= 0x7B && c <= 0x7E);

@@ -34,4 +34,10 @@ std::u32string lower(std::u32string_view s);
 // Python's string.punctuation: the 32 ASCII punctuation characters.
 bool is_ascii_punct(char32_t c);
 
+// The Unicode version of the character tables in use (utf8proc's), e.g. "15.0.0".
+std::string unicode_version();
+
+// False for code points that utf8proc's tables leave unassigned (category Cn).
+bool is_assigned(char32_t c);
+
 }  // namespace qforge::eval::text

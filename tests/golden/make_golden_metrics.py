@@ -9,6 +9,9 @@ per-sentence BLEU, chrF, chrF++ and variants) and writes
 
     <out>/pairs.json             the inputs (pairs, second references, how the long pair is built)
     <out>/sacrebleu_scores.json  scores, statistics, 13a tokenizations and signatures
+    <out>/python_unicode.json    this Python's str.isspace, regex \\w and str.lower for every code
+                                 point (what sacrebleu and the SQuAD script see), plus
+                                 Final_Sigma cases
 
 The CPU tests (tests/evaluation/test_sacrebleu_golden.cpp) read both offline.
 
@@ -325,6 +328,39 @@ def score_all(pairs):
     return out
 
 
+def ranges(pred):
+    """[[first, last], ...] code point ranges where pred holds (surrogates skipped)."""
+    out, start = [], None
+    for c in range(0x110000 + 1):
+        ok = c < 0x110000 and not (0xD800 <= c < 0xE000) and pred(chr(c))
+        if ok and start is None:
+            start = c
+        elif not ok and start is not None:
+            out.append([start, c - 1])
+            start = None
+    return out
+
+
+SIGMA_CASES = ["ΟΔΥΣΣΕΥΣ", "ΣΑΣ", "Σ", "ΑΣ.", "ΑΣ'Α", "ΑΣ\u0301", "ΑΣ Β", "1Σ", "ΑΣΑ", "ΑΣ'",
+               "aΣ", "Σa", "ʰΣ", "ΑΣ\u00ad", "ΑΣ:Β", "Α.Σ", "İΣ", "ΑΣ1", "ΑΣ_"]
+
+
+def python_unicode():
+    import unicodedata
+    word = re.compile(r"\w")
+    lower = {}
+    for c in range(0x110000):
+        if 0xD800 <= c < 0xE000:
+            continue
+        low = chr(c).lower()
+        if low != chr(c):
+            lower[f"{c:X}"] = [ord(x) for x in low]
+    return {"python": sys.version.split()[0], "unicode": unicodedata.unidata_version,
+            "isspace": ranges(str.isspace), "word": ranges(lambda ch: bool(word.match(ch))),
+            "unassigned": ranges(lambda ch: unicodedata.category(ch) == "Cn"),
+            "lower": lower, "sigma": [[t, t.lower()] for t in SIGMA_CASES]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
@@ -339,6 +375,8 @@ def main():
     print(f"pairs: {len(pairs)} ({sum('ref2' in p for p in pairs)} with a second reference)")
     if args.pairs_only:
         return
+    with open(os.path.join(args.out, "python_unicode.json"), "w", encoding="utf-8") as f:
+        json.dump(python_unicode(), f, ensure_ascii=False, separators=(",", ":"))
     scores = score_all(pairs)
     with open(os.path.join(args.out, "sacrebleu_scores.json"), "w", encoding="utf-8") as f:
         json.dump(scores, f, ensure_ascii=False, indent=0)
