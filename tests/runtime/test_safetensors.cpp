@@ -127,9 +127,7 @@ TEST_P(SafetensorsRoundTrip, WriteThenReadGivesTheSameBytes) {
 INSTANTIATE_TEST_SUITE_P(AllDTypes, SafetensorsRoundTrip,
                          ::testing::Values(DType::kF32, DType::kBF16, DType::kF16, DType::kU8,
                                            DType::kI32),
-                         [](const auto& p) {
-                             return std::string(kernels::dtype_name(p.param));
-                         });
+                         [](const auto& p) { return std::string(kernels::dtype_name(p.param)); });
 
 TEST(Safetensors, GetIsZeroCopyAndOutlivesTheFile) {
     test::TempDir dir;
