@@ -1,0 +1,83 @@
+// What is here: the public entry points of kernels/nf4.h (argument checks, then the backend).
+#include "kernels/nf4.h"
+
+#include <cmath>
+
+#include "kernels/check_args.h"
+
+namespace qforge::kernels {
+
+// The CPU backend's NF4 functions (kernels/cpu/nf4.cpp). Declared here rather than in
+// kernels/cpu/ops.h, which another change owns; they belong there next to the other ops.
+namespace cpu {
+const float* nf4_code_table();
+uint8_t nf4_nearest_code(float x);
+const float* dynamic_map_signed();
+uint8_t dynamic_nearest_code(const float* code, float x);
+void nf4_quantize(const float* w, int64_t N, uint8_t* packed, uint8_t* absmax_q,
+                  float* nested_absmax, float* offset);
+void nf4_dequantize(float* out, const Nf4View& w);
+}  // namespace cpu
+
+const float* nf4_code_table() {
+    return cpu::nf4_code_table();
+}
+
+const float* dynamic_map_signed() {
+    return cpu::dynamic_map_signed();
+}
+
+uint8_t nf4_nearest_code(float x) {
+    return cpu::nf4_nearest_code(x);
+}
+
+uint8_t dynamic_nearest_code(float x) {
+    return cpu::dynamic_nearest_code(dynamic_map_signed(), x);
+}
+
+Nf4Sizes nf4_storage_sizes(int64_t numel) {
+    check_size("nf4_storage_sizes", "numel", numel, 0);
+    const int64_t blocks = (numel + kNf4BlockSize - 1) / kNf4BlockSize;
+    return Nf4Sizes{
+        .packed_bytes = (numel + 1) / 2,
+        .blocks = blocks,
+        .nested_blocks = (blocks + kNf4NestedBlockSize - 1) / kNf4NestedBlockSize,
+    };
+}
+
+void nf4_quantize(const float* w, int64_t numel, uint8_t* packed, uint8_t* absmax_q,
+                  float* nested_absmax, float* offset) {
+    constexpr std::string_view op = "nf4_quantize";
+    check_size(op, "numel", numel, 1);
+    check_ptr(op, "w", w);
+    check_ptr(op, "packed", packed);
+    check_ptr(op, "absmax_q", absmax_q);
+    check_ptr(op, "nested_absmax", nested_absmax);
+    check_ptr(op, "offset", offset);
+    for (int64_t i = 0; i < numel; i++) {
+        QF_CHECK(std::isfinite(w[i]), "{}: expected finite weights, got w[{}] = {}", op, i, w[i]);
+    }
+    cpu::nf4_quantize(w, numel, packed, absmax_q, nested_absmax, offset);
+}
+
+void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w) {
+    constexpr std::string_view op = "nf4_dequantize";
+    check_size(op, "numel", w.numel, 0);
+    const bool work = w.numel > 0;
+    check_ptr(op, "out", out, work);
+    check_ptr(op, "packed", w.packed, work);
+    check_ptr(op, "absmax_q", w.absmax_q, work);
+    check_ptr(op, "nested_absmax", w.nested_absmax, work);
+    check_ptr(op, "nested_code", w.nested_code, work);
+    check_ptr(op, "code", w.code, work);
+    QF_CHECK(std::isfinite(w.offset), "{}: expected a finite offset, got {}", op, w.offset);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::nf4_dequantize(out, w);
+        case Device::kCuda:
+            break;
+    }
+    QF_FAIL("{}: the CUDA backend has no NF4 kernel yet (run it on the CPU)", op);
+}
+
+}  // namespace qforge::kernels
