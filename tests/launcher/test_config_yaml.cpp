@@ -1,0 +1,276 @@
+// The training config as YAML: train_config_to_yaml reads back to the same config, the shipped
+// configs/*.yaml parse and validate against the shipped data, and docs/config.md documents every
+// key of the table with its true type and default.
+#include <cstdlib>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "kernels/common.h"
+#include "launcher/config.h"
+#include "launcher/config_keys.h"
+#include "support/test_support.h"
+
+namespace qforge::launcher {
+namespace {
+
+std::filesystem::path source_dir() {
+    return QFORGE_SOURCE_DIR;
+}
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Every key holds the same value in both, floats compared bit for bit.
+void expect_same_config(const train::TrainConfig& a, const train::TrainConfig& b) {
+    for (const auto& k : config_keys()) {
+        std::visit(
+            [&](const auto* x) {
+                using T = std::remove_cvref_t<decltype(*x)>;
+                const T& y = *std::get<T*>(config_field(k, b));
+                if constexpr (std::is_floating_point_v<T>) {
+                    EXPECT_EQ(std::memcmp(x, &y, sizeof(T)), 0)
+                        << k.name << ": " << *x << " vs " << y;
+                } else {
+                    EXPECT_EQ(*x, y) << k.name;
+                }
+            },
+            config_field(k, a));
+    }
+}
+
+// Strings that are hard to write in YAML: quotes, colons, comments, $, leading spaces,
+// words YAML reads as bools or null, non-ASCII, newlines.
+std::string random_string(std::mt19937_64& rng) {
+    static const std::vector<std::string> pieces = {
+        "a", "Z",    "0",    "7",  " ",   ":",    ": ", "#",   " #",  "'",  "\"", "\\",
+        "$", "${",   "${X}", "$$", "-",   "- ",   "[",  "]",   "{",   "}",  ",",  "&",
+        "*", "!",    "|",    ">",  "%",   "@",    "`",  "?",   "\t",  "\n", "é",  "日本",
+        "~", "null", "true", "no", "1e3", "0x1F", "/",  "../", "run", "π"};
+    std::uniform_int_distribution<std::size_t> count(0, 6), pick(0, pieces.size() - 1);
+    std::string s;
+    for (std::size_t n = count(rng); n > 0; --n) {
+        s += pieces[pick(rng)];
+    }
+    return s;
+}
+
+// A config with a random value in every key, whatever its validity.
+train::TrainConfig random_config(std::mt19937_64& rng) {
+    train::TrainConfig config;
+    std::uniform_int_distribution<int> exponent(-12, 12), coin(0, 1), length(0, 4);
+    std::uniform_real_distribution<double> mantissa(-10.0, 10.0);
+    for (const auto& k : config_keys()) {
+        struct Fill {
+            std::mt19937_64& rng;
+            std::uniform_int_distribution<int>& exponent;
+            std::uniform_int_distribution<int>& coin;
+            std::uniform_int_distribution<int>& length;
+            std::uniform_real_distribution<double>& mantissa;
+
+            void operator()(int64_t* v) { *v = static_cast<int64_t>(rng()); }
+
+            void operator()(uint64_t* v) { *v = rng(); }
+
+            void operator()(float* v) {
+                *v = static_cast<float>(mantissa(rng) * std::pow(10.0, exponent(rng)));
+            }
+
+            void operator()(double* v) { *v = mantissa(rng) * std::pow(10.0, exponent(rng)); }
+
+            void operator()(bool* v) { *v = coin(rng) == 1; }
+
+            void operator()(std::string* v) { *v = random_string(rng); }
+
+            void operator()(std::vector<std::string>* v) {
+                v->clear();
+                for (int n = length(rng); n > 0; --n) {
+                    v->push_back(random_string(rng));
+                }
+            }
+        };
+
+        std::visit(Fill{rng, exponent, coin, length, mantissa}, config_field(k, config));
+    }
+    return config;
+}
+
+TEST(ConfigYaml, DefaultsRoundTrip) {
+    const train::TrainConfig defaults;
+    const std::string yaml = train_config_to_yaml(defaults);
+    expect_same_config(parse_train_config(yaml, "resolved.yaml", {}), defaults);
+    EXPECT_NE(yaml.find("lr: 0.0002\n"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("eps: 1e-08\n"), std::string::npos) << yaml;
+}
+
+TEST(ConfigYaml, RandomConfigsRoundTrip) {
+    std::mt19937_64 rng(test::test_seed());
+    for (int trial = 0; trial < 200; ++trial) {
+        const train::TrainConfig config = random_config(rng);
+        const std::string yaml = train_config_to_yaml(config);
+        SCOPED_TRACE(yaml);
+        const train::TrainConfig back = parse_train_config(yaml, "resolved.yaml", {});
+        expect_same_config(back, config);
+        EXPECT_EQ(train_config_to_yaml(back), yaml);
+    }
+}
+
+TEST(ConfigYaml, EveryKeyIsWrittenInItsSection) {
+    train::TrainConfig config;
+    config.data.train = {"a.jsonl"};
+    const std::string yaml = train_config_to_yaml(config);
+    std::string section;
+    std::set<std::string> seen;
+    std::istringstream lines(yaml);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] == '#') {
+            continue;
+        }
+        if (line[0] != ' ') {
+            section = line.substr(0, line.find(':'));
+        } else {
+            seen.insert(section + "." + line.substr(2, line.find(':') - 2));
+        }
+    }
+    std::set<std::string> expected;
+    for (const auto& k : config_keys()) {
+        expected.insert(std::string(k.name));
+    }
+    EXPECT_EQ(seen, expected) << yaml;
+}
+
+// The rows of docs/config.md's key tables: "| `lora.r` | integer | `8` | meaning |".
+struct DocRow {
+    std::string type;
+    std::string default_text;
+};
+
+std::map<std::string, DocRow> doc_rows(const std::string& doc) {
+    static const std::regex row(R"(^\| `([a-z_]+\.[a-z_0-9]+)` \| ([^|]+) \| `([^`]*)` \|)");
+    std::map<std::string, DocRow> rows;
+    std::istringstream lines(doc);
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch m;
+        if (std::regex_search(line, m, row)) {
+            rows[m[1]] = {m[2], m[3]};
+        }
+    }
+    return rows;
+}
+
+TEST(ConfigYaml, DocsDescribeEveryKeyTruly) {
+    const std::string doc = read_text(source_dir() / "docs/config.md");
+    ASSERT_FALSE(doc.empty()) << "docs/config.md is missing";
+    const auto rows = doc_rows(doc);
+    const train::TrainConfig defaults;
+    for (const auto& k : config_keys()) {
+        const auto row = rows.find(std::string(k.name));
+        ASSERT_NE(row, rows.end()) << "docs/config.md has no table row for `" << k.name << "`";
+        EXPECT_EQ(row->second.type, config_type_name(k)) << k.name;
+        EXPECT_EQ(row->second.default_text, config_value_text(k, defaults)) << k.name;
+    }
+    // And the docs name no key that does not exist (e.g. one renamed since).
+    static const std::regex mention(R"(`((run|model|lora|data|train|checkpoint)\.[a-z_0-9]+)[`=])");
+    for (std::sregex_iterator it(doc.begin(), doc.end(), mention), end; it != end; ++it) {
+        EXPECT_NE(find_config_key((*it)[1].str()), nullptr)
+            << "docs/config.md mentions unknown key " << (*it)[1];
+    }
+}
+
+class ShippedConfigs : public ::testing::Test {
+protected:
+    void SetUp() override {
+        data_ = test::data_dir();
+        if (!std::filesystem::exists(data_ / "models/stories260K/config.json")) {
+            GTEST_SKIP() << "shipped data not found at " << data_ << " (set QFORGE_DATA)";
+        }
+        if (const char* old = std::getenv("QFORGE_DATA")) {
+            old_ = old;
+        }
+        setenv("QFORGE_DATA", data_.c_str(), 1);
+    }
+
+    void TearDown() override {
+        if (old_) {
+            setenv("QFORGE_DATA", old_->c_str(), 1);
+        } else {
+            unsetenv("QFORGE_DATA");
+        }
+    }
+
+    std::filesystem::path data_;
+    std::optional<std::string> old_;
+};
+
+TEST_F(ShippedConfigs, AllParseAndValidate) {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "configs")) {
+        if (entry.path().extension() != ".yaml") {
+            continue;
+        }
+        SCOPED_TRACE(entry.path().string());
+        const auto config = load_train_config(entry.path(), {});
+        EXPECT_NO_THROW(validate_train_config(config));
+        // What is written into a run directory reads back the same.
+        expect_same_config(parse_train_config(train_config_to_yaml(config), "resolved", {}),
+                           config);
+        ++count;
+    }
+    EXPECT_GE(count, 2);
+}
+
+TEST_F(ShippedConfigs, QuickstartTrainsTheShippedModel) {
+    const auto path = source_dir() / "configs/quickstart.yaml";
+    const auto c = load_train_config(path, {});
+    EXPECT_EQ(std::filesystem::canonical(c.model.path),
+              std::filesystem::canonical(data_ / "models/stories260K"));
+    ASSERT_EQ(c.data.train.size(), 1u);
+    EXPECT_EQ(std::filesystem::canonical(c.data.train[0]),
+              std::filesystem::canonical(data_ / "datasets/dolly-slice/dolly_151_alpaca.jsonl"));
+    EXPECT_EQ(c.model.init, "pretrained");
+    EXPECT_EQ(c.lora.r, 8);
+    EXPECT_EQ(c.lora.target_modules.size(), 7u);
+    EXPECT_EQ(c.data.seq_len, 256);
+    EXPECT_EQ(c.train.micro_batch, 8);
+    EXPECT_EQ(c.train.max_steps, 60);
+    EXPECT_EQ(c.train.lr, 3e-3f);
+    EXPECT_EQ(c.train.warmup_steps, 5);
+    EXPECT_EQ(c.train.schedule, "cosine");
+    EXPECT_EQ(c.train.eval_every, 10);
+    EXPECT_EQ(c.checkpoint.every, 20);
+    EXPECT_EQ(c.checkpoint.keep_last, 2);
+    // The override its header comment shows.
+    const std::string text = read_text(path);
+    EXPECT_NE(text.find("qforge train configs/quickstart.yaml --set lora.r=16"), std::string::npos);
+    const auto r16 = load_train_config(path, {"lora.r=16"});
+    EXPECT_EQ(r16.lora.r, 16);
+    EXPECT_NO_THROW(validate_train_config(r16));
+}
+
+TEST_F(ShippedConfigs, Llama3Is8bRandomInit) {
+    const auto c = load_train_config(source_dir() / "configs/llama3-8b-qlora.yaml", {});
+    EXPECT_EQ(c.model.init, "random");
+    EXPECT_EQ(c.model.shape, "llama3-8b");
+    EXPECT_EQ(c.model.quantize, "nf4");
+    EXPECT_EQ(c.data.seq_len, 2048);
+    EXPECT_EQ(c.train.micro_batch, 2);
+}
+
+TEST_F(ShippedConfigs, QforgeDataDefaultAppliesWhenUnset) {
+    // Without QFORGE_DATA the paths fall back to ../shared/data, relative to the working dir.
+    unsetenv("QFORGE_DATA");
+    const auto c = load_train_config(source_dir() / "configs/quickstart.yaml", {});
+    EXPECT_EQ(c.model.path, "../shared/data/models/stories260K");
+    EXPECT_EQ(c.data.train, std::vector<std::string>{
+                                "../shared/data/datasets/dolly-slice/dolly_151_alpaca.jsonl"});
+}
+
+}  // namespace
+}  // namespace qforge::launcher
