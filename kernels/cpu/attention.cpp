@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {
 
@@ -67,7 +68,8 @@ double row_scores(const AttnParams& p, int64_t b, int64_t t, int64_t h, double s
 void attention_forward(const AttnParams& p) {
     const double scale = 1.0 / std::sqrt(static_cast<double>(p.D));
     const int64_t group = p.Hq / p.Hkv;
-#pragma omp parallel for collapse(3)
+    const bool parallel = p.B * p.Hq * p.T * p.Tk * p.D >= kParallelMinWork;
+#pragma omp parallel for collapse(3) if (parallel)
     for (int64_t b = 0; b < p.B; b++) {
         for (int64_t h = 0; h < p.Hq; h++) {
             for (int64_t t = 0; t < p.T; t++) {
@@ -105,7 +107,8 @@ void attention_backward(const AttnParams& p, float* dq, float* dk, float* dv, co
     const int64_t D = p.D;
     // One task per (batch, kv head): it owns dk/dv of that head and dq of the query heads in its
     // group, so no two threads ever add into the same element.
-#pragma omp parallel for collapse(2)
+    const bool parallel = p.B * p.Hq * p.T * p.Tk * p.D >= kParallelMinWork;
+#pragma omp parallel for collapse(2) if (parallel)
     for (int64_t b = 0; b < p.B; b++) {
         for (int64_t g = 0; g < p.Hkv; g++) {
             std::vector<double> dk_acc(static_cast<size_t>(p.Tk * D), 0.0);  // (Tk, D)

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {
 
@@ -44,7 +45,7 @@ void check_targets(const int32_t* targets, int64_t N, int64_t V, int32_t ignore_
 void cross_entropy_forward(float* losses, float* lse, const float* logits, const int32_t* targets,
                            int64_t N, int64_t V, int32_t ignore_index) {
     check_targets(targets, N, V, ignore_index, "cross_entropy_forward");
-#pragma omp parallel for
+#pragma omp parallel for if (N * V >= kParallelMinWork)
     for (int64_t n = 0; n < N; n++) {
         const float* row = logits + n * V;
         const double row_lse = row_logsumexp(row, V);
@@ -61,7 +62,7 @@ void cross_entropy_backward(float* dlogits, const float* logits, const float* ls
                             const int32_t* targets, const float* dloss, int64_t N, int64_t V,
                             int32_t ignore_index) {
     check_targets(targets, N, V, ignore_index, "cross_entropy_backward");
-#pragma omp parallel for
+#pragma omp parallel for if (N * V >= kParallelMinWork)
     for (int64_t n = 0; n < N; n++) {
         const float* row = logits + n * V;
         float* drow = dlogits + n * V;

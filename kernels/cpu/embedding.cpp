@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {
 
@@ -30,7 +31,7 @@ void embedding_backward(float* dtable, const float* dout, const int32_t* ids, in
     }
     // Rows are processed in order so that repeated ids add up deterministically; the loop over
     // channels is the parallel one (no two threads touch the same element).
-#pragma omp parallel for
+#pragma omp parallel for if (N * C >= kParallelMinWork)
     for (int64_t c = 0; c < C; c++) {
         for (int64_t n = 0; n < N; n++) {
             dtable[static_cast<int64_t>(ids[n]) * C + c] += dout[n * C + c];

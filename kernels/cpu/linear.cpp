@@ -4,6 +4,7 @@
 //   backward: dinp += dout @ W;  dW += dout^T @ inp;  db += sum over rows of dout
 // Gradients are accumulated (+=) and each may be nullptr (a frozen base weight gets no dW).
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {
 
@@ -14,7 +15,7 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
     if (bias == nullptr) {
         return;
     }
-#pragma omp parallel for
+#pragma omp parallel for if (N * OC >= kParallelMinWork)
     for (int64_t n = 0; n < N; n++) {
         for (int64_t o = 0; o < OC; o++) {
             out[n * OC + o] += bias[o];
@@ -32,7 +33,7 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
         gemm(true, false, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
     }
     if (dbias != nullptr) {
-#pragma omp parallel for
+#pragma omp parallel for if (N * OC >= kParallelMinWork)
         for (int64_t o = 0; o < OC; o++) {
             double acc = 0.0;
             for (int64_t n = 0; n < N; n++) {

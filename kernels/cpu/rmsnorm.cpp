@@ -11,13 +11,14 @@
 #include <vector>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {
 
 // out, inp are (N,C); weight is (C); rstd is (N), kept for backward (may be nullptr)
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t N,
                      int64_t C, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if (N * C >= kParallelMinWork)
     for (int64_t n = 0; n < N; n++) {
         const float* x = inp + n * C;
         double sum_sq = 0.0;
@@ -39,7 +40,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* wei
 void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
                       const float* weight, const float* rstd, int64_t N, int64_t C) {
     if (dinp != nullptr) {
-#pragma omp parallel for
+#pragma omp parallel for if (N * C >= kParallelMinWork)
         for (int64_t n = 0; n < N; n++) {
             const float* x = inp + n * C;
             const float* dy = dout + n * C;
@@ -57,7 +58,7 @@ void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const floa
     }
     if (dweight != nullptr) {
         // A pass over channels, so that no two threads add into the same dweight element.
-#pragma omp parallel for
+#pragma omp parallel for if (N * C >= kParallelMinWork)
         for (int64_t c = 0; c < C; c++) {
             double acc = 0.0;
             for (int64_t n = 0; n < N; n++) {

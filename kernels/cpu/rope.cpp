@@ -6,6 +6,7 @@
 //   backward: (g1, g2) <- (g1*c + g2*s, g2*c - g1*s)      = R^T g   (in place, not +=)
 // Left out on purpose: partial rotary dims (rotary_dim < D) and interleaved pairing.
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {
 
@@ -19,7 +20,7 @@ void rope_rotate(float* x, const int32_t* pos, const float* cos, const float* si
     for (int64_t n = 0; n < N; n++) {
         QF_CHECK(pos[n] >= 0, "{}: pos[{}] = {} is negative", op, n, pos[n]);
     }
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if (N * H * D >= kParallelMinWork)
     for (int64_t n = 0; n < N; n++) {
         for (int64_t h = 0; h < H; h++) {
             float* xh = x + (n * H + h) * D;

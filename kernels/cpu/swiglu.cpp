@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {
 
@@ -19,7 +20,7 @@ double sigmoid(double x) {
 
 // out, gate, up are (n)
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
-#pragma omp parallel for
+#pragma omp parallel for if (n >= kParallelMinWork)
     for (int64_t i = 0; i < n; i++) {
         const double g = gate[i];
         out[i] = static_cast<float>(g * sigmoid(g) * up[i]);
@@ -29,7 +30,7 @@ void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
 // dgate, dup, dout, gate, up are (n); dgate and dup are accumulated and may be nullptr
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
                      const float* up, int64_t n) {
-#pragma omp parallel for
+#pragma omp parallel for if (n >= kParallelMinWork)
     for (int64_t i = 0; i < n; i++) {
         const double g = gate[i];
         const double sg = sigmoid(g);

@@ -1,0 +1,93 @@
+// What is here: the OpCase interface of the backend-ops harness (ggml's test-backend-ops
+// `test_case`): a case declares its buffers with a role, fills its inputs, and runs one op on
+// whatever backend the harness hands it. The runner lives in test_backend_ops.cpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kernels/common.h"
+#include "kernels/registry.h"
+
+namespace qforge::test {
+
+// What an op does with a buffer; it decides how the harness fills and judges it.
+enum class Role {
+    kInput,       // read only: must come back bit-identical
+    kWrite,       // fully overwritten: pre-filled with NaN, so a skipped element stays NaN
+    kAccumulate,  // += : pre-filled with random values; the comparison measures what was added
+    kInOut,       // read, then rewritten in place (rope's x, gemm's C with beta != 0)
+};
+
+// One buffer of a case, with its host contents (4-byte elements: f32 or i32).
+struct CaseTensor {
+    std::string name;
+    Role role = Role::kInput;
+    kernels::DType dtype = kernels::DType::kF32;
+    int64_t count = 0;
+    float lo = -1.0f, hi = 1.0f;  // range of the default uniform init
+    std::vector<float> f32;
+    std::vector<int32_t> i32;
+};
+
+class CaseTensors {
+public:
+    CaseTensor& add(std::string name, Role role, int64_t count, float lo = -1.0f, float hi = 1.0f);
+    // Integer inputs (ids, targets, positions, segments); the case fills them in init_inputs.
+    CaseTensor& add_i32(std::string name, int64_t count);
+    CaseTensor& operator[](std::string_view name);
+    const CaseTensor& operator[](std::string_view name) const;
+
+    std::vector<CaseTensor>& all() { return tensors_; }
+
+    const std::vector<CaseTensor>& all() const { return tensors_; }
+
+private:
+    std::vector<CaseTensor> tensors_;
+};
+
+// Backend pointers of one run, by tensor name.
+class CaseBindings {
+public:
+    void bind(std::string name, void* ptr) { ptrs_.emplace_back(std::move(name), ptr); }
+
+    float* f(std::string_view name) const { return static_cast<float*>(find(name)); }
+
+    int32_t* i(std::string_view name) const { return static_cast<int32_t*>(find(name)); }
+
+private:
+    void* find(std::string_view name) const;
+    std::vector<std::pair<std::string, void*>> ptrs_;
+};
+
+class OpCase {
+public:
+    virtual ~OpCase() = default;
+    virtual kernels::Op op() const = 0;
+    // The shape and options, "N=5,C=33": with op_name it identifies the case in every message.
+    virtual std::string vars() const = 0;
+    std::string name() const;
+
+    // Bound on the normalized mean squared error against the CPU reference (ggml: 1e-7 for
+    // fp32); fused or reordered kernels may override it (STYLE item 6).
+    virtual double max_err() const { return 1e-7; }
+
+    // Declares every buffer: name, role, element count.
+    virtual void build(CaseTensors& t) const = 0;
+    // Fills inputs: f32 uniform in [lo, hi) (never zeros), kWrite with NaN, kAccumulate with
+    // random values. Cases override it to fill integer inputs or to derive saved statistics
+    // (rstd, lse) with the CPU reference; overrides call this first.
+    virtual void init_inputs(CaseTensors& t, std::mt19937_64& rng) const;
+    // Runs the op on ctx's backend with the bound pointers.
+    virtual void run(const kernels::Ctx& ctx, const CaseBindings& b) const = 0;
+};
+
+// Every case the harness runs (tests/kernels/backend_op_cases.cpp).
+std::vector<std::shared_ptr<const OpCase>> make_backend_op_cases();
+
+}  // namespace qforge::test
