@@ -7,7 +7,8 @@
 
 namespace qforge::kernels {
 
-// inp, out (N,C); weight (C); rstd (N) is saved for backward and may be nullptr.
+// inp, out (N,C), out may alias inp (in place); weight (C); rstd (N) is saved for backward and
+// may be nullptr.
 void rmsnorm_forward(const Ctx& ctx, float* out, float* rstd, const float* inp, const float* weight,
                      int64_t N, int64_t C, float eps);
 

@@ -7,7 +7,7 @@
 
 namespace qforge::kernels {
 
-// out, gate, up: n values each; silu(x) = x * sigmoid(x).
+// out, gate, up: n values each; silu(x) = x * sigmoid(x). out may alias gate or up (in place).
 void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* up, int64_t n);
 
 // dgate += dout * up * silu'(gate); dup += dout * silu(gate). Either may be nullptr.

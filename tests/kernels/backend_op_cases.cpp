@@ -94,26 +94,32 @@ constexpr float kRmsEps = 1e-5f;
 
 class RmsnormForwardCase : public OpCase {
 public:
-    RmsnormForwardCase(int64_t N, int64_t C) : N_(N), C_(C) {}
+    // in_place: out is the inp buffer itself.
+    RmsnormForwardCase(int64_t N, int64_t C, bool in_place) : N_(N), C_(C), in_place_(in_place) {}
 
     Op op() const override { return Op::kRmsnormForward; }
 
-    std::string vars() const override { return fmt::format("N={},C={}", N_, C_); }
+    std::string vars() const override {
+        return fmt::format("N={},C={},in_place={}", N_, C_, in_place_ ? 1 : 0);
+    }
 
     void build(CaseTensors& t) const override {
-        t.add("out", Role::kWrite, N_ * C_);
+        if (!in_place_) {
+            t.add("out", Role::kWrite, N_ * C_);
+        }
         t.add("rstd", Role::kWrite, N_);
-        t.add("inp", Role::kInput, N_ * C_, -2.0f, 2.0f);
+        t.add("inp", in_place_ ? Role::kInOut : Role::kInput, N_ * C_, -2.0f, 2.0f);
         t.add("weight", Role::kInput, C_, 0.5f, 1.5f);
     }
 
     void run(const Ctx& ctx, const CaseBindings& b) const override {
-        kernels::rmsnorm_forward(ctx, b.f("out"), b.f("rstd"), b.f("inp"), b.f("weight"), N_, C_,
-                                 kRmsEps);
+        kernels::rmsnorm_forward(ctx, in_place_ ? b.f("inp") : b.f("out"), b.f("rstd"), b.f("inp"),
+                                 b.f("weight"), N_, C_, kRmsEps);
     }
 
 private:
     int64_t N_, C_;
+    bool in_place_;
 };
 
 class RmsnormBackwardCase : public OpCase {
@@ -267,24 +273,31 @@ private:
 
 class SwigluForwardCase : public OpCase {
 public:
-    explicit SwigluForwardCase(int64_t n) : n_(n) {}
+    // in_place: out is the gate buffer itself, as the Llama MLP calls it.
+    SwigluForwardCase(int64_t n, bool in_place) : n_(n), in_place_(in_place) {}
 
     Op op() const override { return Op::kSwigluForward; }
 
-    std::string vars() const override { return fmt::format("n={}", n_); }
+    std::string vars() const override {
+        return fmt::format("n={},in_place={}", n_, in_place_ ? 1 : 0);
+    }
 
     void build(CaseTensors& t) const override {
-        t.add("out", Role::kWrite, n_);
-        t.add("gate", Role::kInput, n_, -6.0f, 6.0f);
+        if (!in_place_) {
+            t.add("out", Role::kWrite, n_);
+        }
+        t.add("gate", in_place_ ? Role::kInOut : Role::kInput, n_, -6.0f, 6.0f);
         t.add("up", Role::kInput, n_);
     }
 
     void run(const Ctx& ctx, const CaseBindings& b) const override {
-        kernels::swiglu_forward(ctx, b.f("out"), b.f("gate"), b.f("up"), n_);
+        kernels::swiglu_forward(ctx, in_place_ ? b.f("gate") : b.f("out"), b.f("gate"), b.f("up"),
+                                n_);
     }
 
 private:
     int64_t n_;
+    bool in_place_;
 };
 
 class SwigluBackwardCase : public OpCase {
@@ -541,9 +554,10 @@ std::vector<std::shared_ptr<const OpCase>> make_backend_op_cases() {
          {std::pair<int64_t, int64_t>{1, 33}, std::pair<int64_t, int64_t>{5, 132},
           std::pair<int64_t, int64_t>{3, 260}, std::pair<int64_t, int64_t>{2, 1025},
           std::pair<int64_t, int64_t>{4, 4096}}) {
-        add(new RmsnormForwardCase(N, C));
+        add(new RmsnormForwardCase(N, C, false));
         add(new RmsnormBackwardCase(N, C, true));
     }
+    add(new RmsnormForwardCase(3, 260, true));
     add(new RmsnormBackwardCase(3, 260, false));
 
     for (const bool ta : {false, true}) {
@@ -561,9 +575,10 @@ std::vector<std::shared_ptr<const OpCase>> make_backend_op_cases() {
     add(new LinearBackwardCase(3, 1025, 260, "wb"));
 
     for (const int64_t n : {1, 33, 14337}) {
-        add(new SwigluForwardCase(n));
+        add(new SwigluForwardCase(n, false));
         add(new SwigluBackwardCase(n));
     }
+    add(new SwigluForwardCase(1027, true));
 
     for (const bool backward : {false, true}) {
         add(new RopeCase(backward, 5, 3, 6, false));

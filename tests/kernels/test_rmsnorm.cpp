@@ -44,6 +44,16 @@ TEST_P(RmsnormShapes, ForwardMatchesFormula) {
     EXPECT_EQ(out2, out);
 }
 
+TEST_P(RmsnormShapes, InPlaceMatchesSeparateOutput) {
+    const auto [N, C] = GetParam();
+    auto inp = random_floats(N * C, -2, 2, 1);
+    const auto weight = random_floats(C, 0.5f, 1.5f, 2);
+    std::vector<float> out(N * C);
+    rmsnorm_forward(kCpuCtx, out.data(), nullptr, inp.data(), weight.data(), N, C, kEps);
+    rmsnorm_forward(kCpuCtx, inp.data(), nullptr, inp.data(), weight.data(), N, C, kEps);
+    EXPECT_EQ(inp, out);
+}
+
 TEST_P(RmsnormShapes, BackwardMatchesFiniteDifferences) {
     const auto [N, C] = GetParam();
     auto inp = random_floats(N * C, -2, 2, 1);

@@ -30,6 +30,16 @@ TEST(Swiglu, ForwardMatchesFormula) {
     }
 }
 
+TEST(Swiglu, InPlaceOnGateMatchesSeparateOutput) {
+    const int64_t n = 333;
+    auto gate = random_floats(n, -6, 6, 1);
+    const auto up = random_floats(n, -2, 2, 2);
+    std::vector<float> out(n);
+    swiglu_forward(kCpuCtx, out.data(), gate.data(), up.data(), n);
+    swiglu_forward(kCpuCtx, gate.data(), gate.data(), up.data(), n);  // as the Llama MLP calls it
+    EXPECT_EQ(gate, out);
+}
+
 TEST(Swiglu, BackwardMatchesFiniteDifferences) {
     const int64_t n = 67;
     auto gate = random_floats(n, -4, 4, 1);
