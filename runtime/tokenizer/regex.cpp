@@ -41,11 +41,76 @@ std::string pcre2_message(int code) {
 
 }  // namespace
 
+namespace {
+
+// The Unicode White_Space characters: what \s means to oniguruma. PCRE2's \s (with UCP) also
+// takes U+180E, which left White_Space in Unicode 6.3.
+constexpr std::string_view kWhiteSpace =
+    R"(\t\n\x{0B}\f\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+
+// `pattern` with \s and \S spelled out so that PCRE2 matches what oniguruma matches.
+std::string onig_compatible(std::string_view p) {
+    std::string out;
+    bool in_class = false;
+    for (std::size_t i = 0; i < p.size();) {
+        const char c = p[i];
+        if (c == '\\' && i + 1 < p.size()) {
+            const char d = p[i + 1];
+            if (d == 'Q') {  // \Q...\E is literal text
+                const std::size_t end = p.find("\\E", i + 2);
+                const std::size_t stop = end == std::string_view::npos ? p.size() : end + 2;
+                out.append(p.substr(i, stop - i));
+                i = stop;
+            } else if (d == 's') {
+                out += in_class ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]";
+                i += 2;
+            } else if (d == 'S') {
+                out +=
+                    in_class ? std::string("\\S\\x{180E}") : "[^" + std::string(kWhiteSpace) + "]";
+                i += 2;
+            } else {
+                out.append(p.substr(i, 2));
+                i += 2;
+            }
+            continue;
+        }
+        if (!in_class && c == '[') {
+            in_class = true;
+            out += c;
+            ++i;
+            if (i < p.size() && p[i] == '^') {
+                out += p[i++];
+            }
+            if (i < p.size() && p[i] == ']') {  // a leading ']' is literal
+                out += p[i++];
+            }
+            continue;
+        }
+        if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {
+            const std::size_t end = p.find(":]", i + 2);
+            if (end != std::string_view::npos) {
+                out.append(p.substr(i, end + 2 - i));
+                i = end + 2;
+                continue;
+            }
+        }
+        if (in_class && c == ']') {
+            in_class = false;
+        }
+        out += c;
+        ++i;
+    }
+    return out;
+}
+
+}  // namespace
+
 Regex::Regex(std::string_view pattern, const JsonWhere& where) : pattern_(pattern) {
     int err = 0;
     PCRE2_SIZE offset = 0;
     auto code = std::make_shared<Code>();
-    code->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+    const std::string compiled = onig_compatible(pattern);
+    code->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(),
                                PCRE2_UTF | PCRE2_UCP, &err, &offset, nullptr);
     if (code->code == nullptr) {
         where.fail(fmt::format("regex /{}/ does not compile (at offset {}): {}", pattern, offset,
