@@ -179,7 +179,12 @@ train::TrainConfig parse_train_config(std::string_view yaml_text, std::string_vi
     train::TrainConfig config;
     std::vector<std::string> problems;
     try {
-        apply_document(config, origin, YAML::Load(std::string(yaml_text)), problems);
+        const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+        if (documents.size() > 1) {
+            throw Error(fmt::format("{}: holds {} YAML documents (separated by ---), expected one",
+                                    origin, documents.size()));
+        }
+        apply_document(config, origin, documents.empty() ? YAML::Node() : documents[0], problems);
     } catch (const YAML::Exception& e) {
         // Nothing of a malformed file is applied; its one message is enough.
         const std::string at =

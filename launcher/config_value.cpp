@@ -2,7 +2,7 @@
 #include "launcher/config_value.h"
 
 #include <algorithm>
-#include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fmt/format.h>

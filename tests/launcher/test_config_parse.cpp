@@ -254,6 +254,9 @@ TEST(ConfigParse, MalformedYamlNamesFileAndLine) {
     const std::string e = parse_error("run:\n  name: x\nlora:\n  r: [8, 16\n  alpha: 3\n");
     EXPECT_TRUE(e.starts_with("configs/x.yaml:")) << e;
     EXPECT_NE(e.find("malformed YAML: "), std::string::npos) << e;
+    EXPECT_EQ(parse_error("lora:\n  r: 8\n---\nlora:\n  r: 4\n"),
+              "configs/x.yaml: holds 2 YAML documents (separated by ---), expected one");
+    EXPECT_EQ(parse_train_config("---\nlora:\n  r: 4\n...\n", "x.yaml", {}).lora.r, 4);
     const std::string tab = parse_error("lora:\n  r: 8\n alpha: 1\n");
     EXPECT_TRUE(tab.starts_with("configs/x.yaml:3:")) << tab;
     EXPECT_NE(tab.find("malformed YAML"), std::string::npos) << tab;
