@@ -14,7 +14,10 @@
 namespace qforge::tokenizer {
 
 struct BpeModel::Cache {
-    static constexpr std::size_t kCapacity = 200000;  // words; later words are not cached
+    // Bounded like HF's cache: once full, new words are no longer cached. Long "words" (a whole
+    // paragraph when there is no pre-tokenizer) rarely repeat and are not cached at all.
+    static constexpr std::size_t kCapacity = 50000;
+    static constexpr std::size_t kMaxWordBytes = 128;
     std::shared_mutex mutex;
     std::unordered_map<std::string, std::vector<std::int32_t>, StringHash, std::equal_to<>> words;
 };
@@ -156,6 +159,10 @@ void BpeModel::tokenize(std::string_view word, std::vector<std::int32_t>& out) c
             out.push_back(*id);
             return;
         }
+    }
+    if (word.size() > Cache::kMaxWordBytes) {
+        merge_word(word, out);
+        return;
     }
     {
         std::shared_lock lock(cache_->mutex);
