@@ -81,10 +81,10 @@ TEST(Rouge, LinearSpaceLcsMatchesFullTable) {
         std::vector<std::string> a(static_cast<std::size_t>(len(rng)));
         std::vector<std::string> b(static_cast<std::size_t>(len(rng)));
         for (auto& t : a) {
-            t = "w" + std::to_string(vocab(rng));
+            t = fmt::format("w{}", vocab(rng));
         }
         for (auto& t : b) {
-            t = "w" + std::to_string(vocab(rng));
+            t = fmt::format("w{}", vocab(rng));
         }
         ASSERT_EQ(lcs_length(a, b), lcs_full_table(a, b)) << "trial " << trial;
         ASSERT_EQ(lcs_length(b, a), lcs_full_table(a, b)) << "trial " << trial;
@@ -99,7 +99,7 @@ TEST(Rouge, HundredThousandCharacterPair) {
     std::string prediction;
     std::size_t words = 0;
     for (std::size_t i = 0; target.size() < 100000; ++i) {
-        const std::string w = "tok" + std::to_string(vocab(rng));
+        const std::string w = fmt::format("tok{}", vocab(rng));
         target += w + " ";
         if (i % 7 != 3) {
             prediction += w + " ";
