@@ -1,6 +1,7 @@
 // What is here: runtime/train/data_render.h.
 #include "runtime/train/data_render.h"
 
+#include <cstddef>
 #include <fmt/format.h>
 
 #include "kernels/common.h"
@@ -57,9 +58,10 @@ DataRendering render_with_template(const std::vector<DataMessage>& messages,
         if (messages[i].role != "assistant") {
             continue;
         }
-        const std::vector<ChatMessage> before(chat.begin(), chat.begin() + static_cast<long>(i));
+        const std::vector<ChatMessage> before(chat.begin(),
+                                              chat.begin() + static_cast<std::ptrdiff_t>(i));
         const std::vector<ChatMessage> through(chat.begin(),
-                                               chat.begin() + static_cast<long>(i) + 1);
+                                               chat.begin() + static_cast<std::ptrdiff_t>(i) + 1);
         const auto turn = fmt::format("assistant message {}", i + 1);
         append(tokenizer.apply_chat_template(before, true), false, "the prompt before " + turn);
         append(tokenizer.apply_chat_template(through, false), true, turn);
