@@ -3,7 +3,9 @@
 // floating-point expressions keep Python's evaluation order on purpose.
 #include "evaluation/metrics/bleu.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "evaluation/metrics/sacrebleu_signature.h"

@@ -4,7 +4,9 @@
 // the F-beta of averaged precision and recall. Floating-point order follows the Python.
 #include "evaluation/metrics/chrf.h"
 
+#include <algorithm>
 #include <unordered_map>
+#include <utility>
 
 #include "evaluation/metrics/sacrebleu_signature.h"
 #include "evaluation/metrics/unicode_text.h"

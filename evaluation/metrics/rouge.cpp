@@ -5,6 +5,7 @@
 #include "evaluation/metrics/rouge.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 #include "evaluation/metrics/unicode_text.h"

@@ -4,6 +4,7 @@
 #include "evaluation/metrics/squad.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 #include "evaluation/metrics/unicode_text.h"

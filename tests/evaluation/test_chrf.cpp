@@ -1,6 +1,7 @@
 // What is here: chrF and chrF++ on hand-worked cases (derivations in the comments), the
 // whitespace and smoothing options, multi-reference selection, errors, and random-corpus
 // properties (the sacrebleu golden test covers real text).
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <random>
 

@@ -1,5 +1,6 @@
 // What is here: ROUGE-1/2/L on hand-worked cases, rouge_score's tokenizer, the linear-memory
 // LCS against a full-table LCS on random sequences, a >100k-character pair, and errors.
+#include <algorithm>
 #include <chrono>
 #include <gtest/gtest.h>
 #include <random>
