@@ -19,22 +19,32 @@ namespace qforge::kernels {
 
 std::size_t dtype_size(DType dtype) {
     switch (dtype) {
-        case DType::kF32: return 4;
-        case DType::kBF16: return 2;
-        case DType::kF16: return 2;
-        case DType::kU8: return 1;
-        case DType::kI32: return 4;
+        case DType::kF32:
+            return 4;
+        case DType::kBF16:
+            return 2;
+        case DType::kF16:
+            return 2;
+        case DType::kU8:
+            return 1;
+        case DType::kI32:
+            return 4;
     }
     QF_FAIL("unknown dtype {}", static_cast<int>(dtype));
 }
 
 std::string_view dtype_name(DType dtype) {
     switch (dtype) {
-        case DType::kF32: return "f32";
-        case DType::kBF16: return "bf16";
-        case DType::kF16: return "f16";
-        case DType::kU8: return "u8";
-        case DType::kI32: return "i32";
+        case DType::kF32:
+            return "f32";
+        case DType::kBF16:
+            return "bf16";
+        case DType::kF16:
+            return "f16";
+        case DType::kU8:
+            return "u8";
+        case DType::kI32:
+            return "i32";
     }
     return "?";
 }

@@ -2,10 +2,9 @@
 // (Device, DType, Ctx). This header is the bottom of the dependency graph: no CUDA headers.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <fmt/format.h>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,13 +25,13 @@ public:
 
 // QF_CHECK(cond, "fmt {}", args...): throws qforge::Error naming the failed condition.
 // The static_assert rejects QF_CHECK("text") (a string literal is always true).
-#define QF_CHECK(cond, ...)                                                                     \
-    do {                                                                                        \
-        static_assert(!std::is_array_v<std::remove_reference_t<decltype(cond)>>,                \
-                      "QF_CHECK takes a condition, not a string literal");                      \
-        if (!(cond)) {                                                                          \
-            ::qforge::throw_error(__FILE__, __LINE__, ::fmt::format(__VA_ARGS__));              \
-        }                                                                                       \
+#define QF_CHECK(cond, ...)                                                        \
+    do {                                                                           \
+        static_assert(!std::is_array_v<std::remove_reference_t<decltype(cond)>>,   \
+                      "QF_CHECK takes a condition, not a string literal");         \
+        if (!(cond)) {                                                             \
+            ::qforge::throw_error(__FILE__, __LINE__, ::fmt::format(__VA_ARGS__)); \
+        }                                                                          \
     } while (0)
 
 // QF_FAIL("fmt {}", args...): throws qforge::Error unconditionally.

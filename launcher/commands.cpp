@@ -16,7 +16,10 @@ void add_command(CLI::App&, CLI::App* sub, std::function<void()> run) {
     command_table()[sub] = std::move(run);
 }
 
-void register_commands(CLI::App& app) { register_generate(app); }
+void register_commands(CLI::App& app) {
+    register_generate(app);
+    register_train(app);
+}
 
 void run_selected(CLI::App& app) {
     for (auto& [sub, run] : command_table()) {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 
 namespace qforge::launcher {
@@ -19,5 +18,6 @@ void add_command(CLI::App& app, CLI::App* sub, std::function<void()> run);
 
 // One registration function per verb.
 void register_generate(CLI::App& app);
+void register_train(CLI::App& app);
 
 }  // namespace qforge::launcher

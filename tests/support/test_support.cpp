@@ -1,13 +1,11 @@
 // What is here: tests/support/test_support.h.
 #include "support/test_support.h"
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <gtest/gtest.h>
 #include <iterator>
-
 #include <sys/wait.h>
 
 namespace qforge::test {
@@ -19,7 +17,9 @@ std::filesystem::path data_dir() {
     return QFORGE_TEST_DATA_DIR;
 }
 
-std::filesystem::path golden_dir() { return std::filesystem::path(QFORGE_SOURCE_DIR) / "tests/golden"; }
+std::filesystem::path golden_dir() {
+    return std::filesystem::path(QFORGE_SOURCE_DIR) / "tests/golden";
+}
 
 std::uint64_t test_seed() {
     std::uint64_t base = 0;

@@ -1,0 +1,111 @@
+// What is here: MpiSession, MpiCollective, rank_and_host (see mpi_collective.h, mpi_check.h).
+#include "parallel/mpi_collective.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <unistd.h>
+
+#include <mpi.h>
+
+#include "parallel/mpi_check.h"
+
+namespace qforge::parallel {
+
+namespace {
+std::string hostname() {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof(buf) - 1);
+    return buf;
+}
+
+bool mpi_ready() {
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    return init && !fin;
+}
+}  // namespace
+
+std::string rank_and_host() {
+    int rank = -1;
+    if (mpi_ready()) {
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    }
+    return rank >= 0 ? "rank " + std::to_string(rank) + " on " + hostname()
+                     : "rank ? on " + hostname();
+}
+
+void mpi_fail(int code, const char* call, const char* file, int line) {
+    char text[MPI_MAX_ERROR_STRING] = {};
+    int len = 0;
+    MPI_Error_string(code, text, &len);
+    throw_error(file, line, fmt::format("{}: {} failed: {}", rank_and_host(), call, text));
+}
+
+bool launched_by_mpi() {
+    for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"}) {
+        if (std::getenv(var) != nullptr) {
+            return true;
+        }
+    }
+    const char* ntasks = std::getenv("SLURM_NTASKS");
+    return std::getenv("SLURM_PROCID") != nullptr && ntasks != nullptr && std::atoi(ntasks) > 1;
+}
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+    int provided = 0;
+    QF_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    QF_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+    QF_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &topology_.rank));
+    QF_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &topology_.world));
+    MPI_Comm local;
+    QF_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology_.rank,
+                                     MPI_INFO_NULL, &local));
+    QF_MPI_CHECK(MPI_Comm_rank(local, &topology_.local_rank));
+    QF_MPI_CHECK(MPI_Comm_size(local, &topology_.local_world));
+    QF_MPI_CHECK(MPI_Comm_free(&local));
+    topology_.host = hostname();
+}
+
+MpiSession::~MpiSession() {
+    if (mpi_ready()) {
+        MPI_Finalize();
+    }
+}
+
+void MpiSession::abort_job(int code) {
+    if (mpi_ready()) {
+        MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    std::exit(code);
+}
+
+MpiCollective::MpiCollective() {
+    QF_CHECK(mpi_ready(), "MpiCollective needs MPI to be initialised (MpiSession)");
+    QF_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+    QF_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_));
+}
+
+// MPI counts are int: large buffers go in pieces.
+void MpiCollective::allreduce_sum(float* data, int64_t n) {
+    for (int64_t off = 0; off < n; off += INT_MAX) {
+        const int count = static_cast<int>(std::min<int64_t>(INT_MAX, n - off));
+        QF_MPI_CHECK(
+            MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    }
+}
+
+void MpiCollective::allreduce_sum(double* data, int64_t n) {
+    for (int64_t off = 0; off < n; off += INT_MAX) {
+        const int count = static_cast<int>(std::min<int64_t>(INT_MAX, n - off));
+        QF_MPI_CHECK(
+            MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    }
+}
+
+void MpiCollective::barrier() {
+    QF_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+}
+
+}  // namespace qforge::parallel

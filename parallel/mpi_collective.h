@@ -1,0 +1,59 @@
+// What is here: the MPI side of qforge: starting MPI only when the process was launched by
+// mpirun/srun, the rank topology (rank, world, local rank on the node), and the MPI
+// transport of train::Collective used by the CPU backend.
+#pragma once
+
+#include <string>
+
+#include "runtime/train/collective.h"
+
+namespace qforge::parallel {
+
+// "rank 3 on node7" (or "rank ? on <host>" before MPI_Init): for error messages.
+std::string rank_and_host();
+
+// True when a launcher (mpirun/mpiexec, srun) started this process as one of several ranks:
+// then MPI must be initialised; otherwise the run is single-process and MPI stays untouched.
+bool launched_by_mpi();
+
+struct Topology {
+    int rank = 0, world = 1;
+    int local_rank = 0, local_world = 1;  // among the ranks on this node (MPI_COMM_TYPE_SHARED)
+    std::string host;
+};
+
+// MPI_Init_thread on construction, MPI_Finalize on destruction. Errors on MPI_COMM_WORLD are
+// returned (MPI_ERRORS_RETURN) and checked, so they become qforge::Errors.
+class MpiSession {
+public:
+    MpiSession(int* argc, char*** argv);
+    ~MpiSession();
+    MpiSession(const MpiSession&) = delete;
+    MpiSession& operator=(const MpiSession&) = delete;
+
+    const Topology& topology() const { return topology_; }
+
+    // Ends every rank of the job (after an error on one of them).
+    [[noreturn]] static void abort_job(int code);
+
+private:
+    Topology topology_;
+};
+
+class MpiCollective final : public train::Collective {
+public:
+    MpiCollective();  // on MPI_COMM_WORLD
+
+    int rank() const override { return rank_; }
+
+    int world() const override { return world_; }
+
+    void allreduce_sum(float* data, int64_t n) override;
+    void allreduce_sum(double* data, int64_t n) override;
+    void barrier() override;
+
+private:
+    int rank_ = 0, world_ = 1;
+};
+
+}  // namespace qforge::parallel

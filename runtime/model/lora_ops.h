@@ -1,0 +1,34 @@
+// What is here: one adapted projection y = x W^T + s * dropout(x) A^T B^T, forward and
+// backward, written with gemm calls (the base W is frozen: it gets no weight gradient).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/common.h"
+
+namespace qforge {
+
+struct LoraProjection {
+    const float* W;  // (out, in) base weight, fp32 (NF4 already dequantized)
+    const float* A;  // (r, in) or nullptr when this projection has no adapter
+    const float* B;  // (out, r)
+    int64_t in, out, r;
+    float scale;         // alpha / r (or alpha / sqrt(r))
+    float dropout;       // on the LoRA input; 0 in eval
+    uint64_t seed, key;  // dropout mask identity (kernels/dropout.h)
+};
+
+// y (N,out) = beta * y + x W^T + s * drop(x) A^T B^T. u (N,r) receives drop(x) A^T when
+// non-null (saved for backward). xd is scratch of N*in floats, used only with dropout.
+void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, float* y,
+                             const float* x, int64_t N, float beta, float* u,
+                             std::vector<float>& xd);
+
+// dx (N,in) += dy W + s * drop'(dy B A); dA (r,in) += s * ...; dB (out,r) += s * dy^T u.
+// du is scratch of N*r floats, xd of N*in floats.
+void lora_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p, float* dx,
+                              float* dA, float* dB, const float* dy, const float* x, const float* u,
+                              int64_t N, std::vector<float>& du, std::vector<float>& xd);
+
+}  // namespace qforge

@@ -1,0 +1,34 @@
+// What is here: the collective operations the trainer needs, as an interface, so that
+// runtime/ stays below parallel/: parallel/ implements it with MPI (CPU) or NCCL (GPU) and
+// the launcher hands one in. LocalCollective is the single-process case.
+#pragma once
+
+#include <cstdint>
+
+namespace qforge::train {
+
+class Collective {
+public:
+    virtual ~Collective() = default;
+    virtual int rank() const = 0;
+    virtual int world() const = 0;
+    // In-place sums over all ranks; every rank ends with the same values.
+    virtual void allreduce_sum(float* data, int64_t n) = 0;
+    virtual void allreduce_sum(double* data, int64_t n) = 0;
+    virtual void barrier() = 0;
+};
+
+class LocalCollective final : public Collective {
+public:
+    int rank() const override { return 0; }
+
+    int world() const override { return 1; }
+
+    void allreduce_sum(float*, int64_t) override {}
+
+    void allreduce_sum(double*, int64_t) override {}
+
+    void barrier() override {}
+};
+
+}  // namespace qforge::train

@@ -1,0 +1,332 @@
+// What is here: train_run (see trainer.h). Per optimizer step:
+//   1. take grad_accum micro-batches from this rank's shard; all-reduce the number of target
+//      tokens so every rank scales its loss by 1 / (global target tokens)
+//   2. forward + backward each micro-batch, gradients summed into one flat buffer
+//   3. all-reduce the gradients (sum of already-scaled terms = the global mean gradient)
+//   4. clip by global norm, AdamW with the scheduled lr
+//   5. rank 0: metrics.jsonl, periodic validation, checkpoints, loss plot
+#include "runtime/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "kernels/adamw.h"
+#include "runtime/io/atomic_file.h"
+#include "runtime/model/llama_lora.h"
+#include "runtime/tokenizer/tokenizer.h"
+#include "runtime/train/checkpoint.h"
+#include "runtime/train/data.h"
+#include "runtime/train/data_loader.h"
+#include "runtime/train/plot_png.h"
+#include "runtime/train/schedule.h"
+
+namespace qforge::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+TokenBatch view(const DataLoader::Batch& b) {
+    return {b.B, b.T, b.input.data(), b.targets.data(), b.segment_ids.data(), b.positions.data()};
+}
+
+// Mean validation loss over all ranks: rank r takes rows r, r + world, ... in batches of B.
+EvalMetrics evaluate(LoraTrainStep& step, const std::vector<Sequence>& rows, int64_t B,
+                     Collective& coll, int64_t at_step) {
+    std::vector<const Sequence*> mine;
+    for (std::size_t i = static_cast<std::size_t>(coll.rank()); i < rows.size();
+         i += static_cast<std::size_t>(coll.world())) {
+        mine.push_back(&rows[i]);
+    }
+    double sums[2] = {0.0, 0.0};
+    for (std::size_t i = 0; i < mine.size(); i += static_cast<std::size_t>(B)) {
+        DataLoader::Batch batch;
+        for (std::size_t j = i; j < std::min(mine.size(), i + static_cast<std::size_t>(B)); ++j) {
+            const Sequence& r = *mine[j];
+            batch.T = static_cast<int64_t>(r.input.size());
+            batch.input.insert(batch.input.end(), r.input.begin(), r.input.end());
+            batch.targets.insert(batch.targets.end(), r.targets.begin(), r.targets.end());
+            batch.segment_ids.insert(batch.segment_ids.end(), r.segment_ids.begin(),
+                                     r.segment_ids.end());
+            batch.positions.insert(batch.positions.end(), r.positions.begin(), r.positions.end());
+            batch.B++;
+        }
+        const LossSum s = step.forward_loss(view(batch));
+        sums[0] += s.sum;
+        sums[1] += static_cast<double>(s.tokens);
+    }
+    coll.allreduce_sum(sums, 2);
+    EvalMetrics m;
+    m.step = at_step;
+    m.tokens = static_cast<int64_t>(sums[1]);
+    m.val_loss = sums[1] > 0 ? sums[0] / sums[1] : std::numeric_limits<double>::quiet_NaN();
+    return m;
+}
+
+class MetricsLog {
+public:
+    MetricsLog(const fs::path& path, bool append)
+        : out_(path, append ? std::ios::app : std::ios::trunc) {
+        QF_CHECK(out_.good(), "{}: cannot open for writing", path.string());
+    }
+
+    void write(const nlohmann::json& line) {
+        out_ << line.dump() << "\n";
+        out_.flush();
+    }
+
+private:
+    std::ofstream out_;
+};
+
+}  // namespace
+
+TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, bool resume,
+                       Collective& coll, const TrainObserver& obs) {
+    auto say = [&](const std::string& msg) {
+        if (obs.on_message) {
+            obs.on_message(msg);
+        }
+    };
+    const bool lead = coll.rank() == 0;
+    TrainSummary summary;
+    summary.run_dir = fs::path(cfg.run.output_dir) / cfg.run.name;
+    summary.adapter_dir = summary.run_dir / "adapter";
+    QF_CHECK(cfg.model.init == "pretrained",
+             "model.init={} is not supported by the CPU trainer yet (use pretrained)",
+             cfg.model.init);
+
+    // Model, tokenizer, data.
+    const fs::path model_dir = cfg.model.path;
+    const Tokenizer tokenizer =
+        Tokenizer::load(cfg.model.tokenizer.empty() ? model_dir : fs::path(cfg.model.tokenizer));
+    LlamaLoadOptions load_opts;
+    load_opts.quantize_nf4 = cfg.model.quantize == "nf4";
+    const LlamaModel model = LlamaModel::load(model_dir, load_opts);
+    say(fmt::format("model {}: {} layers, hidden {}, vocab {}, base weights {:.2f} MiB ({})",
+                    model_dir.string(), model.config().num_hidden_layers,
+                    model.config().hidden_size, model.config().vocab_size,
+                    static_cast<double>(model.weight_bytes()) / (1 << 20), cfg.model.quantize));
+
+    DataOptions data_opts;
+    for (const auto& f : cfg.data.train) {
+        data_opts.files.emplace_back(f);
+    }
+    data_opts.format = data_format_from_string(cfg.data.format);
+    data_opts.seq_len = cfg.data.seq_len;
+    data_opts.packing = cfg.data.packing;
+    data_opts.train_on_responses_only = cfg.data.train_on_responses_only;
+    data_opts.skip_bad_lines = cfg.data.skip_bad_lines;
+    data_opts.validation_fraction = cfg.data.validation_fraction;
+    data_opts.seed = cfg.run.seed;
+    const Dataset data = load_dataset(tokenizer, data_opts);
+    summary.train_rows = static_cast<int64_t>(data.train.size());
+    summary.validation_rows = static_cast<int64_t>(data.validation.size());
+    say(fmt::format("data: {} examples -> {} train rows, {} validation rows of {} tokens{}",
+                    data.stats.examples, data.train.size(), data.validation.size(),
+                    cfg.data.seq_len,
+                    data.stats.bad_lines_skipped > 0
+                        ? fmt::format(" ({} bad lines skipped)", data.stats.bad_lines_skipped)
+                        : std::string()));
+
+    DataLoader loader(data.train, cfg.train.micro_batch, cfg.run.seed, coll.rank(), coll.world());
+    QF_CHECK(loader.steps_per_epoch() >= 1,
+             "{} train rows are too few for micro_batch {} on {} ranks", data.train.size(),
+             cfg.train.micro_batch, coll.world());
+    const int64_t total_steps =
+        cfg.train.max_steps > 0 ? cfg.train.max_steps
+                                : std::max<int64_t>(1, cfg.train.epochs * loader.steps_per_epoch() /
+                                                           cfg.train.grad_accum);
+
+    // LoRA, optimizer state, and where to start.
+    LoraOptions lora_opts;
+    lora_opts.r = cfg.lora.r;
+    lora_opts.alpha = cfg.lora.alpha;
+    lora_opts.dropout = cfg.lora.dropout;
+    lora_opts.use_rslora = cfg.lora.use_rslora;
+    lora_opts.target_modules = cfg.lora.target_modules;
+    LoraAdapter adapter = LoraAdapter::create(model.config(), lora_opts, cfg.run.seed);
+    std::vector<float> m(static_cast<std::size_t>(adapter.num_params()), 0.0f);
+    std::vector<float> v(m.size(), 0.0f);
+    TrainerState state;
+    state.total_steps = total_steps;
+    state.seed = cfg.run.seed;
+    state.world = coll.world();
+    if (resume) {
+        const auto latest = checkpoint_latest(summary.run_dir);
+        QF_CHECK(latest.has_value(), "--resume: no checkpoint-<step> directory in {}",
+                 summary.run_dir.string());
+        checkpoint_load(*latest, model.config(), adapter, m, v, state);
+        QF_CHECK(state.world == coll.world(),
+                 "{}: the run was started with {} ranks, now {}: the data order would differ",
+                 latest->string(), state.world, coll.world());
+        loader.restore({state.epoch, state.cursor});
+        say(fmt::format("resuming from {} (step {} of {})", latest->string(), state.step,
+                        total_steps));
+    } else if (lead) {
+        fs::create_directories(summary.run_dir);
+        io::write_file_atomic(summary.run_dir / "config.yaml", config_yaml);
+    }
+    coll.barrier();
+
+    LoraTrainStep step_fn(model, adapter, cfg.train.micro_batch, cfg.data.seq_len,
+                          cfg.train.activation_checkpointing);
+    std::vector<float> grads(m.size());
+    const Schedule schedule = schedule_from_string(cfg.train.schedule);
+    std::unique_ptr<MetricsLog> log;
+    std::vector<std::pair<double, double>> train_curve, val_curve;
+    if (lead) {
+        log = std::make_unique<MetricsLog>(summary.run_dir / "metrics.jsonl", resume);
+    }
+    auto record_eval = [&](const EvalMetrics& e) {
+        if (obs.on_eval) {
+            obs.on_eval(e);
+        }
+        if (lead) {
+            log->write({{"step", e.step}, {"val_loss", e.val_loss}, {"val_tokens", e.tokens}});
+            val_curve.emplace_back(static_cast<double>(e.step), e.val_loss);
+        }
+    };
+    auto write_plot = [&] {
+        if (lead) {
+            write_loss_plot(
+                summary.run_dir / "loss.png", "qforge " + cfg.run.name,
+                {{"train loss", train_curve, false}, {"validation loss", val_curve, true}});
+        }
+    };
+
+    const bool has_val = !data.validation.empty();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    summary.initial_val_loss = nan;
+    if (has_val) {
+        const auto e = evaluate(step_fn, data.validation, cfg.train.micro_batch, coll, state.step);
+        summary.initial_val_loss = e.val_loss;
+        if (!resume) {
+            record_eval(e);
+        }
+    }
+    if (obs.on_start) {
+        obs.on_start(state.step, total_steps);
+    }
+
+    const auto t_run = Clock::now();
+    int64_t tokens_run = 0;
+    const auto accum = static_cast<std::size_t>(cfg.train.grad_accum);
+    std::vector<DataLoader::Batch> micro(accum);
+    while (state.step < total_steps) {
+        const auto t_step = Clock::now();
+        double counts[1] = {0.0};
+        for (auto& b : micro) {
+            b = loader.next();
+            for (int32_t t : b.targets) {
+                counts[0] += t != kIgnoreIndex ? 1.0 : 0.0;
+            }
+        }
+        coll.allreduce_sum(counts, 1);
+        const float loss_scale = counts[0] > 0 ? static_cast<float>(1.0 / counts[0]) : 0.0f;
+
+        std::fill(grads.begin(), grads.end(), 0.0f);
+        double loss_sum[1] = {0.0};
+        for (std::size_t i = 0; i < accum; ++i) {
+            const uint64_t micro_key =
+                (static_cast<uint64_t>(state.step) * static_cast<uint64_t>(coll.world()) +
+                 static_cast<uint64_t>(coll.rank())) *
+                    accum +
+                i;
+            loss_sum[0] += step_fn
+                               .forward_backward(view(micro[i]), loss_scale, cfg.run.seed,
+                                                 micro_key, grads.data())
+                               .sum;
+        }
+        coll.allreduce_sum(grads.data(), static_cast<int64_t>(grads.size()));
+        coll.allreduce_sum(loss_sum, 1);
+
+        const kernels::Ctx ctx{};
+        const double norm = std::sqrt(
+            kernels::sum_of_squares(ctx, grads.data(), static_cast<int64_t>(grads.size())));
+        float clip = 1.0f;
+        if (cfg.train.max_grad_norm > 0.0f && norm > cfg.train.max_grad_norm) {
+            clip = static_cast<float>(cfg.train.max_grad_norm / (norm + 1e-6));
+        }
+        const float lr = lr_at(schedule, cfg.train.lr, state.step, total_steps,
+                               cfg.train.warmup_steps, cfg.train.min_lr_ratio);
+        kernels::AdamWParams ap{
+            lr,   cfg.train.beta1, cfg.train.beta2, cfg.train.eps, cfg.train.weight_decay,
+            clip, state.step + 1};
+        kernels::adamw_update(ctx, adapter.params().data(), grads.data(), m.data(), v.data(),
+                              static_cast<int64_t>(grads.size()), ap);
+        state.step += 1;
+        const auto ls = loader.state();
+        state.epoch = ls.epoch;
+        state.cursor = ls.cursor;
+
+        StepMetrics sm;
+        sm.step = state.step;
+        sm.total_steps = total_steps;
+        sm.loss = counts[0] > 0 ? loss_sum[0] / counts[0] : nan;
+        sm.lr = lr;
+        sm.grad_norm = norm;
+        sm.tokens =
+            static_cast<int64_t>(accum) * cfg.train.micro_batch * cfg.data.seq_len * coll.world();
+        const double dt = seconds_since(t_step);
+        sm.tokens_per_s = dt > 0 ? static_cast<double>(sm.tokens) / dt : 0.0;
+        sm.elapsed_s = seconds_since(t_run);
+        tokens_run += sm.tokens;
+        state.train_loss = sm.loss;
+        if (obs.on_step) {
+            obs.on_step(sm);
+        }
+        if (lead) {
+            train_curve.emplace_back(static_cast<double>(sm.step), sm.loss);
+            if (cfg.train.log_every > 0 && sm.step % cfg.train.log_every == 0) {
+                log->write({{"step", sm.step},
+                            {"loss", sm.loss},
+                            {"lr", sm.lr},
+                            {"grad_norm", sm.grad_norm},
+                            {"tokens", sm.tokens},
+                            {"tokens_per_s", sm.tokens_per_s},
+                            {"elapsed_s", sm.elapsed_s}});
+            }
+        }
+        const bool last = state.step == total_steps;
+        if (has_val &&
+            (last || (cfg.train.eval_every > 0 && state.step % cfg.train.eval_every == 0))) {
+            const auto e =
+                evaluate(step_fn, data.validation, cfg.train.micro_batch, coll, state.step);
+            record_eval(e);
+            summary.final_val_loss = e.val_loss;
+        }
+        if (last || (cfg.checkpoint.every > 0 && state.step % cfg.checkpoint.every == 0)) {
+            if (lead) {
+                checkpoint_save(summary.run_dir, adapter, m, v, state, model_dir.string(),
+                                cfg.checkpoint.keep_last);
+                write_plot();
+            }
+            coll.barrier();
+        }
+    }
+    if (!has_val) {
+        summary.final_val_loss = nan;
+    }
+    if (lead) {
+        adapter.save_peft(summary.adapter_dir, model_dir.string());
+        write_plot();
+    }
+    coll.barrier();
+    summary.steps = state.step;
+    const double run_s = seconds_since(t_run);
+    summary.tokens_per_s = run_s > 0 ? static_cast<double>(tokens_run) / run_s : 0.0;
+    return summary;
+}
+
+}  // namespace qforge::train
