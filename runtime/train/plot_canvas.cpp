@@ -199,6 +199,15 @@ void CoverageMask::add_disc(PointF centre, double radius) {
     add_shape(centre.x, centre.y, centre.x, centre.y, radius, distance);
 }
 
+void CoverageMask::merge(const CoverageMask& other) {
+    QF_CHECK(other.area_.x0 == area_.x0 && other.area_.y0 == area_.y0 &&
+                 other.area_.x1 == area_.x1 && other.area_.y1 == area_.y1,
+             "CoverageMask::merge: areas differ");
+    for (std::size_t i = 0; i < coverage_.size(); ++i) {
+        coverage_[i] = std::max(coverage_[i], other.coverage_[i]);
+    }
+}
+
 int CoverageMask::covered_pixels(Rect rect) const {
     int count = 0;
     for (int y = std::max(rect.y0, area_.y0); y < std::min(rect.y1, area_.y1); ++y) {

@@ -79,6 +79,9 @@ public:
     void add_polyline(const std::vector<PointF>& points, double width);
     void add_disc(PointF centre, double radius);
 
+    // Takes the maximum with `other`, which must cover the same area.
+    void merge(const CoverageMask& other);
+
     // Pixels of `rect` (clipped to the area) with any coverage.
     int covered_pixels(Rect rect) const;
     void composite(Canvas& canvas, Rgb color) const;

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 #include <limits>
+#include <optional>
 
 #include "kernels/common.h"
 #include "runtime/io/atomic_file.h"
@@ -133,32 +135,52 @@ double y_pixel(const Layout& l, double y) {
     return to_pixel(l.y.hi - (y - l.y.lo), l.y.lo, l.y.hi, l.plot.y0, l.plot.height());
 }
 
+// One legend row: a series' sample and label, or (series unset) the "+N more" line that
+// stands for the series that do not fit.
+struct LegendRow {
+    std::optional<std::size_t> series;
+    std::string text;
+};
+
 struct Legend {
-    std::vector<std::size_t> entries;  // series indices with a label
-    std::vector<std::string> texts;
+    std::vector<LegendRow> rows;
     int width = 0, height = 0;
 };
 
 constexpr int kLegendPad = 8;
 constexpr int kLegendRow = 20;
 constexpr int kLegendSample = 28;
+constexpr int kLegendInset = 10;  // from the frame
 
-Legend make_legend(const std::vector<Series>& series, int max_width) {
+// The legend of the labelled series, at most max_width x max_height pixels.
+Legend make_legend(const std::vector<Series>& series, int max_width, int max_height) {
     Legend legend;
-    int text_w = 0;
+    std::vector<std::size_t> labelled;
     for (std::size_t i = 0; i < series.size(); ++i) {
-        if (series[i].label.empty()) {
-            continue;
+        if (!series[i].label.empty()) {
+            labelled.push_back(i);
         }
-        legend.entries.push_back(i);
-        legend.texts.push_back(
-            text_fit(series[i].label, kTextScale, max_width - kLegendSample - 3 * kLegendPad));
-        text_w = std::max(text_w, text_width(legend.texts.back(), kTextScale));
     }
-    if (!legend.entries.empty()) {
-        legend.width = kLegendPad + kLegendSample + kLegendPad + text_w + kLegendPad;
-        legend.height = 2 * kLegendPad + static_cast<int>(legend.entries.size()) * kLegendRow - 6;
+    if (labelled.empty()) {
+        return legend;
     }
+    const auto fit_rows =
+        static_cast<std::size_t>(std::max(1, (max_height - 2 * kLegendPad + 6) / kLegendRow));
+    const std::size_t shown = labelled.size() <= fit_rows ? labelled.size() : fit_rows - 1;
+    const int max_text = max_width - kLegendSample - 3 * kLegendPad;
+    for (std::size_t k = 0; k < shown; ++k) {
+        const std::size_t i = labelled[k];
+        legend.rows.push_back({i, text_fit(series[i].label, kTextScale, max_text)});
+    }
+    if (shown < labelled.size()) {
+        legend.rows.push_back({std::nullopt, fmt::format("+{} more", labelled.size() - shown)});
+    }
+    int text_w = 0;
+    for (const LegendRow& row : legend.rows) {
+        text_w = std::max(text_w, text_width(row.text, kTextScale));
+    }
+    legend.width = kLegendPad + kLegendSample + kLegendPad + text_w + kLegendPad;
+    legend.height = 2 * kLegendPad + static_cast<int>(legend.rows.size()) * kLegendRow - 6;
     return legend;
 }
 
@@ -166,46 +188,43 @@ Legend make_legend(const std::vector<Series>& series, int max_width) {
 void draw_legend(Canvas& canvas, const Legend& legend, const std::vector<bool>& dotted, Rect box) {
     canvas.fill_rect(box, kBackground);
     canvas.stroke_rect(box, kLegendEdge);
-    for (std::size_t k = 0; k < legend.entries.size(); ++k) {
-        const std::size_t i = legend.entries[k];
+    for (std::size_t k = 0; k < legend.rows.size(); ++k) {
+        const LegendRow& row = legend.rows[k];
         const int row_top = box.y0 + kLegendPad + static_cast<int>(k) * kLegendRow;
         const double mid = row_top + text_cap_height(kTextScale) / 2.0;
         const double x0 = box.x0 + kLegendPad, x1 = x0 + kLegendSample;
-        CoverageMask mask(box);
-        mask.add_segment({x0, mid}, {x1, mid}, kLineWidth + 0.5);
-        if (dotted[i]) {
-            CoverageMask ring(box);
-            ring.add_disc({(x0 + x1) / 2, mid}, kMarkerRadius + 1.5);
-            ring.composite(canvas, kBackground);
-            mask.add_disc({(x0 + x1) / 2, mid}, kMarkerRadius);
+        if (row.series) {
+            CoverageMask mask(box);
+            mask.add_segment({x0, mid}, {x1, mid}, kLineWidth + 0.5);
+            if (dotted[*row.series]) {
+                CoverageMask ring(box);
+                ring.add_disc({(x0 + x1) / 2, mid}, kMarkerRadius + 1.5);
+                ring.composite(canvas, kBackground);
+                mask.add_disc({(x0 + x1) / 2, mid}, kMarkerRadius);
+            }
+            mask.composite(canvas, palette(*row.series));
         }
-        mask.composite(canvas, palette(i));
-        canvas.draw_text(static_cast<int>(x1) + kLegendPad, row_top, legend.texts[k], kTickText,
+        canvas.draw_text(static_cast<int>(x1) + kLegendPad, row_top, row.text, kTickText,
                          kTextScale);
     }
 }
 
 // The legend's corner: the first of top-right, bottom-left, bottom-right, top-left that hides
 // the fewest drawn data pixels.
-Rect place_legend(const Legend& legend, const Rect& plot, const std::vector<CoverageMask>& masks) {
-    constexpr int inset = 10;
+Rect place_legend(const Legend& legend, const Rect& plot, const CoverageMask& drawn) {
+    const int left = plot.x0 + kLegendInset, right = plot.x1 - kLegendInset;
+    const int top = plot.y0 + kLegendInset, bottom = plot.y1 - kLegendInset;
+    const int w = legend.width, h = legend.height;
     const Rect candidates[] = {
-        {plot.x1 - inset - legend.width, plot.y0 + inset, plot.x1 - inset,
-         plot.y0 + inset + legend.height},
-        {plot.x0 + inset, plot.y1 - inset - legend.height, plot.x0 + inset + legend.width,
-         plot.y1 - inset},
-        {plot.x1 - inset - legend.width, plot.y1 - inset - legend.height, plot.x1 - inset,
-         plot.y1 - inset},
-        {plot.x0 + inset, plot.y0 + inset, plot.x0 + inset + legend.width,
-         plot.y0 + inset + legend.height},
+        {right - w, top, right, top + h},
+        {left, bottom - h, left + w, bottom},
+        {right - w, bottom - h, right, bottom},
+        {left, top, left + w, top + h},
     };
     Rect best = candidates[0];
     int best_hidden = std::numeric_limits<int>::max();
     for (const Rect& r : candidates) {
-        int hidden = 0;
-        for (const CoverageMask& m : masks) {
-            hidden += m.covered_pixels(r);
-        }
+        const int hidden = drawn.covered_pixels(r);
         if (hidden < best_hidden) {
             best = r;
             best_hidden = hidden;
@@ -308,30 +327,30 @@ std::string render_loss_plot(const std::string& title, const std::vector<Series>
     Canvas canvas(kPlotWidth, kPlotHeight, kBackground);
     draw_grid(canvas, l);
 
-    // Masks first (the legend placement needs them), then paint series 0 at the bottom.
-    std::vector<CoverageMask> masks, rings;
+    // Series 0 is painted first, so later series lie on top; markers get a white ring that
+    // sets them off from the lines below. `drawn` remembers every data pixel for the legend.
+    CoverageMask drawn(l.plot);
     std::vector<bool> dotted(series.size());
     bool any_point = false;
     for (std::size_t i = 0; i < series.size(); ++i) {
-        CoverageMask& mask = masks.emplace_back(l.plot);
-        CoverageMask& ring = rings.emplace_back(l.plot);
         std::vector<PointF> pixels;
         for (const auto& [x, y] : points[i]) {
             pixels.push_back({x_pixel(l, x), y_pixel(l, y)});
         }
         any_point = any_point || !pixels.empty();
+        CoverageMask mask(l.plot);
         mask.add_polyline(pixels, kLineWidth);
         dotted[i] = series[i].markers || pixels.size() == 1;
         if (dotted[i]) {
+            CoverageMask ring(l.plot);
             for (const PointF& p : pixels) {
                 ring.add_disc(p, kMarkerRadius + 1.5);
                 mask.add_disc(p, kMarkerRadius);
             }
+            ring.composite(canvas, kBackground);
         }
-    }
-    for (std::size_t i = 0; i < series.size(); ++i) {
-        rings[i].composite(canvas, kBackground);
-        masks[i].composite(canvas, palette(i));
+        mask.composite(canvas, palette(i));
+        drawn.merge(mask);
     }
     if (!any_point) {
         const int w = text_width("no data", kTextScale);
@@ -339,9 +358,10 @@ std::string render_loss_plot(const std::string& title, const std::vector<Series>
                          l.plot.y0 + (l.plot.height() - text_cap_height(kTextScale)) / 2, "no data",
                          kTickText, kTextScale);
     }
-    const Legend legend = make_legend(series, l.plot.width() / 2);
-    if (!legend.entries.empty()) {
-        draw_legend(canvas, legend, dotted, place_legend(legend, l.plot, masks));
+    const Legend legend =
+        make_legend(series, l.plot.width() / 2, l.plot.height() - 2 * kLegendInset);
+    if (!legend.rows.empty()) {
+        draw_legend(canvas, legend, dotted, place_legend(legend, l.plot, drawn));
     }
     draw_axes(canvas, l);
     draw_titles(canvas, l, title);

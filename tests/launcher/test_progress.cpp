@@ -105,8 +105,9 @@ TEST(ProgressRender, RandomStatesKeepTheirInvariants) {
         const std::string counts = fmt::format("{}/{} [", done, total);
         EXPECT_NE(unclipped.find(counts), std::string::npos);
         const double eta = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
-        EXPECT_NE(unclipped.find("<" + format_duration(eta) + ", f1 0.5]"), std::string::npos);
-        EXPECT_NE(unclipped.find("[" + format_duration(elapsed) + "<"), std::string::npos);
+        EXPECT_NE(unclipped.find(fmt::format("<{}, f1 0.5]", format_duration(eta))),
+                  std::string::npos);
+        EXPECT_NE(unclipped.find(fmt::format("[{}<", format_duration(elapsed))), std::string::npos);
     }
 }
 

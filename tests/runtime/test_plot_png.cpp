@@ -192,6 +192,24 @@ TEST(PlotPng, ManySeriesGetDistinctColors) {
     }
 }
 
+TEST(PlotPng, LegendOfManySeriesStaysInsideThePlot) {
+    std::vector<Series> series;
+    for (int k = 0; k < 40; ++k) {
+        series.push_back(random_loss_curve("trial " + std::to_string(k), 60, 1.0 + 0.1 * k, k));
+    }
+    const std::string png = render_loss_plot("sweep", series);
+    test::TempDir dir;
+    write_loss_plot(dir.path() / "sweep.png", "sweep", series);
+    EXPECT_EQ(read_bytes(dir.path() / "sweep.png"), png);
+    const Image img = read_png(dir.path() / "sweep.png");
+    for (std::size_t k = 0; k < 10; ++k) {
+        EXPECT_GT(img.count(series_color(k)), 50) << "colour " << k;
+    }
+    // 40 legend rows would run far below the plot; the legend stops at "+N more" instead,
+    // so the strip under the axis title stays blank.
+    EXPECT_EQ(img.count(kWhite, 0, kPlotHeight - 10), kPlotWidth * 10);
+}
+
 TEST(PlotPng, RewritesAtomicallyAndReportsBadPaths) {
     test::TempDir dir;
     const fs::path path = dir.path() / "loss.png";
