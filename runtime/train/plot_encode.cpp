@@ -28,7 +28,7 @@ void on_error(png_structp png, png_const_charp message) {
 
 void on_warning(png_structp, png_const_charp) {}
 
-void on_write(png_structp png, png_bytep data, png_size_t size) {
+void on_write(png_structp png, png_bytep data, std::size_t size) {
     auto* sink = static_cast<PngSink*>(png_get_io_ptr(png));
     bool ok = true;
     try {
