@@ -4,20 +4,10 @@
 #include <cmath>
 
 #include "kernels/check_args.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/registry.h"
 
 namespace qforge::kernels {
-
-// The CPU backend's NF4 functions (kernels/cpu/nf4.cpp). Declared here rather than in
-// kernels/cpu/ops.h, which another change owns; they belong there next to the other ops.
-namespace cpu {
-const float* nf4_code_table();
-uint8_t nf4_nearest_code(float x);
-const float* dynamic_map_signed();
-uint8_t dynamic_nearest_code(const float* code, float x);
-void nf4_quantize(const float* w, int64_t N, uint8_t* packed, uint8_t* absmax_q,
-                  float* nested_absmax, float* offset);
-void nf4_dequantize(float* out, const Nf4View& w);
-}  // namespace cpu
 
 const float* nf4_code_table() {
     return cpu::nf4_code_table();
@@ -77,7 +67,7 @@ void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w) {
         case Device::kCuda:
             break;
     }
-    QF_FAIL("{}: the CUDA backend has no NF4 kernel yet (run it on the CPU)", op);
+    throw_unsupported(Op::kNf4Dequantize, ctx.device);
 }
 
 }  // namespace qforge::kernels

@@ -28,8 +28,13 @@ constexpr std::array kAllOps = {
     Op::kAttentionBackward,
     Op::kCrossEntropyForward,
     Op::kCrossEntropyBackward,
+    Op::kNf4Dequantize,
+    Op::kAdamwUpdate,
+    Op::kSumOfSquares,
+    Op::kDropoutForward,
+    Op::kDropoutBackward,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kCrossEntropyBackward) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kDropoutBackward) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 // Ops the CUDA backend implements. None yet: kernels/cuda/*.cu come with a later change, which
@@ -73,6 +78,16 @@ std::string_view op_name(Op op) {
             return "cross_entropy_forward";
         case Op::kCrossEntropyBackward:
             return "cross_entropy_backward";
+        case Op::kNf4Dequantize:
+            return "nf4_dequantize";
+        case Op::kAdamwUpdate:
+            return "adamw_update";
+        case Op::kSumOfSquares:
+            return "sum_of_squares";
+        case Op::kDropoutForward:
+            return "dropout_forward";
+        case Op::kDropoutBackward:
+            return "dropout_backward";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

@@ -10,7 +10,8 @@
 namespace qforge::kernels {
 
 // Every op of kernels/, forward and backward listed separately. Adding an op: add it here,
-// to op_name/op_supported in registry.cpp, and one OpCase in tests/kernels/test_backend_ops.cpp.
+// to op_name/kAllOps in registry.cpp, and one OpCase in tests/kernels/backend_op_cases*.cpp.
+// Host-side helpers without a Ctx (nf4_quantize, rope_tables, ...) are not ops.
 enum class Op {
     kEmbeddingForward,
     kEmbeddingBackward,
@@ -27,6 +28,11 @@ enum class Op {
     kAttentionBackward,
     kCrossEntropyForward,
     kCrossEntropyBackward,
+    kNf4Dequantize,
+    kAdamwUpdate,
+    kSumOfSquares,
+    kDropoutForward,
+    kDropoutBackward,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

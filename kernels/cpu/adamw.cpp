@@ -2,7 +2,7 @@
 // and for the sum of squares behind global-norm clipping. Plain loops, double where it sums.
 #include <cmath>
 
-#include "kernels/cpu/train_ops.h"
+#include "kernels/cpu/ops.h"
 
 namespace qforge::kernels::cpu {
 

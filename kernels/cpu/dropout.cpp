@@ -3,7 +3,7 @@
 // resumed run see the same mask without storing it.
 #include "kernels/dropout.h"
 
-#include "kernels/cpu/train_ops.h"
+#include "kernels/cpu/ops.h"
 
 namespace qforge::kernels {
 

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 
+#include "kernels/adamw.h"
 #include "kernels/attention.h"
+#include "kernels/nf4.h"
 
 namespace qforge::kernels::cpu {
 
@@ -43,5 +45,23 @@ void cross_entropy_forward(float* losses, float* lse, const float* logits, const
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
                             const int32_t* targets, const float* dloss, int64_t N, int64_t V,
                             int32_t ignore_index);
+
+// NF4 (kernels/cpu/nf4.cpp). The code tables and nearest-code searches are host helpers that
+// kernels/nf4.cpp re-exports; nf4_quantize runs on the CPU only, at load time.
+const float* nf4_code_table();
+uint8_t nf4_nearest_code(float x);
+const float* dynamic_map_signed();
+uint8_t dynamic_nearest_code(const float* code, float x);
+void nf4_quantize(const float* w, int64_t N, uint8_t* packed, uint8_t* absmax_q,
+                  float* nested_absmax, float* offset);
+void nf4_dequantize(float* out, const Nf4View& w);
+
+// Optimizer and regularization (kernels/cpu/adamw.cpp, kernels/cpu/dropout.cpp).
+void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n,
+                  const AdamWParams& p);
+double sum_of_squares(const float* x, int64_t n);
+void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed, uint64_t key);
+void dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed,
+                      uint64_t key);
 
 }  // namespace qforge::kernels::cpu

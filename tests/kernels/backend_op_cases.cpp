@@ -1,7 +1,8 @@
 // What is here: every OpCase of the backend-ops harness and the list of cases it runs. Shapes are
 // chosen to break fast paths (STYLE item 4): rows of 33/132/260/1025 channels, odd head_dim and
 // sequence lengths, a KV cache inside a bigger buffer, packing segments, and cross-entropy at
-// V = 32000, 128256 and the prime 32003.
+// V = 32000, 128256 and the prime 32003. NF4 cases are in backend_op_cases_nf4.cpp, the
+// optimizer and dropout cases in backend_op_cases_train.cpp.
 #include <fmt/format.h>
 #include <memory>
 #include <vector>
@@ -539,8 +540,8 @@ private:
 
 }  // namespace
 
-std::vector<std::shared_ptr<const OpCase>> make_backend_op_cases() {
-    std::vector<std::shared_ptr<const OpCase>> cases;
+CaseList make_backend_op_cases() {
+    CaseList cases;
     auto add = [&](auto* c) {
         cases.emplace_back(c);
     };
@@ -605,6 +606,8 @@ std::vector<std::shared_ptr<const OpCase>> make_backend_op_cases() {
         add(new CrossEntropyCase(backward, 2, 128256));
         add(new CrossEntropyCase(backward, 3, 32003));  // prime
     }
+    add_nf4_cases(cases);
+    add_train_cases(cases);
     return cases;
 }
 

@@ -28,6 +28,18 @@ CaseTensor& CaseTensors::add_i32(std::string name, int64_t count) {
     return tensors_.back();
 }
 
+CaseTensor& CaseTensors::add_bytes(std::string name, int64_t bytes) {
+    CaseTensor& t = add_i32(std::move(name), (bytes + 3) / 4);
+    t.i32.assign(static_cast<size_t>(t.count), 0x5A5A5A5A);  // the padding bytes past `bytes`
+    return t;
+}
+
+uint8_t* byte_data(CaseTensor& t) {
+    QF_CHECK(t.dtype == kernels::DType::kI32 && t.i32.size() == static_cast<size_t>(t.count),
+             "tensor '{}' is not a byte tensor (add_bytes)", t.name);
+    return reinterpret_cast<uint8_t*>(t.i32.data());
+}
+
 CaseTensor& CaseTensors::operator[](std::string_view name) {
     for (auto& t : tensors_) {
         if (t.name == name) {

@@ -40,6 +40,9 @@ public:
     CaseTensor& add(std::string name, Role role, int64_t count, float lo = -1.0f, float hi = 1.0f);
     // Integer inputs (ids, targets, positions, segments); the case fills them in init_inputs.
     CaseTensor& add_i32(std::string name, int64_t count);
+    // A byte input (NF4 codes) of `bytes` bytes, held as ceil(bytes / 4) i32 words so that the
+    // guards and the bit-identical input check work on it unchanged; see byte_data().
+    CaseTensor& add_bytes(std::string name, int64_t bytes);
     CaseTensor& operator[](std::string_view name);
     const CaseTensor& operator[](std::string_view name) const;
 
@@ -51,17 +54,28 @@ private:
     std::vector<CaseTensor> tensors_;
 };
 
-// Backend pointers of one run, by tensor name.
+// The bytes of an add_bytes tensor, for init_inputs to fill.
+uint8_t* byte_data(CaseTensor& t);
+
+// Backend pointers of one run, by tensor name, plus the host copy of every tensor's initial
+// contents (for values an op takes by value, such as NF4's offset).
 class CaseBindings {
 public:
+    explicit CaseBindings(const CaseTensors& host) : host_(host) {}
+
     void bind(std::string name, void* ptr) { ptrs_.emplace_back(std::move(name), ptr); }
 
     float* f(std::string_view name) const { return static_cast<float*>(find(name)); }
 
     int32_t* i(std::string_view name) const { return static_cast<int32_t*>(find(name)); }
 
+    uint8_t* u8(std::string_view name) const { return static_cast<uint8_t*>(find(name)); }
+
+    const CaseTensor& host(std::string_view name) const { return host_[name]; }
+
 private:
     void* find(std::string_view name) const;
+    const CaseTensors& host_;
     std::vector<std::pair<std::string, void*>> ptrs_;
 };
 
@@ -77,6 +91,10 @@ public:
     // fp32); fused or reordered kernels may override it (STYLE item 6).
     virtual double max_err() const { return 1e-7; }
 
+    // True when every backend must produce the CPU's outputs bit for bit (NF4 dequantization:
+    // a table lookup and two roundings, nothing to reorder); max_err() is then not used.
+    virtual bool bit_exact() const { return false; }
+
     // Declares every buffer: name, role, element count.
     virtual void build(CaseTensors& t) const = 0;
     // Fills inputs: f32 uniform in [lo, hi) (never zeros), kWrite with NaN, kAccumulate with
@@ -87,7 +105,12 @@ public:
     virtual void run(const kernels::Ctx& ctx, const CaseBindings& b) const = 0;
 };
 
-// Every case the harness runs (tests/kernels/backend_op_cases.cpp).
-std::vector<std::shared_ptr<const OpCase>> make_backend_op_cases();
+using CaseList = std::vector<std::shared_ptr<const OpCase>>;
+
+// Every case the harness runs (tests/kernels/backend_op_cases.cpp), which appends the lists of
+// backend_op_cases_nf4.cpp and backend_op_cases_train.cpp.
+CaseList make_backend_op_cases();
+void add_nf4_cases(CaseList& cases);
+void add_train_cases(CaseList& cases);
 
 }  // namespace qforge::test

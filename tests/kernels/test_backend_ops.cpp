@@ -5,6 +5,8 @@
 // every buffer (out-of-bounds writes), inputs bit-identical afterwards, no NaN/inf in outputs
 // (kWrite outputs start as NaN, so an element left unwritten shows up too). On the CPU alone the
 // += convention is also checked: two runs from different gradient pre-fills must add the same.
+// The CUDA outputs of cases marked bit_exact() (NF4 dequantization) must equal the CPU's word for
+// word, instead of by NMSE.
 #include <bit>
 #include <cmath>
 #include <cstdlib>
@@ -70,7 +72,7 @@ CaseTensors make_inputs(const OpCase& c, uint64_t salt) {
 RunWords run_case(const OpCase& c, const CaseTensors& t, Device device) {
     const kernels::Ctx ctx{device, nullptr};
     std::vector<kernels::BackendBuffer> buffers;
-    CaseBindings bindings;
+    CaseBindings bindings(t);
     for (const auto& x : t.all()) {
         std::vector<uint32_t> words(static_cast<size_t>(x.count + 2 * kGuard), kSentinelBits);
         const auto data = data_words(x);
@@ -133,6 +135,25 @@ std::vector<double> produced(const CaseTensor& x, const std::vector<uint32_t>& w
         }
     }
     return v;
+}
+
+// Every word of every buffer identical (OpCase::bit_exact); check_run has checked the guards.
+::testing::AssertionResult compare_bits(const OpCase& c, const CaseTensors& t, const RunWords& want,
+                                        const RunWords& got, std::string_view what) {
+    for (size_t i = 0; i < t.all().size(); i++) {
+        const auto& x = t.all()[i];
+        for (int64_t e = 0; e < x.count; e++) {
+            const uint32_t a = want[i][kGuard + e], b = got[i][kGuard + e];
+            if (a != b) {
+                return ::testing::AssertionFailure()
+                       << c.name() << " " << what << ": output '" << x.name << "' element " << e
+                       << " differs bitwise: got " << word_f32(b) << fmt::format(" ({:#010x})", b)
+                       << ", want " << word_f32(a) << fmt::format(" ({:#010x})", a) << " ("
+                       << seed_note() << ")";
+            }
+        }
+    }
+    return ::testing::AssertionSuccess();
 }
 
 // NMSE = sum (got - want)^2 / sum want^2 over every f32 output, per output tensor.
@@ -203,7 +224,7 @@ TEST_P(BackendOps, CudaMatchesCpu) {
         // The registry and the dispatcher must agree: a CUDA Ctx is refused with a clear error
         // before any pointer is touched (so host buffers are safe to pass here).
         const auto t = make_inputs(c, 0);
-        CaseBindings host;
+        CaseBindings host(t);
         std::vector<std::vector<uint32_t>> storage;
         for (const auto& x : t.all()) {
             storage.push_back(data_words(x));
@@ -230,7 +251,11 @@ TEST_P(BackendOps, CudaMatchesCpu) {
     ASSERT_TRUE(check_run(c, t, want, "cpu")) << seed_note();
     const auto got = run_case(c, t, Device::kCuda);
     ASSERT_TRUE(check_run(c, t, got, "cuda")) << seed_note();
-    EXPECT_TRUE(compare_runs(c, t, want, t, got, "cuda vs cpu"));
+    if (c.bit_exact()) {
+        EXPECT_TRUE(compare_bits(c, t, want, got, "cuda vs cpu"));
+    } else {
+        EXPECT_TRUE(compare_runs(c, t, want, t, got, "cuda vs cpu"));
+    }
 }
 
 std::string case_test_name(const ::testing::TestParamInfo<CasePtr>& param_info) {
