@@ -42,6 +42,8 @@ std::pair<int64_t, int64_t> projection_shape(const io::LlamaConfig& c, LoraTarge
     }
     return {0, 0};
 }
+// 0.05f as 0.05 rather than 0.05000000074505806 in adapter_config.json.
+double short_decimal(float x) { return std::stod(fmt::format("{}", x)); }
 }  // namespace
 
 std::string_view lora_target_name(LoraTarget t) {
@@ -131,8 +133,8 @@ void LoraAdapter::save_peft(const std::filesystem::path& dir, const std::string&
         {"task_type", "CAUSAL_LM"},
         {"base_model_name_or_path", base_model},
         {"r", options_.r},
-        {"lora_alpha", options_.alpha},
-        {"lora_dropout", options_.dropout},
+        {"lora_alpha", short_decimal(options_.alpha)},
+        {"lora_dropout", short_decimal(options_.dropout)},
         {"use_rslora", options_.use_rslora},
         {"target_modules", targets},
         {"bias", "none"},
@@ -143,7 +145,6 @@ void LoraAdapter::save_peft(const std::filesystem::path& dir, const std::string&
         {"layers_to_transform", nullptr},
         {"use_dora", false},
         {"revision", nullptr},
-        {"library_name", "qforge"},
     };
     std::vector<std::pair<std::string, Tensor>> tensors;
     for (int64_t l = 0; l < num_layers(); ++l) {
