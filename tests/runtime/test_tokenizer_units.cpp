@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <thread>
 
 #include "runtime/tokenizer/bpe_model.h"
 #include "runtime/tokenizer/jinja_tokens.h"
@@ -161,6 +162,38 @@ TEST(TokenizerRoundTrip, RandomText) {
         const auto ids = sp.encode(text, true);
         ASSERT_EQ(ids.front(), 1);  // BOS
         EXPECT_EQ(sp.decode(ids, true), text);
+    }
+}
+
+// encode() is const and shares the word cache across threads: results must not depend on it.
+TEST(TokenizerThreads, ConcurrentEncodeMatchesSerial) {
+    const Tokenizer tok = Tokenizer::load(test::golden_dir() / "tokenizers/bytelevel-llama3");
+    std::mt19937_64 rng(test::test_seed());
+    std::vector<std::string> texts;
+    for (int i = 0; i < 400; ++i) {
+        texts.push_back(random_text(rng, 1 + rng() % 80));
+    }
+    const Tokenizer fresh = Tokenizer::load(test::golden_dir() / "tokenizers/bytelevel-llama3");
+    std::vector<std::vector<std::int32_t>> serial;
+    for (const auto& t : texts) {
+        serial.push_back(fresh.encode(t));
+    }
+    std::vector<std::vector<std::vector<std::int32_t>>> got(4);
+    std::vector<std::thread> threads;
+    for (std::size_t w = 0; w < got.size(); ++w) {
+        threads.emplace_back([&, w] {
+            for (std::size_t i = 0; i < texts.size(); ++i) {
+                got[w].push_back(tok.encode(texts[(i + 97 * w) % texts.size()]));
+            }
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    for (std::size_t w = 0; w < got.size(); ++w) {
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            ASSERT_EQ(got[w][i], serial[(i + 97 * w) % texts.size()]);
+        }
     }
 }
 
