@@ -27,6 +27,7 @@ struct TrainArgs {
     std::vector<std::string> overrides;
     bool resume = false;
     std::string resume_dir;  // optional: the run directory to continue
+    int64_t stop_after = 0;
 };
 
 std::string fmt_loss(double x) {
@@ -92,7 +93,8 @@ void run_train(const TrainArgs& args) {
     }
     train::TrainSummary s;
     try {
-        s = train::train_run(cfg, train_config_to_yaml(cfg), args.resume, *coll, obs);
+        s = train::train_run(cfg, train_config_to_yaml(cfg), {args.resume, args.stop_after}, *coll,
+                             obs);
     } catch (const Error& e) {
         if (coll->world() > 1) {  // the other ranks would wait forever in a collective
             std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
@@ -107,7 +109,8 @@ void run_train(const TrainArgs& args) {
     if (lead) {
         std::printf("run directory:     %s\n", s.run_dir.string().c_str());
         std::printf("adapter (PEFT):    %s\n", s.adapter_dir.string().c_str());
-        std::printf("steps:             %lld\n", static_cast<long long>(s.steps));
+        std::printf("steps:             %lld%s\n", static_cast<long long>(s.steps),
+                    s.finished ? "" : " (stopped early: continue with --resume)");
         std::printf("held-out loss:     %s -> %s\n", fmt_loss(s.initial_val_loss).c_str(),
                     fmt_loss(s.final_val_loss).c_str());
         std::printf("throughput:        %.0f tokens/s (%d rank(s), cpu)\n", s.tokens_per_s,
@@ -132,6 +135,10 @@ void register_train(CLI::App& app) {
                                    "Continue from the newest checkpoint of the run (optionally "
                                    "naming its directory, e.g. runs/quickstart)")
                        ->expected(0, 1);
+    sub->add_option("--stop-after", args.stop_after,
+                    "Checkpoint and exit after N optimizer steps of this invocation (for "
+                    "time-limited jobs); continue later with --resume")
+        ->check(CLI::NonNegativeNumber);
     add_command(app, sub, [resume] {
         args.resume = resume->count() > 0;
         run_train(args);

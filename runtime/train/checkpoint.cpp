@@ -2,6 +2,7 @@
 #include "runtime/train/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fstream>
@@ -120,7 +121,8 @@ void checkpoint_load(const fs::path& dir, const io::LlamaConfig& config, LoraAda
         state.cursor = js.at("cursor").get<int64_t>();
         state.seed = js.at("seed").get<uint64_t>();
         state.world = js.at("world").get<int>();
-        state.train_loss = js.value("train_loss", 0.0);
+        const auto& loss = js.at("train_loss");  // NaN is written as null
+        state.train_loss = loss.is_number() ? loss.get<double>() : std::nan("");
     } catch (const nlohmann::json::exception& e) {
         QF_FAIL("{}: {}", state_path.string(), e.what());
     }

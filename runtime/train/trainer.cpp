@@ -91,8 +91,9 @@ private:
 
 }  // namespace
 
-TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, bool resume,
-                       Collective& coll, const TrainObserver& obs) {
+TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
+                       const RunControl& control, Collective& coll, const TrainObserver& obs) {
+    const bool resume = control.resume;
     auto say = [&](const std::string& msg) {
         if (obs.on_message) {
             obs.on_message(msg);
@@ -139,6 +140,11 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, b
                         ? fmt::format(" ({} bad lines skipped)", data.stats.bad_lines_skipped)
                         : std::string()));
 
+    QF_CHECK(data.stats.target_tokens > 0,
+             "the training rows hold no target tokens: every response was cut off by truncation "
+             "(data.seq_len {} is shorter than the prompts; {} of {} examples were truncated) or "
+             "is empty; raise data.seq_len",
+             cfg.data.seq_len, data.stats.truncated, data.stats.examples);
     DataLoader loader(data.train, cfg.train.micro_batch, cfg.run.seed, coll.rank(), coll.world());
     QF_CHECK(loader.steps_per_epoch() >= 1,
              "{} train rows are too few for micro_batch {} on {} ranks", data.train.size(),
@@ -174,6 +180,10 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, b
         say(fmt::format("resuming from {} (step {} of {})", latest->string(), state.step,
                         total_steps));
     } else if (lead) {
+        QF_CHECK(!checkpoint_latest(summary.run_dir).has_value(),
+                 "{} already holds checkpoints of an earlier run: continue it with --resume, or "
+                 "choose another run.name",
+                 summary.run_dir.string());
         fs::create_directories(summary.run_dir);
         io::write_file_atomic(summary.run_dir / "config.yaml", config_yaml);
     }
@@ -223,6 +233,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, b
     int64_t tokens_run = 0;
     const auto accum = static_cast<std::size_t>(cfg.train.grad_accum);
     std::vector<DataLoader::Batch> micro(accum);
+    const int64_t start_step = state.step;
     while (state.step < total_steps) {
         const auto t_step = Clock::now();
         double counts[1] = {0.0};
@@ -248,7 +259,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, b
                                                  micro_key, grads.data())
                                .sum;
         }
-        coll.allreduce_sum(grads.data(), static_cast<int64_t>(grads.size()));
+        coll.allreduce_gradients(grads.data(), static_cast<int64_t>(grads.size()));
         coll.allreduce_sum(loss_sum, 1);
 
         const kernels::Ctx ctx{};
@@ -298,6 +309,9 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, b
                             {"elapsed_s", sm.elapsed_s}});
             }
         }
+        const bool stop_early = control.stop_after_steps > 0 &&
+                                state.step - start_step >= control.stop_after_steps &&
+                                state.step < total_steps;
         const bool last = state.step == total_steps;
         if (has_val &&
             (last || (cfg.train.eval_every > 0 && state.step % cfg.train.eval_every == 0))) {
@@ -306,7 +320,8 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, b
             record_eval(e);
             summary.final_val_loss = e.val_loss;
         }
-        if (last || (cfg.checkpoint.every > 0 && state.step % cfg.checkpoint.every == 0)) {
+        if (last || stop_early ||
+            (cfg.checkpoint.every > 0 && state.step % cfg.checkpoint.every == 0)) {
             if (lead) {
                 checkpoint_save(summary.run_dir, adapter, m, v, state, model_dir.string(),
                                 cfg.checkpoint.keep_last);
@@ -314,11 +329,20 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml, b
             }
             coll.barrier();
         }
+        if (stop_early) {
+            say(fmt::format("stopped after {} steps at step {} of {}; continue with --resume",
+                            control.stop_after_steps, state.step, total_steps));
+            break;
+        }
+    }
+    summary.finished = state.step == total_steps;
+    if (!summary.finished) {
+        summary.adapter_dir = summary.run_dir / fmt::format("checkpoint-{}", state.step);
     }
     if (!has_val) {
         summary.final_val_loss = nan;
     }
-    if (lead) {
+    if (lead && summary.finished) {
         adapter.save_peft(summary.adapter_dir, model_dir.string());
         write_plot();
     }

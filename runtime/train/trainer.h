@@ -42,17 +42,25 @@ struct TrainObserver {
 struct TrainSummary {
     std::filesystem::path run_dir;
     std::filesystem::path adapter_dir;  // <run>/adapter: the final PEFT adapter
-    int64_t steps = 0;
-    double initial_val_loss = 0.0;  // before the first update (NaN without validation rows)
+    int64_t steps = 0;                  // optimizer steps done (in all invocations)
+    bool finished = false;              // false when stopped early by stop_after_steps
+    double initial_val_loss = 0.0;      // before the first update (NaN without validation rows)
     double final_val_loss = 0.0;
     double tokens_per_s = 0.0;  // average over the steps run in this process
     int64_t train_rows = 0, validation_rows = 0;
 };
 
-// Runs (or, with resume, continues from the newest checkpoint in the run directory) the
-// training described by config. config_yaml is the resolved config, saved as
-// <run>/config.yaml on a fresh start.
-TrainSummary train_run(const TrainConfig& config, const std::string& config_yaml, bool resume,
-                       Collective& collective, const TrainObserver& observer = {});
+// How this invocation runs, beyond the config.
+struct RunControl {
+    bool resume = false;           // continue from the newest checkpoint in the run directory
+    int64_t stop_after_steps = 0;  // > 0: checkpoint and return after this many steps (for
+                                   // time-limited cluster jobs; continue with resume)
+};
+
+// Runs (or continues) the training described by config. config_yaml is the resolved config,
+// saved as <run>/config.yaml on a fresh start.
+TrainSummary train_run(const TrainConfig& config, const std::string& config_yaml,
+                       const RunControl& control, Collective& collective,
+                       const TrainObserver& observer = {});
 
 }  // namespace qforge::train
