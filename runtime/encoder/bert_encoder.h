@@ -1,0 +1,60 @@
+// What is here: BertEncoder, a BERT-family sentence encoder (Hugging Face BertModel weights,
+// inference only, fp32 on the CPU backend): token ids -> last hidden states -> pooled,
+// normalized sentence embeddings. Used by the RAG dense index and the learned metrics.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernels/common.h"
+#include "runtime/encoder/bert_config.h"
+#include "runtime/encoder/pooling.h"
+#include "runtime/tensor/tensor.h"
+#include "runtime/tokenizer/wordpiece.h"
+
+namespace qforge {
+
+class BertEncoder {
+public:
+    // config.json + model.safetensors (or sharded) from `dir`, HF BertModel tensor names, with
+    // or without a "bert." prefix (sentence-transformers, BLEURT, BertFor* heads); tensors
+    // other than the encoder's (pooler, heads) are ignored. The tokenizer is loaded from
+    // `tokenizer_dir` (default: `dir`) when it holds tokenizer.json or vocab.txt; embed() needs
+    // one. Weights may be stored as F32, BF16 or F16 and are widened to f32.
+    static BertEncoder load(const std::filesystem::path& dir,
+                            const std::filesystem::path& tokenizer_dir = {});
+
+    const io::BertConfig& config() const { return config_; }
+
+    bool has_tokenizer() const { return tokenizer_.has_value(); }
+
+    const WordPieceTokenizer& tokenizer() const;
+
+    // ids, mask: (B*T) row-major; mask 1 = real token, 0 = padding; token type ids are 0.
+    // Returns the last hidden states (B,T,H), f32, padded positions included.
+    Tensor forward(const std::vector<int32_t>& ids, const std::vector<int32_t>& mask, int64_t B,
+                   int64_t T) const;
+
+    // Tokenizes (truncating to min(512, max_position_embeddings)), pads each batch of
+    // batch_size texts to its longest, runs forward, pools. One vector of H floats per text.
+    std::vector<std::vector<float>> embed(const std::vector<std::string>& texts,
+                                          Pooling pooling = Pooling::kMean, bool normalize = true,
+                                          int64_t batch_size = 32) const;
+
+private:
+    struct Layer {
+        Tensor q_w, q_b, k_w, k_b, v_w, v_b, attn_out_w, attn_out_b, attn_ln_w, attn_ln_b;
+        Tensor inter_w, inter_b, out_w, out_b, out_ln_w, out_ln_b;
+    };
+
+    io::BertConfig config_;
+    Tensor word_emb_, pos_emb_, type_emb_, emb_ln_w_, emb_ln_b_;
+    std::vector<Layer> layers_;
+    std::optional<WordPieceTokenizer> tokenizer_;
+    kernels::Ctx ctx_{};
+};
+
+}  // namespace qforge
