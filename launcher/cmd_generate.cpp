@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "launcher/commands.h"
 #include "runtime/generate/generate.h"
 #include "runtime/model/llama.h"
+#include "runtime/model/lora.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace qforge::launcher {
@@ -19,6 +21,7 @@ namespace {
 
 struct GenerateArgs {
     std::string model;
+    std::string adapter;
     std::string prompt;
     std::string chat;
     std::string system;
@@ -67,6 +70,10 @@ void run_generate(const GenerateArgs& args) {
              "generate: give exactly one of --prompt or --chat");
     const Tokenizer tokenizer = Tokenizer::load(args.model);
     const LlamaModel model = LlamaModel::load(args.model);
+    std::optional<LoraAdapter> adapter;
+    if (!args.adapter.empty()) {
+        adapter = LoraAdapter::load_peft(args.adapter, model.config());
+    }
 
     std::vector<int32_t> prompt_ids;
     std::string prompt_text;
@@ -100,6 +107,7 @@ void run_generate(const GenerateArgs& args) {
     std::vector<int32_t> shown = args.chat.empty() ? prompt_ids : std::vector<int32_t>{};
     TextStreamer streamer;
     std::string text;
+    options.adapter = adapter ? &*adapter : nullptr;
     auto result = generate(model, prompt_ids, options, [&](int32_t token) {
         shown.push_back(token);
         text = tokenizer.decode(shown, true);
@@ -136,6 +144,10 @@ void register_generate(CLI::App& app) {
     sub->add_option("--model", args.model,
                     "Model directory (config.json, *.safetensors, tokenizer.json)")
         ->required()
+        ->check(CLI::ExistingDirectory);
+    sub->add_option("--adapter", args.adapter,
+                    "PEFT LoRA adapter directory (adapter_config.json + "
+                    "adapter_model.safetensors), e.g. runs/quickstart/adapter")
         ->check(CLI::ExistingDirectory);
     sub->add_option("--prompt", args.prompt, "Raw prompt text (BOS added as the tokenizer does)");
     sub->add_option("--chat", args.chat, "A user message, rendered with the model's chat template");

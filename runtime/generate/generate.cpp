@@ -31,7 +31,7 @@ GenerateResult generate(const LlamaModel& model, const std::vector<int32_t>& pro
     result.finish_reason = "length";
 
     auto t0 = std::chrono::steady_clock::now();
-    Tensor logits = model.forward(prompt, 1, n_prompt, cache, /*last_only=*/true);
+    Tensor logits = model.forward(prompt, 1, n_prompt, cache, /*last_only=*/true, options.adapter);
     result.prefill_seconds = seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
     const int64_t V = model.config().vocab_size;
@@ -53,7 +53,7 @@ GenerateResult generate(const LlamaModel& model, const std::vector<int32_t>& pro
             break;
         }
         const int32_t step[1] = {next};
-        logits = model.forward(step, 1, 1, cache, /*last_only=*/true);
+        logits = model.forward(step, 1, 1, cache, /*last_only=*/true, options.adapter);
     }
     result.decode_seconds = seconds_since(t0);
     return result;

@@ -15,7 +15,8 @@ namespace qforge {
 struct GenerateOptions {
     int64_t max_new_tokens = 64;
     SamplingParams sampling;
-    std::vector<int32_t> stop_ids;  // e.g. the EOS ids; the stop token is not returned
+    std::vector<int32_t> stop_ids;         // e.g. the EOS ids; the stop token is not returned
+    const LoraAdapter* adapter = nullptr;  // applied to every forward when set
 };
 
 struct GenerateResult {
