@@ -81,31 +81,40 @@ void MpiSession::abort_job(int code) {
     std::exit(code);
 }
 
-MpiCollective::MpiCollective() {
+MpiCollective::MpiCollective() : MpiCollective(MPI_COMM_WORLD) {}
+
+MpiCollective::MpiCollective(MPI_Comm comm, std::size_t bucket_bytes)
+    : comm_(comm), bucket_bytes_(bucket_bytes) {
     QF_CHECK(mpi_ready(), "MpiCollective needs MPI to be initialised (MpiSession)");
-    QF_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
-    QF_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_));
+    QF_CHECK(comm != MPI_COMM_NULL, "MpiCollective: null communicator");
+    QF_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
+    QF_MPI_CHECK(MPI_Comm_size(comm_, &world_));
 }
 
 // MPI counts are int: large buffers go in pieces.
 void MpiCollective::allreduce_sum(float* data, int64_t n) {
     for (int64_t off = 0; off < n; off += INT_MAX) {
         const int count = static_cast<int>(std::min<int64_t>(INT_MAX, n - off));
-        QF_MPI_CHECK(
-            MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+        QF_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_FLOAT, MPI_SUM, comm_));
     }
 }
 
 void MpiCollective::allreduce_sum(double* data, int64_t n) {
     for (int64_t off = 0; off < n; off += INT_MAX) {
         const int count = static_cast<int>(std::min<int64_t>(INT_MAX, n - off));
-        QF_MPI_CHECK(
-            MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+        QF_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_DOUBLE, MPI_SUM, comm_));
     }
 }
 
+void MpiCollective::allreduce_gradients(float* data, int64_t n) {
+    if (!buckets_ || buckets_->size() != n) {
+        buckets_ = std::make_unique<GradientBucketer>(comm_, n, bucket_bytes_);
+    }
+    buckets_->allreduce(data);
+}
+
 void MpiCollective::barrier() {
-    QF_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+    QF_MPI_CHECK(MPI_Barrier(comm_));
 }
 
 }  // namespace qforge::parallel

@@ -3,8 +3,13 @@
 // transport of train::Collective used by the CPU backend.
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <string>
 
+#include <mpi.h>
+
+#include "parallel/grad_buckets.h"
 #include "runtime/train/collective.h"
 
 namespace qforge::parallel {
@@ -42,7 +47,13 @@ private:
 
 class MpiCollective final : public train::Collective {
 public:
+    // 25 MiB, PyTorch DDP's default: large enough to reach bus bandwidth, small enough that
+    // several buckets of a big model overlap with backward.
+    static constexpr std::size_t kDefaultBucketBytes = std::size_t{25} << 20;
+
     MpiCollective();  // on MPI_COMM_WORLD
+    // On `comm` (e.g. a sweep group from MPI_Comm_split); the caller keeps it alive.
+    explicit MpiCollective(MPI_Comm comm, std::size_t bucket_bytes = kDefaultBucketBytes);
 
     int rank() const override { return rank_; }
 
@@ -50,10 +61,17 @@ public:
 
     void allreduce_sum(float* data, int64_t n) override;
     void allreduce_sum(double* data, int64_t n) override;
+    // Through a GradientBucketer of bucket_bytes buckets, made on first use for this n.
+    void allreduce_gradients(float* data, int64_t n) override;
     void barrier() override;
 
+    MPI_Comm comm() const { return comm_; }
+
 private:
+    MPI_Comm comm_ = MPI_COMM_WORLD;
+    std::size_t bucket_bytes_ = kDefaultBucketBytes;
     int rank_ = 0, world_ = 1;
+    std::unique_ptr<GradientBucketer> buckets_;
 };
 
 }  // namespace qforge::parallel
