@@ -1,4 +1,5 @@
-// What is here: config.json parsing/validation for the Llama family, and the checkpoint check.
+// What is here: config.json parsing/validation for the Llama family, and the checkpoint check
+// (float tensors, or bitsandbytes NF4 projections checked through their quant state).
 #include "runtime/io/hf_config.h"
 
 #include <fstream>
@@ -188,6 +189,89 @@ int32_t token_id(const Fields& f, const char* key, const json& v, int64_t vocab_
     return static_cast<int32_t>(id);
 }
 
+// The sizes behind every expected shape, for error messages.
+std::string config_sizes(const LlamaConfig& cfg) {
+    return fmt::format(
+        "hidden_size {}, intermediate_size {}, heads {}/{} kv, head_dim {}, vocab_size {}",
+        cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads, cfg.num_key_value_heads,
+        cfg.head_dim, cfg.vocab_size);
+}
+
+// bitsandbytes 4-bit Linear weights (Linear4bit, saved by transformers) replace the float
+// "<name>" [OC, IC] with packed U8 codes plus companion tensors; the logical shape lives only in
+// the JSON quant state "<name>.quant_state.bitsandbytes__nf4" (runtime/model/nf4_weight.h has
+// the whole layout; Nf4Weight::from_bnb checks the rest when the weight loads).
+constexpr std::string_view kBnbNf4State = ".quant_state.bitsandbytes__nf4";
+constexpr std::string_view kBnbFp4State = ".quant_state.bitsandbytes__fp4";
+
+bool is_bnb_4bit(const CheckpointReader& ckpt, const std::string& name) {
+    return ckpt.contains(name + std::string(kBnbNf4State)) ||
+           ckpt.contains(name + std::string(kBnbFp4State)) || ckpt.contains(name + ".absmax");
+}
+
+// The "shape" of a quant state: [OC, IC] as two positive integers.
+std::vector<int64_t> bnb_state_shape(const CheckpointReader& ckpt, const std::string& state) {
+    const std::string where = fmt::format("{}: tensor '{}'", ckpt.file_of(state).string(), state);
+    const TensorInfo& info = ckpt.info(state);
+    QF_CHECK(info.dtype == DType::kU8 && info.shape.size() == 1,
+             "{}: expected a 1-D U8 tensor of JSON bytes (a bitsandbytes quant state), got {} {}",
+             where, safetensors_dtype_name(info.dtype), shape_to_string(info.shape));
+    const Tensor bytes = ckpt.get(state).contiguous();
+    const std::string text(reinterpret_cast<const char*>(bytes.data<uint8_t>()),
+                           static_cast<std::size_t>(bytes.numel()));
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        QF_FAIL("{}: quant state is not valid JSON ({})", where, e.what());
+    }
+    QF_CHECK(j.is_object() && j.contains("shape"), "{}: quant state has no \"shape\" (got {})",
+             where, text);
+    const json& shape = j["shape"];
+    QF_CHECK(shape.is_array() && shape.size() == 2 && shape[0].is_number_integer() &&
+                 shape[1].is_number_integer() && shape[0].get<int64_t>() > 0 &&
+                 shape[1].get<int64_t>() > 0,
+             "{}: quant state \"shape\" must be [out_features, in_features] (two positive "
+             "integers), got {}",
+             where, shape.dump());
+    return {shape[0].get<int64_t>(), shape[1].get<int64_t>()};
+}
+
+void validate_bnb_4bit(const LlamaConfig& cfg, const CheckpointReader& ckpt,
+                       const std::string& name, const std::vector<int64_t>& shape) {
+    const std::string dir = ckpt.dir().string();
+    const std::string state = name + std::string(kBnbNf4State);
+    QF_CHECK(!ckpt.contains(name + std::string(kBnbFp4State)),
+             "{}: '{}' is a bitsandbytes FP4 weight ('{}{}'); qforge reads NF4 only "
+             "(bnb_4bit_quant_type=\"nf4\")",
+             ckpt.file_of(name + std::string(kBnbFp4State)).string(), name, name, kBnbFp4State);
+    QF_CHECK(ckpt.contains(state),
+             "{}: '{}.absmax' marks '{}' as a bitsandbytes 4-bit weight, but its quant state '{}' "
+             "is missing",
+             ckpt.file_of(name + ".absmax").string(), name, name, state);
+    const std::vector<int64_t> actual = bnb_state_shape(ckpt, state);
+    QF_CHECK(actual == shape,
+             "{}: bitsandbytes 4-bit tensor '{}' has shape {} (quant state '{}'), but config.json "
+             "implies {} ({})",
+             ckpt.file_of(state).string(), name, shape_to_string(actual), state,
+             shape_to_string(shape), config_sizes(cfg));
+    // The packed codes: two 4-bit values per byte, stored [(numel + 1) / 2, 1] as U8.
+    const int64_t packed_bytes = (shape[0] * shape[1] + 1) / 2;
+    QF_CHECK(ckpt.contains(name),
+             "{}: missing tensor '{}' (the packed 4-bit codes of a bitsandbytes weight, U8 "
+             "[{}, 1])",
+             dir, name, packed_bytes);
+    const TensorInfo& info = ckpt.info(name);
+    int64_t numel = 1;
+    for (const int64_t d : info.shape) {
+        numel *= d;
+    }
+    QF_CHECK(info.dtype == DType::kU8 && numel == packed_bytes,
+             "{}: tensor '{}' holds the packed 4-bit codes of a {} weight, so expected U8 with {} "
+             "elements ([{}, 1]), got {} {}",
+             ckpt.file_of(name).string(), name, shape_to_string(shape), packed_bytes, packed_bytes,
+             safetensors_dtype_name(info.dtype), shape_to_string(info.shape));
+}
 }  // namespace
 
 LlamaConfig load_llama_config(const std::filesystem::path& config_json_or_dir) {
@@ -314,21 +398,28 @@ void validate_llama_checkpoint(const LlamaConfig& cfg, const CheckpointReader& c
         expected.push_back({"lm_head.weight", {cfg.vocab_size, cfg.hidden_size}});
     }
     for (const auto& [name, shape] : expected) {
+        if (shape.size() == 2 && is_bnb_4bit(ckpt, name)) {
+            validate_bnb_4bit(cfg, ckpt, name, shape);
+            continue;
+        }
         QF_CHECK(ckpt.contains(name), "{}: missing tensor '{}' (config.json implies shape {}{})",
                  dir, name, shape_to_string(shape),
                  name == "lm_head.weight" ? "; tie_word_embeddings is false" : "");
         const TensorInfo& info = ckpt.info(name);
         const std::string file = ckpt.file_of(name).string();
+        // A U8 weight is what a bnb checkpoint that lost its quant state looks like.
+        const std::string bnb_hint =
+            info.dtype == DType::kU8
+                ? fmt::format(" (U8: if it is a bitsandbytes 4-bit weight, '{}{}' is missing)",
+                              name, kBnbNf4State)
+                : std::string();
         QF_CHECK(info.shape == shape,
-                 "{}: tensor '{}' has shape {}, but config.json implies {} (hidden_size {}, "
-                 "intermediate_size {}, heads {}/{} kv, head_dim {}, vocab_size {})",
-                 file, name, shape_to_string(info.shape), shape_to_string(shape), cfg.hidden_size,
-                 cfg.intermediate_size, cfg.num_attention_heads, cfg.num_key_value_heads,
-                 cfg.head_dim, cfg.vocab_size);
+                 "{}: tensor '{}' has shape {}, but config.json implies {} ({}){}", file, name,
+                 shape_to_string(info.shape), shape_to_string(shape), config_sizes(cfg), bnb_hint);
         QF_CHECK(
             info.dtype == DType::kF32 || info.dtype == DType::kBF16 || info.dtype == DType::kF16,
-            "{}: tensor '{}' has dtype {}; expected a float dtype (F32, BF16 or F16)", file, name,
-            safetensors_dtype_name(info.dtype));
+            "{}: tensor '{}' has dtype {}; expected a float dtype (F32, BF16 or F16){}", file, name,
+            safetensors_dtype_name(info.dtype), bnb_hint);
     }
     // Weights for more layers than the config declares mean the two do not belong together.
     const std::string prefix = "model.layers.";

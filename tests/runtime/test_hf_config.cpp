@@ -1,6 +1,8 @@
 // What is here: config.json parsing (classic keys and transformers v5 rope_parameters, real
 // files from ../shared/data and tests/golden), each validation error, and
-// validate_llama_checkpoint against real and deliberately mismatched checkpoints.
+// validate_llama_checkpoint against real and deliberately mismatched checkpoints, including
+// bitsandbytes 4-bit checkpoints written through Nf4Weight::to_bnb.
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <gmock/gmock.h>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "runtime/io/hf_config.h"
+#include "runtime/model/nf4_weight.h"
 #include "runtime/tensor/half.h"
 #include "support/test_support.h"
 
@@ -394,6 +397,220 @@ TEST(HfCheckpoint, NonFloatWeightsAreRejected) {
     }
     safetensors_write(dir.path() / "model.safetensors", tensors);
     EXPECT_NO_THROW(validate_llama_checkpoint(c, CheckpointReader::open(dir.path())));
+}
+
+// ---- bitsandbytes 4-bit checkpoints ---------------------------------------------------------
+
+using Named = std::vector<std::pair<std::string, Tensor>>;
+
+// A small Llama whose odd hidden size and FFN width give projections of odd numel (735, 378,
+// 126 values: partial last NF4 blocks, a half-used last byte).
+LlamaConfig small_bnb_config(const test::TempDir& dir) {
+    json j = stories_config();
+    j["hidden_size"] = 21;
+    j["head_dim"] = 6;
+    j["num_attention_heads"] = 3;
+    j["num_key_value_heads"] = 1;
+    j["intermediate_size"] = 35;
+    j["num_hidden_layers"] = 2;
+    j["vocab_size"] = 40;
+    j["tie_word_embeddings"] = false;
+    return load_llama_config(write_config(dir, j));
+}
+
+bool is_projection(const std::string& name) {
+    return name.ends_with("_proj.weight");
+}
+
+// The tensors transformers saves for a bnb 4-bit model (Linear4bit projections, everything else
+// in bf16), the projections quantized with Nf4Weight and written by to_bnb. `quantize` picks
+// which projections are 4-bit; the others stay bf16.
+Named bnb_tensors(const LlamaConfig& cfg, bool (*quantize)(const std::string&)) {
+    Named out;
+    uint64_t salt = 0;
+    for (const auto& [name, shape] : llama_tensor_shapes(cfg)) {
+        const auto v = test::random_floats(
+            static_cast<std::size_t>(shape[0]) * (shape.size() > 1 ? shape[1] : 1), -0.1f, 0.1f,
+            ++salt);
+        if (quantize(name)) {
+            Tensor w = Tensor::empty(shape, DType::kF32);
+            std::memcpy(w.raw_data(), v.data(), v.size() * sizeof(float));
+            for (auto& t : Nf4Weight::quantize(w).to_bnb(name)) {
+                out.push_back(std::move(t));
+            }
+            continue;
+        }
+        Tensor t = Tensor::empty(shape, DType::kBF16);
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            t.data<uint16_t>()[i] = f32_to_bf16(v[i]);
+        }
+        out.emplace_back(name, t);
+    }
+    return out;
+}
+
+Tensor json_bytes(const std::string& s) {
+    Tensor t = Tensor::empty({static_cast<int64_t>(s.size())}, DType::kU8);
+    std::memcpy(t.raw_data(), s.data(), s.size());
+    return t;
+}
+
+std::string text_of(const Tensor& t) {
+    return std::string(reinterpret_cast<const char*>(t.data<uint8_t>()),
+                       static_cast<std::size_t>(t.numel()));
+}
+
+// Writes `tensors` as <dir>/model.safetensors and opens the directory as a checkpoint.
+CheckpointReader write_checkpoint(const test::TempDir& dir, const Named& tensors) {
+    safetensors_write(dir.path() / "model.safetensors", tensors);
+    return CheckpointReader::open(dir.path());
+}
+
+Named without(Named tensors, const std::string& name) {
+    std::erase_if(tensors, [&](const auto& t) { return t.first == name; });
+    return tensors;
+}
+
+Named replaced(Named tensors, const std::string& name, const Tensor& value) {
+    for (auto& [n, t] : tensors) {
+        if (n == name) {
+            t = value;
+        }
+    }
+    return tensors;
+}
+
+const Tensor& find(const Named& tensors, const std::string& name) {
+    for (const auto& [n, t] : tensors) {
+        if (n == name) {
+            return t;
+        }
+    }
+    QF_FAIL("no tensor '{}'", name);
+}
+
+const std::string kGate0 = "model.layers.0.mlp.gate_proj.weight";
+const std::string kQ0 = "model.layers.0.self_attn.q_proj.weight";
+const std::string kUp1 = "model.layers.1.mlp.up_proj.weight";
+const std::string kNf4State = ".quant_state.bitsandbytes__nf4";
+
+TEST(HfCheckpointBnb, Nf4ProjectionsPassValidation) {
+    test::TempDir dir;
+    const LlamaConfig c = small_bnb_config(dir);
+    const Named tensors = bnb_tensors(c, is_projection);
+    EXPECT_EQ(tensors.size(), 2u + 2u * (2u + 7u * 6u) + 1u);  // embed, lm_head, norm; 7 bnb x6
+    const CheckpointReader ckpt = write_checkpoint(dir, tensors);
+    EXPECT_NO_THROW(validate_llama_checkpoint(c, ckpt));
+
+    // What validation accepted, the loader reads, with the shapes config.json implies.
+    for (const auto& [name, shape] : llama_tensor_shapes(c)) {
+        if (is_projection(name)) {
+            const Nf4Weight w = Nf4Weight::from_bnb(ckpt, name);
+            EXPECT_EQ(w.rows(), shape[0]) << name;
+            EXPECT_EQ(w.cols(), shape[1]) << name;
+        }
+    }
+
+    // Mixed: only layer 0 quantized (e.g. layers kept in bf16 via llm_int8_skip_modules).
+    test::TempDir mixed;
+    const LlamaConfig c2 = small_bnb_config(mixed);
+    const Named some = bnb_tensors(c2, [](const std::string& name) {
+        return is_projection(name) && name.starts_with("model.layers.0.");
+    });
+    EXPECT_NO_THROW(validate_llama_checkpoint(c2, write_checkpoint(mixed, some)));
+}
+
+TEST(HfCheckpointBnb, ConfigThatDisagreesWithTheQuantStateShape) {
+    test::TempDir dir;
+    const LlamaConfig c = small_bnb_config(dir);
+    const CheckpointReader ckpt = write_checkpoint(dir, bnb_tensors(c, is_projection));
+    const std::string file = (dir.path() / "model.safetensors").string();
+
+    LlamaConfig wrong = c;
+    wrong.intermediate_size = 36;
+    EXPECT_THAT(validate_error(wrong, ckpt),
+                AllOf(HasSubstr(file), HasSubstr("bitsandbytes 4-bit tensor '" + kGate0 + "'"),
+                      HasSubstr("has shape [35, 21]"), HasSubstr(kGate0 + kNf4State),
+                      HasSubstr("implies [36, 21]"), HasSubstr("intermediate_size 36")));
+
+    wrong = c;
+    wrong.num_key_value_heads = 3;
+    EXPECT_THAT(validate_error(wrong, ckpt),
+                AllOf(HasSubstr("'model.layers.0.self_attn.k_proj.weight'"),
+                      HasSubstr("has shape [6, 21]"), HasSubstr("implies [18, 21]")));
+
+    wrong = c;
+    wrong.num_hidden_layers = 1;  // layer 1's bnb tensors do not belong to this config
+    EXPECT_THAT(validate_error(wrong, ckpt),
+                AllOf(HasSubstr("layer 1"), HasSubstr("num_hidden_layers = 1")));
+}
+
+TEST(HfCheckpointBnb, QuantStateThatDisagreesWithTheConfig) {
+    test::TempDir dir;
+    const LlamaConfig c = small_bnb_config(dir);
+    const Named good = bnb_tensors(c, is_projection);
+    const std::string state = text_of(find(good, kUp1 + kNf4State));
+    ASSERT_NE(state.find("\"shape\": [35, 21]"), std::string::npos) << state;
+    auto with_state = [&](const std::string& text) {
+        test::TempDir d;
+        return validate_error(
+            c, write_checkpoint(d, replaced(good, kUp1 + kNf4State, json_bytes(text))));
+    };
+
+    std::string transposed = state;
+    transposed.replace(transposed.find("[35, 21]"), 8, "[21, 35]");
+    EXPECT_THAT(with_state(transposed),
+                AllOf(HasSubstr("model.safetensors"), HasSubstr("'" + kUp1 + "'"),
+                      HasSubstr("has shape [21, 35]"), HasSubstr("implies [35, 21]")));
+
+    std::string three_d = state;
+    three_d.replace(three_d.find("[35, 21]"), 8, "[35, 21, 1]");
+    EXPECT_THAT(with_state(three_d),
+                AllOf(HasSubstr(kUp1 + kNf4State), HasSubstr("[out_features, in_features]"),
+                      HasSubstr("[35,21,1]")));
+
+    EXPECT_THAT(with_state("{\"quant_type\": \"nf4\"}"),
+                AllOf(HasSubstr(kUp1 + kNf4State), HasSubstr("no \"shape\"")));
+    EXPECT_THAT(with_state(state.substr(0, state.size() / 2)),
+                AllOf(HasSubstr(kUp1 + kNf4State), HasSubstr("not valid JSON")));
+}
+
+TEST(HfCheckpointBnb, MissingOrMalformedCompanionTensors) {
+    test::TempDir dir;
+    const LlamaConfig c = small_bnb_config(dir);
+    const Named good = bnb_tensors(c, is_projection);
+    auto error_of = [&](const Named& tensors) {
+        test::TempDir d;
+        return validate_error(c, write_checkpoint(d, tensors));
+    };
+
+    // absmax says "4-bit" but the quant state with the shape is gone.
+    EXPECT_THAT(error_of(without(good, kQ0 + kNf4State)),
+                AllOf(HasSubstr("'" + kQ0 + ".absmax'"),
+                      HasSubstr("quant state '" + kQ0 + kNf4State + "' is missing")));
+
+    // The packed codes themselves are gone, or have the wrong size or dtype.
+    EXPECT_THAT(error_of(without(good, kGate0)),
+                AllOf(HasSubstr("missing tensor '" + kGate0 + "'"), HasSubstr("packed 4-bit"),
+                      HasSubstr("U8 [368, 1]")));
+    EXPECT_THAT(error_of(replaced(good, kGate0, Tensor::zeros({367, 1}, DType::kU8))),
+                AllOf(HasSubstr("'" + kGate0 + "'"), HasSubstr("expected U8 with 368 elements"),
+                      HasSubstr("got U8 [367, 1]")));
+    EXPECT_THAT(error_of(replaced(good, kGate0, Tensor::zeros({92}, DType::kF32))),
+                AllOf(HasSubstr("'" + kGate0 + "'"), HasSubstr("got F32 [92]")));
+
+    // FP4 is a different code; it is refused by name rather than misread.
+    Named fp4 = without(good, kQ0 + kNf4State);
+    fp4.emplace_back(kQ0 + ".quant_state.bitsandbytes__fp4", find(good, kQ0 + kNf4State));
+    EXPECT_THAT(error_of(fp4),
+                AllOf(HasSubstr("'" + kQ0 + "'"), HasSubstr("FP4"), HasSubstr("NF4 only")));
+
+    // Packed U8 codes with no quant state or absmax: not recognisably bnb, so the float check
+    // applies, and its message points at the missing quant state.
+    Named bare = without(without(good, kQ0 + kNf4State), kQ0 + ".absmax");
+    EXPECT_THAT(error_of(bare),
+                AllOf(HasSubstr("'" + kQ0 + "' has shape [189, 1]"), HasSubstr("implies [18, 21]"),
+                      HasSubstr("'" + kQ0 + kNf4State + "' is missing")));
 }
 
 }  // namespace
