@@ -1,0 +1,67 @@
+// What is here: IndexBuilder, the in-memory side of the BM25 index: documents are chunked and
+// analysed into it, then it is written as an on-disk index (atomically, new generation).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "rag/chunker.h"
+#include "rag/document.h"
+#include "rag/index_format.h"
+
+namespace qforge::rag {
+
+class Bm25Index;
+
+class IndexBuilder {
+public:
+    explicit IndexBuilder(IndexParams params);
+
+    // Starts from everything in `index` (for --add); the next write is generation + 1.
+    static IndexBuilder from_index(const Bm25Index& index);
+
+    const IndexParams& params() const { return params_; }
+
+    // Whether a document with this id is already in; its content hash when it is.
+    bool has_document(const std::string& id, std::uint64_t* content_hash = nullptr) const;
+
+    // Adds one document cut into `spans` of its text (chunk_text's output). A duplicate id is
+    // a qforge::Error naming both sources.
+    void add_document(const Document& doc, const std::vector<TextSpan>& spans);
+
+    std::size_t num_documents() const { return docs_.size(); }
+
+    std::size_t num_chunks() const { return chunks_.size(); }
+
+    // Writes chunks-<gen>.bin, postings-<gen>.bin, then manifest.json (each atomically), then
+    // removes the previous generation's files: a crash at any point leaves either the old or
+    // the new index loadable. Returns the manifest written.
+    IndexManifest write(const std::filesystem::path& dir) const;
+
+private:
+    struct DocEntry {
+        std::string id, title, source;
+        std::uint64_t content_hash = 0;
+    };
+
+    struct ChunkEntry {
+        std::uint32_t doc = 0;
+        std::uint64_t byte_offset = 0;
+        std::uint32_t num_terms = 0;
+        std::string text;
+    };
+
+    IndexParams params_;
+    std::uint64_t generation_ = 0;  // of the index this builder was loaded from
+    std::vector<DocEntry> docs_;
+    std::unordered_map<std::string, std::uint32_t> doc_by_id_;
+    std::vector<ChunkEntry> chunks_;
+    std::map<std::string, std::vector<Posting>> postings_;  // sorted by term
+    std::uint64_t total_terms_ = 0;
+};
+
+}  // namespace qforge::rag
