@@ -19,6 +19,7 @@ void add_command(CLI::App&, CLI::App* sub, std::function<void()> run) {
 void register_commands(CLI::App& app) {
     register_generate(app);
     register_train(app);
+    register_sweep(app);
 }
 
 void run_selected(CLI::App& app) {

@@ -19,5 +19,6 @@ void add_command(CLI::App& app, CLI::App* sub, std::function<void()> run);
 // One registration function per verb.
 void register_generate(CLI::App& app);
 void register_train(CLI::App& app);
+void register_sweep(CLI::App& app);
 
 }  // namespace qforge::launcher
