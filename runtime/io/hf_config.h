@@ -34,7 +34,8 @@ struct LlamaConfig {
 LlamaConfig load_llama_config(const std::filesystem::path& config_json_or_dir);
 
 // Every tensor the config implies exists with the shape it implies and a float dtype
-// (F32/BF16/F16); no model.layers.{i} beyond num_hidden_layers. Errors name the tensor, the
+// (F32/BF16/F16), or, for a projection, in bitsandbytes 4-bit form whose quant-state shape is
+// the implied one; no model.layers.{i} beyond num_hidden_layers. Errors name the tensor, the
 // expected and actual shape, and the shard file.
 void validate_llama_checkpoint(const LlamaConfig& config, const CheckpointReader& checkpoint);
 
