@@ -169,34 +169,42 @@ Tensor BertEncoder::forward(const std::vector<int32_t>& ids, const std::vector<i
 
 std::vector<std::vector<float>> BertEncoder::embed(const std::vector<std::string>& texts,
                                                    Pooling pooling, bool normalize,
-                                                   int64_t batch_size) const {
+                                                   int64_t batch_size, int64_t max_length) const {
     QF_CHECK(batch_size >= 1, "BertEncoder::embed: expected batch_size >= 1, got {}", batch_size);
     const WordPieceTokenizer& tok = tokenizer();
-    const int64_t max_len = std::min<int64_t>(512, config_.max_position_embeddings);
-    std::vector<std::vector<float>> result;
-    result.reserve(texts.size());
-    for (std::size_t first = 0; first < texts.size();
+    const int64_t max_len = std::min(max_length, config_.max_position_embeddings);
+    std::vector<std::vector<int32_t>> seqs;
+    seqs.reserve(texts.size());
+    for (const std::string& text : texts) {
+        seqs.push_back(tok.encode(text, max_len));
+    }
+    // Batches of similar lengths pad less; padding does not change the results (tested).
+    std::vector<std::size_t> order(texts.size());
+    for (std::size_t i = 0; i < order.size(); i++) {
+        order[i] = i;
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return seqs[a].size() < seqs[b].size(); });
+    std::vector<std::vector<float>> result(texts.size());
+    for (std::size_t first = 0; first < order.size();
          first += static_cast<std::size_t>(batch_size)) {
         const std::size_t last =
-            std::min(texts.size(), first + static_cast<std::size_t>(batch_size));
-        std::vector<std::vector<int32_t>> seqs;
-        int64_t T = 1;
-        for (std::size_t i = first; i < last; i++) {
-            seqs.push_back(tok.encode(texts[i], max_len));
-            T = std::max<int64_t>(T, static_cast<int64_t>(seqs.back().size()));
-        }
-        const auto B = static_cast<int64_t>(seqs.size());
+            std::min(order.size(), first + static_cast<std::size_t>(batch_size));
+        const auto B = static_cast<int64_t>(last - first);
+        const auto T = static_cast<int64_t>(seqs[order[last - 1]].size());  // the longest
         std::vector<int32_t> ids(static_cast<std::size_t>(B * T), tok.pad_id());
         std::vector<int32_t> mask(static_cast<std::size_t>(B * T), 0);
         for (int64_t b = 0; b < B; b++) {
-            const auto& s = seqs[static_cast<std::size_t>(b)];
+            const auto& s = seqs[order[first + static_cast<std::size_t>(b)]];
             std::copy(s.begin(), s.end(), ids.begin() + b * T);
             std::fill(mask.begin() + b * T, mask.begin() + b * T + static_cast<int64_t>(s.size()),
                       1);
         }
         const Tensor hidden = forward(ids, mask, B, T);
-        for (auto& v : pool_hidden_states(hidden, mask.data(), pooling, normalize)) {
-            result.push_back(std::move(v));
+        auto pooled = pool_hidden_states(hidden, mask.data(), pooling, normalize);
+        for (int64_t b = 0; b < B; b++) {
+            result[order[first + static_cast<std::size_t>(b)]] =
+                std::move(pooled[static_cast<std::size_t>(b)]);
         }
     }
     return result;

@@ -38,11 +38,13 @@ public:
     Tensor forward(const std::vector<int32_t>& ids, const std::vector<int32_t>& mask, int64_t B,
                    int64_t T) const;
 
-    // Tokenizes (truncating to min(512, max_position_embeddings)), pads each batch of
-    // batch_size texts to its longest, runs forward, pools. One vector of H floats per text.
+    // Tokenizes (truncating to min(max_length, max_position_embeddings) ids, [CLS] and [SEP]
+    // included; sentence-transformers' MiniLM uses 256), groups texts of similar length into
+    // batches of batch_size, pads each batch to its longest, runs forward and pools. Returns
+    // one vector of H floats per text, in the order of `texts`.
     std::vector<std::vector<float>> embed(const std::vector<std::string>& texts,
                                           Pooling pooling = Pooling::kMean, bool normalize = true,
-                                          int64_t batch_size = 32) const;
+                                          int64_t batch_size = 32, int64_t max_length = 512) const;
 
 private:
     struct Layer {

@@ -128,6 +128,26 @@ TEST(Bert, GoldenEmbeddingsMatchHuggingFace) {
     EXPECT_GT(cosine(raw[0], g["mean_normalized"][0].get<std::vector<float>>()), 0.99999);
 }
 
+TEST(Bert, EmbedTruncatesAndKeepsOrder) {
+    const auto enc = BertEncoder::load(model_dir(), minilm_dir());
+    const std::vector<std::string> texts = {
+        "a fairly long sentence that will be cut short by the length limit", "tiny",
+        "a medium sized sentence here", "x"};
+    const auto got = enc.embed(texts, Pooling::kMean, true, 3, 6);
+    ASSERT_EQ(got.size(), texts.size());
+    for (std::size_t i = 0; i < texts.size(); i++) {
+        // Each text alone, truncated to 6 ids ([CLS] + 4 tokens + [SEP] at most), unpadded.
+        const auto ids = enc.tokenizer().encode(texts[i], 6);
+        ASSERT_LE(ids.size(), 6u);
+        const std::vector<int32_t> mask(ids.size(), 1);
+        const Tensor h = enc.forward(ids, mask, 1, static_cast<int64_t>(ids.size()));
+        const auto ref = pool_hidden_states(h, mask.data(), Pooling::kMean, true);
+        EXPECT_GT(cosine(got[i], ref[0]), 0.999999) << texts[i];
+    }
+    EXPECT_LT(cosine(got[0], got[1]), 0.9999);
+    EXPECT_TRUE(enc.embed({}, Pooling::kCls).empty());
+}
+
 // Rewrites the golden checkpoint with every name prefixed by "bert." (the sentence-transformers
 // and BLEURT layout), plus an unrelated classifier head that must be ignored.
 TEST(Bert, BertPrefixedCheckpointGivesSameOutput) {
