@@ -20,6 +20,8 @@ void register_commands(CLI::App& app) {
     register_generate(app);
     register_train(app);
     register_sweep(app);
+    register_index(app);
+    register_retrieve(app);
 }
 
 void run_selected(CLI::App& app) {

@@ -20,5 +20,7 @@ void add_command(CLI::App& app, CLI::App* sub, std::function<void()> run);
 void register_generate(CLI::App& app);
 void register_train(CLI::App& app);
 void register_sweep(CLI::App& app);
+void register_index(CLI::App& app);
+void register_retrieve(CLI::App& app);
 
 }  // namespace qforge::launcher
