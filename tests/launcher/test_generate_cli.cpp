@@ -45,6 +45,34 @@ TEST(GenerateCli, SamplingIsReplayableWithASeed) {
     EXPECT_GT(a.out.size(), std::string("Once upon a time").size());
 }
 
+// stories260K with the Llama-2 chat template (its text-only markup fits the 512-token vocab):
+// --chat renders the template and prints only the reply, which is what --prompt prints after
+// the rendered conversation.
+TEST(GenerateCli, ChatRendersTheTemplateAndPrintsTheReply) {
+    if (!std::filesystem::exists(stories_dir() / "config.json")) {
+        GTEST_SKIP() << "shipped data not found (set QFORGE_DATA)";
+    }
+    test::TempDir dir;
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) {
+        std::filesystem::copy_file(stories_dir() / f, dir.path() / f);
+    }
+    std::filesystem::copy_file(
+        test::golden_dir() / "tokenizers/chat/llama2-chat/tokenizer_config.json",
+        dir.path() / "tokenizer_config.json");
+    const std::string model = " generate -q --model '" + dir.path().string() + "' ";
+    const auto chat = test::run_command(std::string(QFORGE_BINARY) + model +
+                                        "--chat 'Tell me a story.' --max-tokens 24");
+    ASSERT_EQ(chat.exit_code, 0) << chat.err;
+    const auto raw =
+        test::run_command(std::string(QFORGE_BINARY) + model +
+                          "--prompt '[INST] Tell me a story. [/INST]' --max-tokens 24");
+    ASSERT_EQ(raw.exit_code, 0) << raw.err;
+    ASSERT_GT(chat.out.size(), 1u);
+    // --prompt echoes the prompt; --chat prints the reply only, and both continue the same ids.
+    EXPECT_NE(raw.out.find(chat.out.substr(0, chat.out.size() - 1)), std::string::npos)
+        << "chat: " << chat.out << "raw: " << raw.out;
+}
+
 TEST(GenerateCli, MissingConfigIsOneClearError) {
     test::TempDir dir;
     const auto r = test::run_command(std::string(QFORGE_BINARY) + " generate --model '" +
