@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -77,12 +78,16 @@ void run_index(const IndexArgs& args, const CLI::App& sub) {
              p.chunk.max_tokens);
 
     std::FILE* out = args.quiet ? nullptr : stderr;
-    ProgressBar bar("chunking", 0, out);
+    std::optional<ProgressBar> bar;  // made once the documents are loaded and counted
     const auto report = rag::build_index(options, [&](std::size_t done, std::size_t total) {
-        (void)total;
-        bar.update(static_cast<int64_t>(done), {{"docs", std::to_string(total)}});
+        if (!bar) {
+            bar.emplace("indexing documents", static_cast<int64_t>(total), out);
+        }
+        bar->update(static_cast<int64_t>(done));
     });
-    bar.finish();
+    if (bar) {
+        bar->finish();
+    }
     const auto& c = report.manifest.counts;
     std::printf(
         "%s index %s: %zu documents added (%zu unchanged skipped), %zu chunks added; now %llu "

@@ -178,10 +178,18 @@ std::vector<TextSpan> chunk_text(std::string_view text, const ChunkOptions& opti
         auto span_of = [&](std::size_t e) {
             return TextSpan{pieces[start].begin, pieces[e - 1].end - pieces[start].begin};
         };
-        while (end - start > 1 &&
-               count_tokens(text.substr(span_of(end).offset, span_of(end).length)) >
-                   options.max_tokens) {
-            --end;
+        // Each recount drops at least as many words as the estimate says are over.
+        while (end - start > 1) {
+            const TextSpan span = span_of(end);
+            const std::size_t actual = count_tokens(text.substr(span.offset, span.length));
+            if (actual <= options.max_tokens) {
+                break;
+            }
+            std::size_t dropped = 0;
+            while (end - start > 1 && dropped < actual - options.max_tokens) {
+                dropped += pieces[end - 1].tokens;
+                --end;
+            }
         }
         spans.push_back(span_of(end));
         if (end == n) {
