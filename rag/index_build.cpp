@@ -2,13 +2,16 @@
 #include "rag/index_build.h"
 
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "kernels/common.h"
 #include "rag/bm25_index.h"
 #include "rag/document.h"
 #include "rag/index_builder.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "runtime/tokenizer/wordpiece.h"
 
 namespace qforge::rag {
 
@@ -18,11 +21,36 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Whether the tokenizer at `path` (a directory or a tokenizer.json) is BERT-style WordPiece,
+// which qforge::WordPieceTokenizer reads (qforge::Tokenizer reads the BPE ones).
+bool is_wordpiece(const std::filesystem::path& path) {
+    const auto json_file = std::filesystem::is_directory(path) ? path / "tokenizer.json" : path;
+    if (!std::filesystem::exists(json_file)) {
+        return std::filesystem::exists(path / "vocab.txt");
+    }
+    std::ifstream in(json_file, std::ios::binary);
+    const auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return false;  // Tokenizer::load reports the malformed file
+    }
+    const auto model = j.find("model");
+    return model != j.end() && model->is_object() && model->value("type", "") == "WordPiece";
+}
+
 }  // namespace
 
 TokenCounter make_token_counter(const std::string& tokenizer) {
     if (tokenizer == "words") {
         return count_words;
+    }
+    if (is_wordpiece(tokenizer)) {
+        const std::filesystem::path path(tokenizer);
+        auto wp = std::make_shared<const WordPieceTokenizer>(
+            std::filesystem::is_directory(path) ? WordPieceTokenizer::load(path)
+                                                : WordPieceTokenizer::from_tokenizer_json(path));
+        return [wp](std::string_view text) {
+            return wp->encode_plain(text).size();
+        };
     }
     auto tok = std::make_shared<const Tokenizer>(Tokenizer::load(tokenizer));
     return [tok](std::string_view text) {

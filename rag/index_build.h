@@ -31,7 +31,8 @@ struct IndexBuildReport {
 // Called after each document is chunked: (documents done, documents total).
 using IndexProgress = std::function<void(std::size_t, std::size_t)>;
 
-// A TokenCounter for params.tokenizer ("words" or a tokenizer directory).
+// A TokenCounter for params.tokenizer: "words" (count_words), a WordPiece (BERT-family)
+// tokenizer directory or tokenizer.json, or any other tokenizer qforge::Tokenizer loads.
 TokenCounter make_token_counter(const std::string& tokenizer);
 
 // "" when equal, else which setting differs ("chunk_tokens 256 vs 128").

@@ -7,6 +7,7 @@
 
 #include "kernels/common.h"
 #include "rag/chunker.h"
+#include "rag/index_build.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "support/test_support.h"
 
@@ -144,6 +145,27 @@ TEST(Chunker, LlamaTokenizerBudgetIsExact) {
     const TokenCounter count = [&](std::string_view s) {
         return tok.encode(s, false).size();
     };
+    std::mt19937_64 rng(test::test_seed());
+    const std::string text = random_text(20, rng);
+    const ChunkOptions opt{64, 8};
+    const auto spans = chunk_text(text, opt, count);
+    check_chunks(text, spans, opt, count);
+    EXPECT_GT(spans.size(), 10u);
+}
+
+}  // namespace
+}  // namespace qforge::rag
+
+namespace qforge::rag {
+namespace {
+
+TEST(Chunker, WordPieceTokenizerBudgetIsExact) {
+    const auto dir = test::data_dir() / "models" / "all-MiniLM-L6-v2-tokenizer";
+    if (!std::filesystem::exists(dir)) {
+        GTEST_SKIP() << "no " << dir;
+    }
+    const TokenCounter count = make_token_counter(dir.string());
+    EXPECT_EQ(count("Hello, world"), 3u);  // hello , world (no [CLS]/[SEP])
     std::mt19937_64 rng(test::test_seed());
     const std::string text = random_text(20, rng);
     const ChunkOptions opt{64, 8};
