@@ -95,6 +95,7 @@ IndexBuildReport build_index(const IndexBuildOptions& options, const IndexProgre
     }
     const std::vector<Document> docs = load_documents(options.docs);
     report.documents_loaded = docs.size();
+    QF_CHECK(!docs.empty(), "{}: no documents (every JSONL line is blank)", options.docs.string());
     report.load_seconds = seconds_since(t0);
 
     t0 = std::chrono::steady_clock::now();
