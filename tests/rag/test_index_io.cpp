@@ -2,6 +2,8 @@
 // mismatch, truncated and corrupt files, and document loading errors.
 #include <fstream>
 #include <gtest/gtest.h>
+#include <iterator>
+#include <map>
 #include <random>
 #include <sstream>
 
