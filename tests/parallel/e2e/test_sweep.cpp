@@ -134,6 +134,36 @@ TEST(Sweep, GridOnTwoRanksWritesLeaderboardAndBestAndSkipsFinishedTrials) {
     EXPECT_EQ(read_csv(dir / "leaderboard.csv"), csv);
 }
 
+// A trial that fails inside train_run on one group only (200 rows per micro-batch: more than
+// the 136 train rows, on group 1; group 0 trains normally): that rank reports the
+// error with the trial, aborts, and the whole job ends non-zero without a leaderboard.
+TEST(Sweep, ErrorInOneGroupEndsTheWholeJob) {
+    TempDir tmp;
+    const fs::path file = tmp.path() / "fails.yaml";
+    std::ofstream(file) << "sweep:\n"
+                           "  output_dir: "
+                        << tmp.path().string()
+                        << "\n"
+                           "  base: "
+                        << QFORGE_SOURCE_DIR
+                        << "/configs/quickstart.yaml\n"
+                           "  set:\n"
+                           "    train.max_steps: 200\n"
+                           "    data.seq_len: 64\n"
+                           "    data.train_on_responses_only: false\n"
+                           "  search:\n"
+                           "    params:\n"
+                           "      train.micro_batch: [2, 200]\n";
+    const auto r = run_command(qforge_job(2, "sweep " + file.string()));
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("qforge: error on rank 1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("trial-1 (train.micro_batch=200)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("cannot fill one micro-batch of 200"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(tmp.path() / "fails" / "trial-0" / "adapter"))
+        << "trial 0 (200 steps) should have been cut short by the abort";
+    EXPECT_FALSE(fs::exists(tmp.path() / "fails" / "leaderboard.csv"));
+}
+
 TEST(Sweep, BadSweepFileIsOneClearError) {
     TempDir tmp;
     const fs::path file = tmp.path() / "bad.yaml";
