@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (moved here in fmt 10)
 #include <random>
 #include <set>
 #include <yaml-cpp/yaml.h>
