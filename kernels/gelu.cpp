@@ -2,7 +2,8 @@
 #include "kernels/gelu.h"
 
 #include "kernels/check_args.h"
-#include "kernels/cpu/encoder_ops.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/registry.h"
 
 namespace qforge::kernels {
 
@@ -17,7 +18,7 @@ void gelu_forward(const Ctx& ctx, float* out, const float* inp, int64_t n) {
         case Device::kCuda:
             break;
     }
-    QF_FAIL("{}: the CUDA backend has no kernel for this op yet", op);
+    throw_unsupported(Op::kGeluForward, ctx.device);
 }
 
 void gelu_backward(const Ctx& ctx, float* dinp, const float* dout, const float* inp, int64_t n) {
@@ -32,7 +33,7 @@ void gelu_backward(const Ctx& ctx, float* dinp, const float* dout, const float* 
         case Device::kCuda:
             break;
     }
-    QF_FAIL("{}: the CUDA backend has no kernel for this op yet", op);
+    throw_unsupported(Op::kGeluBackward, ctx.device);
 }
 
 }  // namespace qforge::kernels

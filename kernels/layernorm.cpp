@@ -2,7 +2,8 @@
 #include "kernels/layernorm.h"
 
 #include "kernels/check_args.h"
-#include "kernels/cpu/encoder_ops.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/registry.h"
 
 namespace qforge::kernels {
 
@@ -21,7 +22,7 @@ void layernorm_forward(const Ctx& ctx, float* out, float* mean, float* rstd, con
         case Device::kCuda:
             break;
     }
-    QF_FAIL("{}: the CUDA backend has no kernel for this op yet", op);
+    throw_unsupported(Op::kLayernormForward, ctx.device);
 }
 
 void layernorm_backward(const Ctx& ctx, float* dinp, float* dweight, float* dbias,
@@ -42,7 +43,7 @@ void layernorm_backward(const Ctx& ctx, float* dinp, float* dweight, float* dbia
         case Device::kCuda:
             break;
     }
-    QF_FAIL("{}: the CUDA backend has no kernel for this op yet", op);
+    throw_unsupported(Op::kLayernormBackward, ctx.device);
 }
 
 }  // namespace qforge::kernels

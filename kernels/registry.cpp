@@ -33,8 +33,12 @@ constexpr std::array kAllOps = {
     Op::kSumOfSquares,
     Op::kDropoutForward,
     Op::kDropoutBackward,
+    Op::kLayernormForward,
+    Op::kLayernormBackward,
+    Op::kGeluForward,
+    Op::kGeluBackward,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kDropoutBackward) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kGeluBackward) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 // Ops the CUDA backend implements. None yet: kernels/cuda/*.cu come with a later change, which
@@ -88,6 +92,14 @@ std::string_view op_name(Op op) {
             return "dropout_forward";
         case Op::kDropoutBackward:
             return "dropout_backward";
+        case Op::kLayernormForward:
+            return "layernorm_forward";
+        case Op::kLayernormBackward:
+            return "layernorm_backward";
+        case Op::kGeluForward:
+            return "gelu_forward";
+        case Op::kGeluBackward:
+            return "gelu_backward";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

@@ -33,6 +33,10 @@ enum class Op {
     kSumOfSquares,
     kDropoutForward,
     kDropoutBackward,
+    kLayernormForward,
+    kLayernormBackward,
+    kGeluForward,
+    kGeluBackward,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

@@ -6,7 +6,7 @@
 // gelu'(x) = Phi(x) + x * phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
 #include <cmath>
 
-#include "kernels/cpu/encoder_ops.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {

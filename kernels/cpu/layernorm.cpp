@@ -11,7 +11,7 @@
 // All gradients are accumulated (+=), the llm.c convention (see kernels/cpu/rmsnorm.cpp).
 #include <cmath>
 
-#include "kernels/cpu/encoder_ops.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
 
 namespace qforge::kernels::cpu {

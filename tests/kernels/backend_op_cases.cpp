@@ -2,7 +2,8 @@
 // chosen to break fast paths (STYLE item 4): rows of 33/132/260/1025 channels, odd head_dim and
 // sequence lengths, a KV cache inside a bigger buffer, packing segments, and cross-entropy at
 // V = 32000, 128256 and the prime 32003. NF4 cases are in backend_op_cases_nf4.cpp, the
-// optimizer and dropout cases in backend_op_cases_train.cpp.
+// optimizer and dropout cases in backend_op_cases_train.cpp, the encoder ops (layernorm, gelu) in
+// backend_op_cases_encoder.cpp.
 #include <fmt/format.h>
 #include <memory>
 #include <vector>
@@ -608,6 +609,7 @@ CaseList make_backend_op_cases() {
     }
     add_nf4_cases(cases);
     add_train_cases(cases);
+    add_encoder_cases(cases);
     return cases;
 }
 

@@ -108,9 +108,10 @@ public:
 using CaseList = std::vector<std::shared_ptr<const OpCase>>;
 
 // Every case the harness runs (tests/kernels/backend_op_cases.cpp), which appends the lists of
-// backend_op_cases_nf4.cpp and backend_op_cases_train.cpp.
+// backend_op_cases_nf4.cpp, backend_op_cases_train.cpp and backend_op_cases_encoder.cpp.
 CaseList make_backend_op_cases();
 void add_nf4_cases(CaseList& cases);
 void add_train_cases(CaseList& cases);
+void add_encoder_cases(CaseList& cases);
 
 }  // namespace qforge::test
