@@ -1,11 +1,15 @@
 // What is here: the op registry (names, all_ops, per-backend support), the CUDA dispatch refusal
 // in a build without CUDA kernels, and backend buffers (host always, device when present).
+#include <functional>
 #include <gtest/gtest.h>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "kernels/gelu.h"
 #include "kernels/kernel_test_util.h"
+#include "kernels/layernorm.h"
 #include "kernels/memory.h"
 #include "kernels/registry.h"
 #include "kernels/swiglu.h"
@@ -44,6 +48,39 @@ TEST(Registry, UnsupportedCudaOpThrowsNamingTheOp) {
     const kernels::Ctx cuda{Device::kCuda, nullptr};
     expect_error([&] { kernels::swiglu_forward(cuda, x.data(), x.data(), x.data(), 8); },
                  {"swiglu_forward", "CUDA backend does not implement"});
+}
+
+TEST(Registry, EncoderOpsRefuseCudaNamingTheOp) {
+    // layernorm and gelu joined the registry after their dispatchers existed: each must refuse
+    // through throw_unsupported under its own name, not a generic message.
+    const kernels::Ctx cuda{Device::kCuda, nullptr};
+    std::vector<float> x(66, 0.5f), w(33, 1.0f), stat(2, 1.0f);
+    const std::vector<std::pair<Op, std::function<void()>>> calls = {
+        {Op::kLayernormForward,
+         [&] {
+             kernels::layernorm_forward(cuda, x.data(), stat.data(), stat.data(), x.data(),
+                                        w.data(), w.data(), 2, 33, 1e-5f);
+         }},
+        {Op::kLayernormBackward,
+         [&] {
+             kernels::layernorm_backward(cuda, x.data(), w.data(), w.data(), x.data(), x.data(),
+                                         w.data(), stat.data(), stat.data(), 2, 33);
+         }},
+        {Op::kGeluForward,
+         [&] {
+             kernels::gelu_forward(cuda, x.data(), x.data(), 66);
+         }},
+        {Op::kGeluBackward,
+         [&] {
+             kernels::gelu_backward(cuda, x.data(), x.data(), x.data(), 66);
+         }},
+    };
+    for (const auto& [op, call] : calls) {
+        if (kernels::op_supported(op, Device::kCuda)) {
+            continue;
+        }
+        expect_error(call, {std::string(kernels::op_name(op)), "CUDA backend does not implement"});
+    }
 }
 
 TEST(Registry, CudaAvailabilityIsStable) {
