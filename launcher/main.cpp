@@ -2,10 +2,9 @@
 // verb (each registered from its own file), and the single place where a qforge::Error
 // becomes one message on stderr and a non-zero exit.
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <exception>
+#include <fmt/format.h>
 
 #include "kernels/common.h"
 #include "launcher/commands.h"

@@ -42,8 +42,11 @@ std::pair<int64_t, int64_t> projection_shape(const io::LlamaConfig& c, LoraTarge
     }
     return {0, 0};
 }
+
 // 0.05f as 0.05 rather than 0.05000000074505806 in adapter_config.json.
-double short_decimal(float x) { return std::stod(fmt::format("{}", x)); }
+double short_decimal(float x) {
+    return std::stod(fmt::format("{}", x));
+}
 }  // namespace
 
 std::string_view lora_target_name(LoraTarget t) {

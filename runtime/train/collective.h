@@ -15,9 +15,11 @@ public:
     // In-place sums over all ranks; every rank ends with the same values.
     virtual void allreduce_sum(float* data, int64_t n) = 0;
     virtual void allreduce_sum(double* data, int64_t n) = 0;
+
     // The gradient sum of a training step. A transport may split it into buckets
     // (parallel::GradientBucketer); the result is the same sum as allreduce_sum.
     virtual void allreduce_gradients(float* data, int64_t n) { allreduce_sum(data, n); }
+
     virtual void barrier() = 0;
 };
 

@@ -97,7 +97,8 @@ TEST(TrainCli, SeqLenShorterThanEveryPromptIsOneClearError) {
     }
     test::TempDir dir;
     const auto cfg = write_config(dir.path());
-    const auto r = test::run_command(qforge_cmd("train " + cfg.string() + " --set data.seq_len=32"));
+    const auto r =
+        test::run_command(qforge_cmd("train " + cfg.string() + " --set data.seq_len=32"));
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("raise data.seq_len"), std::string::npos) << r.err;
 }
