@@ -37,11 +37,18 @@ void DataLoader::shuffle_for_epoch() {
     }
 }
 
+void DataLoader::Batch::append(const Sequence& row) {
+    T = static_cast<int64_t>(row.input.size());
+    input.insert(input.end(), row.input.begin(), row.input.end());
+    targets.insert(targets.end(), row.targets.begin(), row.targets.end());
+    segment_ids.insert(segment_ids.end(), row.segment_ids.begin(), row.segment_ids.end());
+    positions.insert(positions.end(), row.positions.begin(), row.positions.end());
+    ++B;
+}
+
 DataLoader::Batch DataLoader::next() {
     shuffle_for_epoch();
     Batch batch;
-    batch.B = B_;
-    batch.T = T_;
     const auto BT = static_cast<size_t>(B_ * T_);
     batch.input.reserve(BT);
     batch.targets.reserve(BT);
@@ -50,12 +57,7 @@ DataLoader::Batch DataLoader::next() {
     for (int64_t b = 0; b < B_; ++b) {
         const int64_t shard_index = state_.cursor * B_ + b;  // row of this rank's shard
         const int64_t position = shard_index * world_ + rank_;
-        const Sequence& row = (*rows_)[static_cast<size_t>(order_[static_cast<size_t>(position)])];
-        batch.input.insert(batch.input.end(), row.input.begin(), row.input.end());
-        batch.targets.insert(batch.targets.end(), row.targets.begin(), row.targets.end());
-        batch.segment_ids.insert(batch.segment_ids.end(), row.segment_ids.begin(),
-                                 row.segment_ids.end());
-        batch.positions.insert(batch.positions.end(), row.positions.begin(), row.positions.end());
+        batch.append((*rows_)[static_cast<size_t>(order_[static_cast<size_t>(position)])]);
     }
     if (++state_.cursor == steps_per_epoch_) {
         state_.cursor = 0;

@@ -25,6 +25,9 @@ public:
     struct Batch {
         int64_t B = 0, T = 0;
         std::vector<int32_t> input, targets, segment_ids, positions;  // (B, T) row-major
+
+        // Adds one row at the end (B grows by one; T is the row's length).
+        void append(const Sequence& row);
     };
 
     // The next micro-batch; after the last one of an epoch, starts the next epoch (reshuffled).

@@ -52,14 +52,7 @@ EvalMetrics evaluate(LoraTrainStep& step, const std::vector<Sequence>& rows, int
     for (std::size_t i = 0; i < mine.size(); i += static_cast<std::size_t>(B)) {
         DataLoader::Batch batch;
         for (std::size_t j = i; j < std::min(mine.size(), i + static_cast<std::size_t>(B)); ++j) {
-            const Sequence& r = *mine[j];
-            batch.T = static_cast<int64_t>(r.input.size());
-            batch.input.insert(batch.input.end(), r.input.begin(), r.input.end());
-            batch.targets.insert(batch.targets.end(), r.targets.begin(), r.targets.end());
-            batch.segment_ids.insert(batch.segment_ids.end(), r.segment_ids.begin(),
-                                     r.segment_ids.end());
-            batch.positions.insert(batch.positions.end(), r.positions.begin(), r.positions.end());
-            batch.B++;
+            batch.append(*mine[j]);
         }
         const LossSum s = step.forward_loss(view(batch));
         sums[0] += s.sum;
