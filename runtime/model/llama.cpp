@@ -150,18 +150,7 @@ Tensor LlamaModel::forward(std::span<const int32_t> tokens, int64_t B, int64_t T
         const auto& W = weights_.layers[static_cast<std::size_t>(l)];
         // y = beta * y + x W^T (+ the adapter's low-rank update when one is given)
         auto project = [&](int t, float* y, const float* in, float beta) {
-            const auto& P = W.projection(t);
-            LoraProjection p{};
-            p.W = P.weights(scratch);
-            p.in = P.cols();
-            p.out = P.rows();
-            if (lora != nullptr && lora->slot(l, static_cast<LoraTarget>(t)).enabled) {
-                const auto& s = lora->slot(l, static_cast<LoraTarget>(t));
-                p.A = lora->params().data() + s.a_offset;
-                p.B = lora->params().data() + s.b_offset;
-                p.r = lora->options().r;
-                p.scale = lora->scale();
-            }
+            const auto p = lora_projection_of(W.projection(t), scratch, lora, l, t);
             lora_projection_forward(ctx, p, y, in, N, beta, nullptr, xd);
         };
         kernels::rmsnorm_forward(ctx, xn.data(), rstd.data(), x.data(), W.attn_norm.data<float>(),

@@ -93,21 +93,11 @@ void LoraTrainStep::allocate(LayerActs& a) const {
 
 LoraProjection LoraTrainStep::projection(int64_t l, int t, bool training, uint64_t seed,
                                          uint64_t micro_key) {
-    const auto& W = model_.weights().layers[sz(l)].projection(t);
-    const auto& s = adapter_.slot(l, static_cast<LoraTarget>(t));
-    LoraProjection p{};
-    p.W = W.weights(dequant_[sz(t)]);
-    p.in = W.cols();
-    p.out = W.rows();
-    p.r = adapter_.options().r;
-    p.scale = adapter_.scale();
+    LoraProjection p = lora_projection_of(model_.weights().layers[sz(l)].projection(t),
+                                          dequant_[sz(t)], &adapter_, l, t);
     p.dropout = training ? adapter_.options().dropout : 0.0f;
     p.seed = seed;
     p.key = (micro_key * 1024 + static_cast<uint64_t>(l)) * 8 + static_cast<uint64_t>(t);
-    if (s.enabled) {
-        p.A = adapter_.params().data() + s.a_offset;
-        p.B = adapter_.params().data() + s.b_offset;
-    }
     return p;
 }
 

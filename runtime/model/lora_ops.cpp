@@ -25,6 +25,24 @@ const float* dropped_input(const kernels::Ctx& ctx, const LoraProjection& p, con
 }
 }  // namespace
 
+LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>& scratch,
+                                  const LoraAdapter* adapter, int64_t layer, int t) {
+    LoraProjection p{};
+    p.W = weight.weights(scratch);
+    p.in = weight.cols();
+    p.out = weight.rows();
+    if (adapter != nullptr) {
+        const auto& s = adapter->slot(layer, static_cast<LoraTarget>(t));
+        if (s.enabled) {
+            p.A = adapter->params().data() + s.a_offset;
+            p.B = adapter->params().data() + s.b_offset;
+            p.r = adapter->options().r;
+            p.scale = adapter->scale();
+        }
+    }
+    return p;
+}
+
 void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, float* y,
                              const float* x, int64_t N, float beta, float* u,
                              std::vector<float>& xd) {

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "kernels/common.h"
+#include "runtime/model/frozen_linear.h"
+#include "runtime/model/lora.h"
 
 namespace qforge {
 
@@ -18,6 +20,11 @@ struct LoraProjection {
     float dropout;       // on the LoRA input; 0 in eval
     uint64_t seed, key;  // dropout mask identity (kernels/dropout.h)
 };
+
+// Projection t of decoder layer `layer`: the base weight (NF4 dequantized into scratch) and,
+// when `adapter` adapts it, its A, B, rank and scale. No dropout (callers set it for training).
+LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>& scratch,
+                                  const LoraAdapter* adapter, int64_t layer, int t);
 
 // y (N,out) = beta * y + x W^T + s * drop(x) A^T B^T. u (N,r) receives drop(x) A^T when
 // non-null (saved for backward). xd is scratch of N*in floats, used only with dropout.
