@@ -85,6 +85,37 @@ void buffer_download(const Ctx& ctx, void* host_dst, const void* src, std::size_
 #endif
 }
 
+void buffer_zero(const Ctx& ctx, void* dst, std::size_t bytes) {
+    if (bytes == 0) {
+        return;
+    }
+    if (ctx.device == Device::kCpu) {
+        std::memset(dst, 0, bytes);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaMemsetAsync(dst, 0, bytes, stream_of(ctx)), "cudaMemsetAsync", bytes);
+#else
+    no_cuda("buffer_zero");
+#endif
+}
+
+void buffer_copy(const Ctx& ctx, void* dst, const void* src, std::size_t bytes) {
+    if (bytes == 0 || dst == src) {
+        return;
+    }
+    if (ctx.device == Device::kCpu) {
+        std::memmove(dst, src, bytes);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_of(ctx)),
+               "cudaMemcpyAsync device->device", bytes);
+#else
+    no_cuda("buffer_copy");
+#endif
+}
+
 void stream_synchronize(const Ctx& ctx) {
     if (ctx.device == Device::kCpu) {
         return;

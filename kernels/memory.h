@@ -13,6 +13,10 @@ void* buffer_alloc(const Ctx& ctx, std::size_t bytes);
 void buffer_free(const Ctx& ctx, void* ptr) noexcept;
 void buffer_upload(const Ctx& ctx, void* dst, const void* host_src, std::size_t bytes);
 void buffer_download(const Ctx& ctx, void* host_dst, const void* src, std::size_t bytes);
+// Sets `bytes` bytes at dst to zero (cudaMemsetAsync on ctx.stream; no sync).
+void buffer_zero(const Ctx& ctx, void* dst, std::size_t bytes);
+// Copies between two buffers of the same backend (device to device on CUDA, async on ctx.stream).
+void buffer_copy(const Ctx& ctx, void* dst, const void* src, std::size_t bytes);
 // Waits until every op queued on ctx.stream has finished (a no-op on the CPU).
 void stream_synchronize(const Ctx& ctx);
 

@@ -6,6 +6,9 @@
 
 #ifdef QFORGE_HAS_CUDA
 #include <cuda_runtime.h>
+
+#include "kernels/cuda/dense.h"
+#include "kernels/cuda/pointwise.h"
 #endif
 
 namespace qforge::kernels {
@@ -41,12 +44,13 @@ constexpr std::array kAllOps = {
 static_assert(kAllOps.size() == static_cast<size_t>(Op::kGeluBackward) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
-// Ops the CUDA backend implements. None yet: kernels/cuda/*.cu come with a later change, which
-// returns true here for each op it adds (and calls the launcher from the op's dispatcher).
+#ifdef QFORGE_HAS_CUDA
+// Ops the CUDA backend implements: each list lives beside its kernels
+// (kernels/cuda/supported_*.cu).
 bool cuda_supports(Op op) {
-    (void)op;
-    return false;
+    return cuda::supports_pointwise(op) || cuda::supports_dense(op);
 }
+#endif
 
 }  // namespace
 
@@ -116,7 +120,7 @@ bool op_supported(Op op, Device device) {
 #ifdef QFORGE_HAS_CUDA
             return cuda_supports(op);
 #else
-            (void)cuda_supports(op);
+            (void)op;
             return false;
 #endif
     }
