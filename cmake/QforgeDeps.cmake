@@ -49,3 +49,12 @@ target_compile_definitions(qforge_pcre2 INTERFACE PCRE2_CODE_UNIT_WIDTH=8)
 add_library(qforge_utf8proc INTERFACE)
 target_include_directories(qforge_utf8proc INTERFACE ${UTF8PROC_INCLUDE_DIR})
 target_link_libraries(qforge_utf8proc INTERFACE ${UTF8PROC_LIBRARY})
+
+# hnswlib (header-only; approximate dense search in rag/). SYSTEM: its headers are not ours to
+# keep warning-free, and under QFORGE_DEPS_PREFIX they are not in a system directory.
+find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h HINTS ${_qf_hint_inc})
+if(NOT HNSWLIB_INCLUDE_DIR)
+  message(FATAL_ERROR "hnswlib not found: install libhnswlib-dev (scripts/setup; scripts/carry-deps)")
+endif()
+add_library(qforge_hnswlib INTERFACE)
+target_include_directories(qforge_hnswlib SYSTEM INTERFACE ${HNSWLIB_INCLUDE_DIR})
