@@ -58,13 +58,14 @@ constexpr std::array kKeys = {
     QF_CONFIG_KEY(train, log_every),
     QF_CONFIG_KEY(checkpoint, every),
     QF_CONFIG_KEY(checkpoint, keep_last),
+    QF_CONFIG_KEY(distributed, bucket_mb),
 };
 // clang-format on
 
 #undef QF_CONFIG_KEY
 
-constexpr std::array<std::string_view, 6> kSections = {"run",  "model", "lora",
-                                                       "data", "train", "checkpoint"};
+constexpr std::array<std::string_view, 7> kSections = {"run",   "model",      "lora",       "data",
+                                                       "train", "checkpoint", "distributed"};
 
 // Close enough to suggest: a few edits for the name's length, or one name extends the other
 // ("rank" -> "r", "warmup" -> "warmup_steps", "micro_batch_size" -> "micro_batch").

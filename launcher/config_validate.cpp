@@ -167,6 +167,9 @@ void validate_train_config(const train::TrainConfig& config) {
     check_optim(check, config.train, config.data);
     check.require("checkpoint.every", config.checkpoint.every >= 0, "must be >= 0");
     check.require("checkpoint.keep_last", config.checkpoint.keep_last >= 1, "must be >= 1");
+    check.require("distributed.bucket_mb",
+                  config.distributed.bucket_mb > 0 && config.distributed.bucket_mb <= 4096,
+                  "must be > 0 and <= 4096 (MiB)");
     throw_config_problems(check.problems(), "invalid training config");
 }
 

@@ -66,6 +66,10 @@ struct CheckpointConfig {
     int64_t keep_last = 3;  // checkpoint.keep_last: older step dirs are removed
 };
 
+struct DistributedConfig {
+    double bucket_mb = 25.0;  // distributed.bucket_mb: MiB per gradient all-reduce bucket
+};
+
 struct TrainConfig {
     RunConfig run;
     ModelConfig model;
@@ -73,6 +77,7 @@ struct TrainConfig {
     DataConfig data;
     OptimConfig train;
     CheckpointConfig checkpoint;
+    DistributedConfig distributed;
 };
 
 }  // namespace qforge::train
