@@ -19,6 +19,7 @@ if(NOT TARGET yaml-cpp::yaml-cpp)                 # yaml-cpp 0.7 exports `yaml-c
 endif()
 find_package(OpenMP)
 find_package(PNG REQUIRED)                        # loss-curve plots
+find_package(Boost 1.74 REQUIRED)                 # header-only Asio/Beast: Boost::headers (serve/)
 
 # OpenBLAS: the CPU backend's GEMM (cblas_sgemm).
 find_path(OPENBLAS_INCLUDE_DIR cblas.h HINTS ${_qf_hint_inc}
