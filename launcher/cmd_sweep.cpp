@@ -1,10 +1,10 @@
 // What is here: `qforge sweep <sweep.yaml>`: a hyperparameter sweep on one MPI job. The world
-// is split into groups of ranks_per_trial ranks (MPI_Comm_split); group g trains trials
-// g, g + groups, g + 2 * groups, ... (a static round-robin: no dispatcher, so no rank sits
-// idle serving a queue, at the price of uneven trial lengths leaving groups idle at the end).
-// Each trial is one train_run over its group's communicator, in <sweep dir>/trial-<k>;
-// finished trials are skipped when the sweep is run again and unfinished ones with a
-// checkpoint resume from it. At the end rank 0 writes the leaderboard and the `best` link.
+// is split into groups of ranks_per_trial ranks (MPI_Comm_split); rank 0 hands out the trials
+// that are not finished yet from a work queue (parallel::TrialQueue) as groups free up, and
+// trains in its own group too (a coordinator thread answers the other groups). Each trial is
+// one train_run over its group's communicator, in <sweep dir>/trial-<k>; finished trials are
+// skipped when the sweep is run again and unfinished ones with a checkpoint resume from it.
+// At the end rank 0 writes the leaderboard and the `best` link.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +24,7 @@
 #include "launcher/sweep_results.h"
 #include "parallel/mpi_check.h"
 #include "parallel/mpi_collective.h"
+#include "parallel/trial_queue.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/trainer.h"
 
@@ -71,37 +72,66 @@ double group_agree(train::Collective& coll, double lead_value) {
     return v[0];
 }
 
-void run_trials(const SweepPlan& plan, const std::vector<train::TrainConfig>& configs,
-                train::Collective& coll, int group, int groups) {
+// Trains trial k of the plan on this group: resumes it when the group lead sees a checkpoint.
+void run_trial(const SweepPlan& plan, const train::TrainConfig& cfg, const SweepTrial& trial,
+               train::Collective& coll, int group) {
     const bool group_lead = coll.rank() == 0;
     auto say = [&](const std::string& line) {
         if (group_lead) {
             std::fprintf(stderr, "[sweep group %d] %s\n", group, line.c_str());
         }
     };
-    for (size_t k = static_cast<size_t>(group); k < plan.trials.size();
-         k += static_cast<size_t>(groups)) {
-        const SweepTrial& trial = plan.trials[k];
-        const train::TrainConfig& cfg = configs[k];
-        const fs::path run_dir = fs::path(cfg.run.output_dir) / cfg.run.name;
-        const TrialResult before = sweep_trial_result(plan, trial);
-        if (group_agree(coll, before.finished ? 1.0 : 0.0) > 0.5) {
-            say(fmt::format("{} ({}): finished earlier, skipped", cfg.run.name,
-                            params_text(trial)));
-            continue;
+    const fs::path run_dir = fs::path(cfg.run.output_dir) / cfg.run.name;
+    const bool resume =
+        group_agree(coll, train::checkpoint_latest(run_dir).has_value() ? 1.0 : 0.0) > 0.5;
+    say(fmt::format("{} ({}): {} on {} rank(s)", cfg.run.name, params_text(trial),
+                    resume ? "resuming" : "training", coll.world()));
+    try {
+        const auto s = train::train_run(cfg, train_config_to_yaml(cfg), {resume}, coll, {});
+        say(fmt::format("{}: validation loss {:.4f} -> {:.4f} after {} steps", cfg.run.name,
+                        s.initial_val_loss, s.final_val_loss, s.steps));
+    } catch (const Error& e) {
+        throw Error(fmt::format("sweep {} {} ({}): {}", plan.name, cfg.run.name, params_text(trial),
+                                e.what()));
+    }
+}
+
+// Rank 0 reads what is on disk once: the trials to train now, in index order.
+std::vector<int> pending_trials(const SweepPlan& plan) {
+    std::vector<int> pending;
+    for (const SweepTrial& t : plan.trials) {
+        if (sweep_trial_result(plan, t).finished) {
+            std::fprintf(stderr, "[sweep] %s (%s): finished earlier, skipped\n",
+                         sweep_trial_name(t.index).c_str(), params_text(t).c_str());
+        } else {
+            pending.push_back(t.index);
         }
-        const bool resume =
-            group_agree(coll, train::checkpoint_latest(run_dir).has_value() ? 1.0 : 0.0) > 0.5;
-        say(fmt::format("{} ({}): {} on {} rank(s)", cfg.run.name, params_text(trial),
-                        resume ? "resuming" : "training", coll.world()));
-        try {
-            const auto s = train::train_run(cfg, train_config_to_yaml(cfg), {resume}, coll, {});
-            say(fmt::format("{}: validation loss {:.4f} -> {:.4f} after {} steps", cfg.run.name,
-                            s.initial_val_loss, s.final_val_loss, s.steps));
-        } catch (const Error& e) {
-            throw Error(fmt::format("sweep {} {} ({}): {}", plan.name, cfg.run.name,
-                                    params_text(trial), e.what()));
+    }
+    return pending;
+}
+
+// The MPI job: groups of G ranks take trials from rank 0's queue until it is empty.
+void run_groups(const SweepPlan& plan, const std::vector<train::TrainConfig>& configs,
+                const parallel::MpiSession& mpi) {
+    const int rank = mpi.topology().rank, G = plan.ranks_per_trial;
+    const int group = rank / G;
+    const std::vector<int> pending = rank == 0 ? pending_trials(plan) : std::vector<int>{};
+    GroupComm comm(group, rank);
+    parallel::TrialQueue queue(MPI_COMM_WORLD, pending, G, mpi.thread_multiple());
+    if (rank == 0) {
+        std::fprintf(stderr, "[qforge] sweep %s: %zu trial(s) to train, handed out by %s\n",
+                     plan.name.c_str(), pending.size(), queue.mode());
+    }
+    for (;;) {
+        int k = rank % G == 0 ? queue.next() : 0;
+        QF_MPI_CHECK(MPI_Bcast(&k, 1, MPI_INT, 0, comm.get()));
+        if (k < 0) {
+            break;
         }
+        const auto at = static_cast<std::size_t>(k);
+        parallel::MpiCollective coll(
+            comm.get(), parallel::bucket_bytes_from_mb(configs[at].distributed.bucket_mb));
+        run_trial(plan, configs[at], plan.trials[at], coll, group);
     }
 }
 
@@ -125,7 +155,7 @@ void run_sweep(const SweepArgs& args) {
     std::optional<parallel::MpiSession> mpi;
     int rank = 0, world = 1;
     if (parallel::launched_by_mpi()) {
-        mpi.emplace(nullptr, nullptr);
+        mpi.emplace(nullptr, nullptr, /*thread_multiple=*/true);
         rank = mpi->topology().rank;
         world = mpi->topology().world;
     }
@@ -134,26 +164,26 @@ void run_sweep(const SweepArgs& args) {
              "{}: ranks_per_trial {} does not divide the {} rank(s) of this job (start it with "
              "a multiple of {} ranks)",
              args.file, G, world, G);
-    const int groups = world / G, group = rank / G;
     if (rank == 0) {
         fs::create_directories(plan.dir);
         std::fprintf(stderr,
-                     "[qforge] sweep %s: %zu %s trials, %d group(s) of %d rank(s), static "
-                     "round-robin, results in %s\n",
-                     plan.name.c_str(), plan.trials.size(), plan.method.c_str(), groups, G,
+                     "[qforge] sweep %s: %zu %s trials, %d group(s) of %d rank(s), results in "
+                     "%s\n",
+                     plan.name.c_str(), plan.trials.size(), plan.method.c_str(), world / G, G,
                      plan.dir.string().c_str());
     }
 
     try {
         if (mpi) {
             QF_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
-            GroupComm comm(group, rank);
-            parallel::MpiCollective coll(comm.get());
-            run_trials(plan, configs, coll, group, groups);
+            run_groups(plan, configs, *mpi);
             QF_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));  // every group done before the board
         } else {
             train::LocalCollective coll;
-            run_trials(plan, configs, coll, group, groups);
+            for (const int k : pending_trials(plan)) {
+                const auto at = static_cast<std::size_t>(k);
+                run_trial(plan, configs[at], plan.trials[at], coll, 0);
+            }
         }
     } catch (const Error& e) {
         if (world > 1) {  // the other groups would wait forever at the final barrier

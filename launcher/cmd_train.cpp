@@ -49,7 +49,8 @@ void run_train(const TrainArgs& args) {
     std::unique_ptr<train::Collective> coll;
     if (parallel::launched_by_mpi()) {
         mpi.emplace(nullptr, nullptr);
-        coll = std::make_unique<parallel::MpiCollective>();
+        coll = std::make_unique<parallel::MpiCollective>(
+            MPI_COMM_WORLD, parallel::bucket_bytes_from_mb(cfg.distributed.bucket_mb));
     } else {
         coll = std::make_unique<train::LocalCollective>();
     }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -53,9 +54,11 @@ bool launched_by_mpi() {
     return std::getenv("SLURM_PROCID") != nullptr && ntasks != nullptr && std::atoi(ntasks) > 1;
 }
 
-MpiSession::MpiSession(int* argc, char*** argv) {
+MpiSession::MpiSession(int* argc, char*** argv, bool thread_multiple) {
     int provided = 0;
-    QF_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    QF_MPI_CHECK(MPI_Init_thread(
+        argc, argv, thread_multiple ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED, &provided));
+    thread_multiple_ = provided >= MPI_THREAD_MULTIPLE;
     QF_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     QF_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &topology_.rank));
     QF_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &topology_.world));
@@ -79,6 +82,12 @@ void MpiSession::abort_job(int code) {
         MPI_Abort(MPI_COMM_WORLD, code);
     }
     std::exit(code);
+}
+
+std::size_t bucket_bytes_from_mb(double mb) {
+    QF_CHECK(mb > 0 && mb <= 4096, "distributed.bucket_mb must be > 0 and <= 4096, got {}", mb);
+    const double floats = std::floor(mb * double(1 << 20) / sizeof(float));
+    return std::max<std::size_t>(1, static_cast<std::size_t>(floats)) * sizeof(float);
 }
 
 MpiCollective::MpiCollective() : MpiCollective(MPI_COMM_WORLD) {}
@@ -110,7 +119,15 @@ void MpiCollective::allreduce_gradients(float* data, int64_t n) {
     if (!buckets_ || buckets_->size() != n) {
         buckets_ = std::make_unique<GradientBucketer>(comm_, n, bucket_bytes_);
     }
-    buckets_->allreduce(data);
+    if (!device_buffers_) {
+        buckets_->allreduce(data);
+        return;
+    }
+    if (!staging_) {
+        staging_ = std::make_unique<PinnedStaging>();
+    }
+    buckets_->allreduce(staging_->from_device(data, n));
+    staging_->to_device(data, n);
 }
 
 void MpiCollective::barrier() {

@@ -9,6 +9,7 @@
 
 #include <mpi.h>
 
+#include "parallel/device_memory.h"
 #include "parallel/grad_buckets.h"
 #include "runtime/train/collective.h"
 
@@ -28,22 +29,30 @@ struct Topology {
 };
 
 // MPI_Init_thread on construction, MPI_Finalize on destruction. Errors on MPI_COMM_WORLD are
-// returned (MPI_ERRORS_RETURN) and checked, so they become qforge::Errors.
+// returned (MPI_ERRORS_RETURN) and checked, so they become qforge::Errors. `thread_multiple`
+// asks for MPI_THREAD_MULTIPLE (the sweep's coordinator thread); otherwise MPI_THREAD_FUNNELED.
 class MpiSession {
 public:
-    MpiSession(int* argc, char*** argv);
+    MpiSession(int* argc, char*** argv, bool thread_multiple = false);
     ~MpiSession();
     MpiSession(const MpiSession&) = delete;
     MpiSession& operator=(const MpiSession&) = delete;
 
     const Topology& topology() const { return topology_; }
 
+    // True when MPI granted MPI_THREAD_MULTIPLE (only asked for with thread_multiple).
+    bool thread_multiple() const { return thread_multiple_; }
+
     // Ends every rank of the job (after an error on one of them).
     [[noreturn]] static void abort_job(int code);
 
 private:
     Topology topology_;
+    bool thread_multiple_ = false;
 };
+
+// distributed.bucket_mb (MiB, may be fractional) as bytes: a whole number of floats, at least one.
+std::size_t bucket_bytes_from_mb(double mb);
 
 class MpiCollective final : public train::Collective {
 public:
@@ -61,9 +70,14 @@ public:
 
     void allreduce_sum(float* data, int64_t n) override;
     void allreduce_sum(double* data, int64_t n) override;
-    // Through a GradientBucketer of bucket_bytes buckets, made on first use for this n.
+    // Through a GradientBucketer of bucket_bytes buckets, made on first use for this n. With
+    // device buffers on, `data` is GPU memory: staged through pinned host memory (the MPI
+    // transport of GPU ranks, e.g. several ranks sharing one GPU, where NCCL refuses).
     void allreduce_gradients(float* data, int64_t n) override;
     void barrier() override;
+
+    // allreduce_gradients takes device pointers from now on (allreduce_sum stays on the host).
+    void set_device_buffers(bool on) { device_buffers_ = on; }
 
     MPI_Comm comm() const { return comm_; }
 
@@ -72,6 +86,8 @@ private:
     std::size_t bucket_bytes_ = kDefaultBucketBytes;
     int rank_ = 0, world_ = 1;
     std::unique_ptr<GradientBucketer> buckets_;
+    bool device_buffers_ = false;
+    std::unique_ptr<PinnedStaging> staging_;
 };
 
 }  // namespace qforge::parallel

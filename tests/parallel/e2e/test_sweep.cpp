@@ -1,6 +1,9 @@
 // What is here: `qforge sweep` as a whole job: 4 tiny grid trials on `mpirun -np 2` with
-// one rank per trial, checking the trial directories, the leaderboard against each trial's
-// own metrics, the `best` link, and that a second run skips every finished trial.
+// one rank per trial (two groups taking trials from rank 0's work queue), checking that each
+// trial is trained exactly once, the trial directories, the leaderboard against each trial's
+// own metrics, the `best` link, and that a second run skips every finished trial; then a
+// 2-rank trial group (ranks_per_trial 2) that trains one trial and resumes another that an
+// interrupted earlier job left with a checkpoint; a failing trial; a bad sweep file.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -72,6 +75,13 @@ TEST(Sweep, GridOnTwoRanksWritesLeaderboardAndBestAndSkipsFinishedTrials) {
     const auto first = run_command(qforge_job(2, "sweep " + file.string()));
     ASSERT_EQ(first.exit_code, 0) << first.err;
     const fs::path dir = tmp.path() / "tiny";
+    EXPECT_NE(first.err.find("4 trial(s) to train, handed out by work queue"), std::string::npos)
+        << first.err;
+    // Every trial handed out once, to one of the two groups.
+    EXPECT_EQ(count(first.err, ": training on 1 rank(s)"), 4u) << first.err;
+    for (int k = 0; k < 4; ++k) {
+        EXPECT_EQ(count(first.err, "trial-" + std::to_string(k) + " ("), 1u) << first.err;
+    }
 
     // Trial k of the grid: lr varies slowest, r fastest.
     const std::vector<std::pair<std::string, std::string>> grid = {
@@ -134,9 +144,75 @@ TEST(Sweep, GridOnTwoRanksWritesLeaderboardAndBestAndSkipsFinishedTrials) {
     EXPECT_EQ(read_csv(dir / "leaderboard.csv"), csv);
 }
 
+// Two trials on ranks_per_trial 2 (one group of both ranks). Trial 1 was started earlier by a
+// 2-rank job that stopped after 2 of its 4 steps (--stop-after, as a job killed by its time
+// limit after a checkpoint): the sweep trains trial 0, resumes trial 1 from its checkpoint,
+// and both end with 4 steps on the leaderboard.
+TEST(Sweep, TwoRanksPerTrialTrainsAndResumesAnInterruptedTrial) {
+    TempDir tmp;
+    const std::vector<std::string> sets = {"train.max_steps: 4",
+                                           "train.micro_batch: 2",
+                                           "train.warmup_steps: 1",
+                                           "train.eval_every: 0",
+                                           "checkpoint.every: 1",
+                                           "data.seq_len: 64",
+                                           "data.train_on_responses_only: false"};
+    const fs::path file = tmp.path() / "pairs.yaml";
+    {
+        std::ofstream out(file);
+        out << "sweep:\n  name: pairs\n  output_dir: " << tmp.path().string()
+            << "\n  base: " << QFORGE_SOURCE_DIR << "/configs/quickstart.yaml\n  set:\n";
+        for (const auto& s : sets) {
+            out << "    " << s << "\n";
+        }
+        out << "  ranks_per_trial: 2\n  search:\n    params:\n      train.lr: [1e-3, 1e-2]\n";
+    }
+    const fs::path dir = tmp.path() / "pairs";
+    std::string partial =
+        "train " + std::string(QFORGE_SOURCE_DIR) +
+        "/configs/quickstart.yaml --stop-after 2 --set run.output_dir=" + dir.string() +
+        " --set run.name=trial-1 --set train.lr=1e-2";
+    for (const auto& s : sets) {
+        const auto colon = s.find(": ");
+        partial += " --set " + s.substr(0, colon) + "=" + s.substr(colon + 2);
+    }
+    const auto stopped = run_command(qforge_job(2, partial));
+    ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+    ASSERT_TRUE(fs::exists(dir / "trial-1" / "checkpoint-2"));
+    ASSERT_FALSE(fs::exists(dir / "trial-1" / "adapter"));
+
+    const auto r = run_command(qforge_job(2, "sweep " + file.string()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("1 group(s) of 2 rank(s)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("trial-0 (train.lr=1e-3): training on 2 rank(s)"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("trial-1 (train.lr=1e-2): resuming on 2 rank(s)"), std::string::npos)
+        << r.err;
+    for (int k = 0; k < 2; ++k) {
+        const fs::path trial = dir / ("trial-" + std::to_string(k));
+        EXPECT_TRUE(fs::exists(trial / "adapter" / "adapter_model.safetensors")) << trial;
+        const Metrics m = read_metrics(trial);
+        ASSERT_EQ(m.loss.size(), 4u) << trial;  // steps 1..4, the resumed ones appended once
+        EXPECT_EQ(m.loss.begin()->first, 1);
+        EXPECT_EQ(m.loss.rbegin()->first, 4);
+        ASSERT_FALSE(m.val_loss.empty());
+        EXPECT_EQ(m.val_loss.rbegin()->first, 4);
+    }
+    const auto csv = read_csv(dir / "leaderboard.csv");
+    ASSERT_EQ(csv.size(), 3u);
+    for (size_t i = 1; i < csv.size(); ++i) {
+        ASSERT_EQ(csv[i].size(), 7u);
+        EXPECT_EQ(csv[i][4], "4");
+        EXPECT_EQ(csv[i][6], "finished");
+    }
+    EXPECT_TRUE(fs::is_symlink(dir / "best"));
+    EXPECT_EQ(fs::canonical(dir / "best"), fs::canonical(dir / csv[1][1] / "adapter"));
+}
+
 // A trial that fails inside train_run on one group only (200 rows per micro-batch: more than
-// the 136 train rows, on group 1; group 0 trains normally): that rank reports the
-// error with the trial, aborts, and the whole job ends non-zero without a leaderboard.
+// the 136 train rows; the other group trains the good trial): the rank that took it (either
+// one: the queue hands out trials as groups ask) reports the error with the trial, aborts,
+// and the whole job ends non-zero without a leaderboard.
 TEST(Sweep, ErrorInOneGroupEndsTheWholeJob) {
     TempDir tmp;
     const fs::path file = tmp.path() / "fails.yaml";
@@ -156,7 +232,7 @@ TEST(Sweep, ErrorInOneGroupEndsTheWholeJob) {
                            "      train.micro_batch: [2, 200]\n";
     const auto r = run_command(qforge_job(2, "sweep " + file.string()));
     EXPECT_NE(r.exit_code, 0);
-    EXPECT_NE(r.err.find("qforge: error on rank 1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("qforge: error on rank "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("trial-1 (train.micro_batch=200)"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("cannot fill one micro-batch of 200"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(tmp.path() / "fails" / "trial-0" / "adapter"))
