@@ -7,11 +7,12 @@
 namespace qforge::train {
 
 DataLoader::DataLoader(const std::vector<Sequence>& rows, int64_t micro_batch, uint64_t seed,
-                       int rank, int world)
+                       int rank, int world, int64_t accum)
     : rows_(&rows), B_(micro_batch), T_(0), seed_(seed), rank_(rank), world_(world) {
     QF_CHECK(world >= 1, "DataLoader: world size must be >= 1, got {}", world);
     QF_CHECK(rank >= 0 && rank < world, "DataLoader: rank {} is outside 0..{}", rank, world - 1);
     QF_CHECK(micro_batch >= 1, "DataLoader: micro_batch must be >= 1, got {}", micro_batch);
+    QF_CHECK(accum >= 1, "DataLoader: grad_accum must be >= 1, got {}", accum);
     QF_CHECK(!rows.empty(), "DataLoader: no rows to load");
     T_ = static_cast<int64_t>(rows.front().input.size());
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -22,11 +23,18 @@ DataLoader::DataLoader(const std::vector<Sequence>& rows, int64_t micro_batch, u
                  "DataLoader: row {} does not have T = {} entries in every field", i, T_);
     }
     const auto n = static_cast<int64_t>(rows.size());
-    steps_per_epoch_ = n / world / B_;
+    const int64_t global_batch = B_ * accum * world;  // rows per optimizer step
+    steps_per_epoch_ = n / global_batch * accum;
+    if (accum == 1) {
+        QF_CHECK(steps_per_epoch_ >= 1,
+                 "DataLoader: {} rows cannot fill one micro-batch of {} on each of {} ranks "
+                 "(need at least {})",
+                 n, B_, world, global_batch);
+    }
     QF_CHECK(steps_per_epoch_ >= 1,
-             "DataLoader: {} rows cannot fill one micro-batch of {} on each of {} ranks "
-             "(need at least {})",
-             n, B_, world, B_ * world);
+             "DataLoader: {} rows cannot fill one global batch of {} rows (micro_batch {} x "
+             "grad_accum {} x {} ranks)",
+             n, global_batch, B_, accum, world);
 }
 
 void DataLoader::shuffle_for_epoch() {

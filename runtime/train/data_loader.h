@@ -10,17 +10,22 @@
 namespace qforge::train {
 
 // Every rank computes the same permutation of all N rows from (seed, epoch) and takes
-// positions rank, rank + world, ... of it, so the ranks' shards are disjoint and together
-// are the first world * (N / world) rows of that order. A micro-batch is B consecutive rows
-// of the shard; the ragged tail (fewer than B rows, or the rows beyond world * (N / world))
-// is dropped so that all ranks take the same number of steps.
+// positions rank, rank + world, ... of it, so the ranks' shards are disjoint. A micro-batch is
+// B consecutive rows of the shard; an optimizer step is `accum` micro-batches on every rank,
+// i.e. the global batch G = B x accum x world consecutive positions of the permutation.
+//
+// The epoch tail is dropped by the global batch: an epoch is the first G * floor(N / G)
+// positions, so every optimizer step lies inside one epoch and every layout with the same G
+// (1 rank x accum 4, 2 ranks x accum 2, 4 ranks x accum 1, ...) reads the same rows in every
+// step of every epoch; the last N mod G positions of each epoch's order are not read (another
+// draw next epoch). With accum = 1 (the default) the tail is dropped by B x world only.
 //
 // The loader keeps a pointer to `rows`: they must outlive it (temporaries are refused).
 class DataLoader {
 public:
     DataLoader(const std::vector<Sequence>& rows, int64_t micro_batch, uint64_t seed, int rank = 0,
-               int world = 1);
-    DataLoader(std::vector<Sequence>&&, int64_t, uint64_t, int = 0, int = 1) = delete;
+               int world = 1, int64_t accum = 1);
+    DataLoader(std::vector<Sequence>&&, int64_t, uint64_t, int = 0, int = 1, int64_t = 1) = delete;
 
     struct Batch {
         int64_t B = 0, T = 0;
@@ -33,6 +38,7 @@ public:
     // The next micro-batch; after the last one of an epoch, starts the next epoch (reshuffled).
     Batch next();
 
+    // Micro-batches per epoch on each rank: a multiple of accum.
     int64_t steps_per_epoch() const { return steps_per_epoch_; }
 
     // Where the next call to next() reads: enough to resume the exact same order.
