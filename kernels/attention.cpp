@@ -4,6 +4,7 @@
 
 #include "kernels/check_args.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/dense.h"
 #include "kernels/registry.h"
 
 namespace qforge::kernels {
@@ -46,6 +47,17 @@ void check_attn_params(std::string_view op, const AttnParams& p) {
     check_ptr(op, "v", p.v, has_work);
 }
 
+#ifdef QFORGE_HAS_CUDA
+// Limits of the CUDA kernels' launch shapes (kernels/cuda/attention_*.cu).
+void check_cuda_attn(std::string_view op, const AttnParams& p) {
+    QF_CHECK(p.D <= cuda::kAttentionMaxHeadDim,
+             "{}: the CUDA kernels take head_dim D <= {}, got D={}", op, cuda::kAttentionMaxHeadDim,
+             p.D);
+    QF_CHECK(p.B * p.Hq <= 65535, "{}: the CUDA kernels take B * Hq <= 65535, got B={} Hq={}", op,
+             p.B, p.Hq);
+}
+#endif
+
 }  // namespace
 
 AttnParams make_attn_params_contiguous(float* out, float* lse, const float* q, const float* k,
@@ -80,7 +92,12 @@ void attention_forward(const Ctx& ctx, const AttnParams& p) {
         case Device::kCpu:
             return cpu::attention_forward(p);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            check_cuda_attn(op, p);
+            return cuda::attention_forward(ctx.stream, p);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kAttentionForward, ctx.device);
 }
@@ -96,7 +113,12 @@ void attention_backward(const Ctx& ctx, const AttnParams& p, float* dq, float* d
         case Device::kCpu:
             return cpu::attention_backward(p, dq, dk, dv, dout);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            check_cuda_attn(op, p);
+            return cuda::attention_backward(ctx.stream, p, dq, dk, dv, dout);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kAttentionBackward, ctx.device);
 }

@@ -2,12 +2,31 @@
 #include "kernels/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "kernels/check_args.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/dense.h"
 #include "kernels/registry.h"
 
 namespace qforge::kernels {
+
+namespace {
+
+std::atomic<GemmMath>& gemm_math() {
+    static std::atomic<GemmMath> math{GemmMath::kTf32};
+    return math;
+}
+
+}  // namespace
+
+void set_cuda_gemm_math(GemmMath math) {
+    gemm_math().store(math);
+}
+
+GemmMath cuda_gemm_math() {
+    return gemm_math().load();
+}
 
 void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
@@ -33,7 +52,15 @@ void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int6
         case Device::kCpu:
             return cpu::gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!has_work) {
+                return;
+            }
+            return cuda::gemm_f32(ctx.stream, cuda_gemm_math(), trans_a, trans_b, M, N, K, alpha, A,
+                                  lda, B, ldb, beta, C, ldc);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kGemm, ctx.device);
 }

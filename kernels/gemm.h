@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/common.h"
+#include "kernels/gemm_math.h"
 
 namespace qforge::kernels {
 
@@ -13,5 +14,10 @@ namespace qforge::kernels {
 void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc);
+
+// How gemm (and linear, which calls it) rounds on the CUDA backend, for every later call in the
+// process; kTf32 by default. The CPU backend always computes in fp32.
+void set_cuda_gemm_math(GemmMath math);
+GemmMath cuda_gemm_math();
 
 }  // namespace qforge::kernels

@@ -3,6 +3,8 @@
 
 #include "kernels/check_args.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/dense.h"
+#include "kernels/gemm.h"
 #include "kernels/registry.h"
 
 namespace qforge::kernels {
@@ -20,7 +22,16 @@ void linear_forward(const Ctx& ctx, float* out, const float* inp, const float* w
         case Device::kCpu:
             return cpu::linear_forward(out, inp, weight, bias, N, C, OC);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            // out = inp @ weight^T (+ bias)
+            gemm(ctx, false, true, N, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+            if (bias != nullptr) {
+                cuda::bias_add_rows(ctx.stream, out, bias, N, OC);
+            }
+            return;
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kLinearForward, ctx.device);
 }
@@ -38,7 +49,20 @@ void linear_backward(const Ctx& ctx, float* dinp, float* dweight, float* dbias, 
         case Device::kCpu:
             return cpu::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (dinp != nullptr) {  // dinp (N,C) += dout (N,OC) @ weight (OC,C)
+                gemm(ctx, false, false, N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+            }
+            if (dweight != nullptr) {  // dweight (OC,C) += dout^T @ inp (N,C)
+                gemm(ctx, true, false, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
+            }
+            if (dbias != nullptr && N > 0) {
+                cuda::bias_grad(ctx.stream, dbias, dout, N, OC);
+            }
+            return;
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kLinearBackward, ctx.device);
 }

@@ -8,13 +8,34 @@
 
 #include <cstdint>
 
+#include "kernels/gemm_math.h"
+
 namespace qforge::kernels {
 enum class Op;
-}
+struct AttnParams;
+}  // namespace qforge::kernels
 
 namespace qforge::kernels::cuda {
 
 // True for each op whose CUDA kernel lives with these launchers (kernels/cuda/supported_dense.cpp).
 bool supports_dense(Op op);
+
+// kernels/gemm.h semantics (row-major, beta == 0 never reads C) on cuBLASLt
+// (kernels/cuda/gemm.cu); M, N > 0. K == 0 scales C by beta.
+void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M, int64_t N,
+              int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+              float beta, float* C, int64_t ldc);
+
+// out (N,OC) += bias (OC) on every row (kernels/cuda/linear.cu).
+void bias_add_rows(void* stream, float* out, const float* bias, int64_t N, int64_t OC);
+// dbias (OC) += sum over the N rows of dout (N,OC).
+void bias_grad(void* stream, float* dbias, const float* dout, int64_t N, int64_t OC);
+
+// Flash attention (kernels/cuda/attention_fwd.cu, attention_bwd.cu) on checked params; D <= 128.
+void attention_forward(void* stream, const AttnParams& p);
+void attention_backward(void* stream, const AttnParams& p, float* dq, float* dk, float* dv,
+                        const float* dout);
+// The largest head_dim the CUDA attention kernels take.
+constexpr int64_t kAttentionMaxHeadDim = 128;
 
 }  // namespace qforge::kernels::cuda

@@ -6,6 +6,12 @@ namespace qforge::kernels::cuda {
 
 bool supports_dense(Op op) {
     switch (op) {
+        case Op::kGemm:
+        case Op::kLinearForward:
+        case Op::kLinearBackward:
+        case Op::kAttentionForward:
+        case Op::kAttentionBackward:
+            return true;
         default:
             return false;
     }

@@ -164,12 +164,30 @@ private:
 
 // ---- gemm and linear ------------------------------------------------------------------------
 
+// NMSE bound for gemm and linear: the CUDA GEMM's math mode (kernels/gemm.h) rounds operands to
+// 10 (TF32) or 7 (BF16) mantissa bits, a relative error of 2^-11 or 2^-8 per operand, so a
+// product is off by about 2^-10.5 or 2^-7.5 and the NMSE is about its square (5e-7, 4e-5);
+// the bounds leave 10x for unlucky draws. kFp32 keeps ggml's fp32 bound.
+double gemm_max_err() {
+    switch (kernels::cuda_gemm_math()) {
+        case kernels::GemmMath::kTf32:
+            return 5e-6;
+        case kernels::GemmMath::kBf16:
+            return 4e-4;
+        case kernels::GemmMath::kFp32:
+            break;
+    }
+    return 1e-7;
+}
+
 class GemmCase : public OpCase {
 public:
     GemmCase(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float beta)
         : ta_(ta), tb_(tb), M_(M), N_(N), K_(K), beta_(beta) {}
 
     Op op() const override { return Op::kGemm; }
+
+    double max_err() const override { return gemm_max_err(); }
 
     std::string vars() const override {
         return fmt::format("op={}{},M={},N={},K={},beta={}", ta_ ? 'T' : 'N', tb_ ? 'T' : 'N', M_,
@@ -207,6 +225,8 @@ public:
 
     Op op() const override { return Op::kLinearForward; }
 
+    double max_err() const override { return gemm_max_err(); }
+
     std::string vars() const override {
         return fmt::format("N={},C={},OC={},bias={}", N_, C_, OC_, bias_ ? 1 : 0);
     }
@@ -237,6 +257,8 @@ public:
         : N_(N), C_(C), OC_(OC), grads_(std::move(grads)) {}
 
     Op op() const override { return Op::kLinearBackward; }
+
+    double max_err() const override { return gemm_max_err(); }
 
     std::string vars() const override {
         return fmt::format("N={},C={},OC={},grads={}", N_, C_, OC_, grads_);
@@ -386,14 +408,17 @@ struct AttnShape {
 
 class AttentionCase : public OpCase {
 public:
-    AttentionCase(bool backward, AttnShape s) : backward_(backward), s_(s) {}
+    // with_out: the backward also gets the forward's out (the CUDA backend then reads
+    // dot(dout, out) from it instead of recomputing out).
+    AttentionCase(bool backward, AttnShape s, bool with_out = false)
+        : backward_(backward), s_(s), with_out_(with_out) {}
 
     Op op() const override { return backward_ ? Op::kAttentionBackward : Op::kAttentionForward; }
 
     std::string vars() const override {
-        return fmt::format("B={},T={},Tk={},Hq={},Hkv={},D={},q_pos0={},seg={},cache={}", s_.B,
+        return fmt::format("B={},T={},Tk={},Hq={},Hkv={},D={},q_pos0={},seg={},cache={}{}", s_.B,
                            s_.T, s_.Tk, s_.Hq, s_.Hkv, s_.D, s_.q_pos0, s_.segments ? 1 : 0,
-                           s_.cache);
+                           s_.cache, with_out_ ? ",out=1" : "");
     }
 
     int64_t q_count() const { return s_.B * s_.T * s_.Hq * s_.D; }
@@ -407,6 +432,9 @@ public:
             t.add("dv", Role::kAccumulate, kv_count());
             t.add("dout", Role::kInput, q_count());
             t.add("lse", Role::kInput, s_.B * s_.Hq * s_.T);
+            if (with_out_) {
+                t.add("out", Role::kInput, q_count());
+            }
         } else {
             t.add("out", Role::kWrite, q_count());
             t.add("lse", Role::kWrite, s_.B * s_.Hq * s_.T);
@@ -437,9 +465,10 @@ public:
                 }
             }
         }
-        if (backward_) {  // lse as the forward saves it
-            std::vector<float> out(static_cast<size_t>(q_count()));
-            auto p = params(out.data(), t["lse"].f32.data(), t["q"].f32.data(), t["k"].f32.data(),
+        if (backward_) {  // lse (and out) as the forward saves it
+            std::vector<float> scratch(static_cast<size_t>(q_count()));
+            float* out = with_out_ ? t["out"].f32.data() : scratch.data();
+            auto p = params(out, t["lse"].f32.data(), t["q"].f32.data(), t["k"].f32.data(),
                             t["v"].f32.data(), s_.segments ? t["seg"].i32.data() : nullptr);
             kernels::attention_forward(kHostCtx, p);
         }
@@ -471,7 +500,8 @@ public:
     void run(const Ctx& ctx, const CaseBindings& b) const override {
         const int32_t* seg = s_.segments ? b.i("seg") : nullptr;
         if (backward_) {
-            const auto p = params(nullptr, b.f("lse"), b.f("q"), b.f("k"), b.f("v"), seg);
+            const auto p = params(with_out_ ? b.f("out") : nullptr, b.f("lse"), b.f("q"), b.f("k"),
+                                  b.f("v"), seg);
             kernels::attention_backward(ctx, p, b.f("dq"), b.f("dk"), b.f("dv"), b.f("dout"));
         } else {
             kernels::attention_forward(
@@ -482,30 +512,38 @@ public:
 private:
     bool backward_;
     AttnShape s_;
+    bool with_out_;
 };
 
 // ---- cross-entropy --------------------------------------------------------------------------
 
 class CrossEntropyCase : public OpCase {
 public:
-    CrossEntropyCase(bool backward, int64_t N, int64_t V) : backward_(backward), N_(N), V_(V) {}
+    // in_place (backward only): dlogits is the logits buffer itself.
+    CrossEntropyCase(bool backward, int64_t N, int64_t V, bool in_place = false)
+        : backward_(backward), N_(N), V_(V), in_place_(in_place) {}
 
     Op op() const override {
         return backward_ ? Op::kCrossEntropyBackward : Op::kCrossEntropyForward;
     }
 
-    std::string vars() const override { return fmt::format("N={},V={}", N_, V_); }
+    std::string vars() const override {
+        return in_place_ ? fmt::format("N={},V={},in_place=1", N_, V_)
+                         : fmt::format("N={},V={}", N_, V_);
+    }
 
     void build(CaseTensors& t) const override {
         if (backward_) {
-            t.add("dlogits", Role::kWrite, N_ * V_);  // written, not accumulated
+            if (!in_place_) {
+                t.add("dlogits", Role::kWrite, N_ * V_);  // written, not accumulated
+            }
             t.add("lse", Role::kInput, N_);
             t.add("dloss", Role::kInput, N_, 0.5f, 1.5f);
         } else {
             t.add("losses", Role::kWrite, N_);
             t.add("lse", Role::kWrite, N_);
         }
-        t.add("logits", Role::kInput, N_ * V_, -8.0f, 8.0f);
+        t.add("logits", in_place_ ? Role::kInOut : Role::kInput, N_ * V_, -8.0f, 8.0f);
         t.add_i32("targets", N_);
     }
 
@@ -526,8 +564,9 @@ public:
 
     void run(const Ctx& ctx, const CaseBindings& b) const override {
         if (backward_) {
-            kernels::cross_entropy_backward(ctx, b.f("dlogits"), b.f("logits"), b.f("lse"),
-                                            b.i("targets"), b.f("dloss"), N_, V_);
+            kernels::cross_entropy_backward(ctx, in_place_ ? b.f("logits") : b.f("dlogits"),
+                                            b.f("logits"), b.f("lse"), b.i("targets"), b.f("dloss"),
+                                            N_, V_);
         } else {
             kernels::cross_entropy_forward(ctx, b.f("losses"), b.f("lse"), b.f("logits"),
                                            b.i("targets"), N_, V_);
@@ -537,6 +576,7 @@ public:
 private:
     bool backward_;
     int64_t N_, V_;
+    bool in_place_;
 };
 
 }  // namespace
@@ -594,12 +634,22 @@ CaseList make_backend_op_cases() {
         {2, 9, 9, 4, 2, 8, 0, true, 9},        // packed segments
         {2, 5, 12, 2, 2, 6, 7, false, 16},     // KV cache: 5 new queries after 7 cached keys
         {2, 1, 40, 4, 1, 128, 39, false, 48},  // decode step, MQA, head_dim 128
+        // Shapes for the CUDA flash kernels' tiles (32 queries x 32 keys, 8 query tiles per
+        // backward block) and head-dim paths (32, 64, 128):
+        {1, 1, 1, 2, 1, 16, 0, false, 1},        // T = 1, no cache
+        {2, 70, 70, 8, 2, 128, 0, false, 70},    // T not a multiple of 32, GQA 4:1, D = 128
+        {1, 100, 100, 4, 1, 64, 0, true, 100},   // segments across tiles, GQA 4:1, D = 64
+        {2, 37, 50, 4, 1, 8, 13, false, 64},     // q_pos0 > 0, k/v strided in a cache, D = 8
+        {1, 5, 20, 2, 1, 33, 3, false, 24},      // keys past the last query (never seen)
+        {1, 300, 300, 2, 1, 64, 0, false, 300},  // 10 query tiles: two backward chunks
     };
     for (const bool backward : {false, true}) {
         for (const auto& s : attn_shapes) {
             add(new AttentionCase(backward, s));
         }
     }
+    add(new AttentionCase(true, {2, 70, 70, 8, 2, 128, 0, false, 70}, true));
+    add(new AttentionCase(true, {2, 9, 9, 4, 2, 8, 0, true, 9}, true));
 
     for (const bool backward : {false, true}) {
         add(new CrossEntropyCase(backward, 7, 37));
@@ -607,6 +657,8 @@ CaseList make_backend_op_cases() {
         add(new CrossEntropyCase(backward, 2, 128256));
         add(new CrossEntropyCase(backward, 3, 32003));  // prime
     }
+    add(new CrossEntropyCase(true, 3, 32000, true));  // dlogits over the logits
+    add(new CrossEntropyCase(true, 3, 1027, true));
     add_nf4_cases(cases);
     add_train_cases(cases);
     add_encoder_cases(cases);

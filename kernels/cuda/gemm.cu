@@ -1,0 +1,97 @@
+// What is here: gemm_f32 (kernels/cuda/dense.h), the row-major GEMM of kernels/gemm.h on
+// cuBLASLt. Row-major C (M,N) is column-major C^T (N,M), and C^T = op(B)^T op(A)^T, so the call
+// swaps the operands and keeps every leading dimension as it is (the transposition trick).
+// kBf16 first rounds the stored A and B to bf16 into per-stream scratch (rows padded to 8
+// elements, 16 bytes, so tensor-core kernels apply to any shape).
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/cublaslt.h"
+#include "kernels/cuda/dense.h"
+#include "kernels/cuda/scratch.h"
+
+namespace qforge::kernels::cuda {
+
+namespace {
+
+// One thread per element of C (M,N); beta == 0 writes zeros without reading C.
+__global__ void scale_rows_kernel(float* C, int64_t M, int64_t N, int64_t ldc, float beta) {
+    const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+    if (i >= M * N) {
+        return;
+    }
+    float* c = C + (i / N) * ldc + i % N;
+    *c = beta == 0.0f ? 0.0f : beta * *c;
+}
+
+// One thread per element of the dense (rows, ld_out) bf16 copy; columns >= cols become zero.
+__global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, int64_t rows, int64_t cols,
+                               int64_t ld_in, int64_t ld_out) {
+    const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+    if (i >= rows * ld_out) {
+        return;
+    }
+    const int64_t r = i / ld_out, c = i % ld_out;
+    out[i] = __float2bfloat16_rn(c < cols ? in[r * ld_in + c] : 0.0f);
+}
+
+unsigned blocks_for(int64_t n, int threads) {
+    return static_cast<unsigned>((n + threads - 1) / threads);
+}
+
+// Rounds the stored (rows, cols) matrix with row stride ld to bf16 scratch; returns its row stride.
+int64_t stage_bf16(cudaStream_t stream, ScratchSlot slot, const float* in, int64_t rows,
+                   int64_t cols, int64_t ld, const void** out) {
+    const int64_t ld_out = (cols + 7) / 8 * 8;
+    auto* dst = static_cast<__nv_bfloat16*>(
+        stream_scratch(stream, slot, static_cast<size_t>(rows * ld_out) * sizeof(__nv_bfloat16)));
+    to_bf16_kernel<<<blocks_for(rows * ld_out, 256), 256, 0, stream>>>(dst, in, rows, cols, ld,
+                                                                       ld_out);
+    QF_CUDA_LAUNCH_CHECK();
+    *out = dst;
+    return ld_out;
+}
+
+}  // namespace
+
+void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M, int64_t N,
+              int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+              float beta, float* C, int64_t ldc) {
+    const auto s = static_cast<cudaStream_t>(stream);
+    if (M == 0 || N == 0) {
+        return;
+    }
+    if (K == 0) {  // op(A) op(B) is all zeros: C = beta C
+        scale_rows_kernel<<<blocks_for(M * N, 256), 256, 0, s>>>(C, M, N, ldc, beta);
+        QF_CUDA_LAUNCH_CHECK();
+        return;
+    }
+    LtMatmul mm{};
+    mm.ab_type = CUDA_R_32F;
+    mm.compute = math == GemmMath::kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    mm.trans_a = trans_b;  // cuBLAS's A is our B
+    mm.trans_b = trans_a;
+    mm.m = N;
+    mm.n = M;
+    mm.k = K;
+    mm.A = B;
+    mm.lda = ldb;
+    mm.B = A;
+    mm.ldb = lda;
+    mm.C = C;
+    mm.ldc = ldc;
+    mm.alpha = alpha;
+    mm.beta = beta;
+    if (math == GemmMath::kBf16) {
+        mm.ab_type = CUDA_R_16BF;
+        // Stored (row-major) shapes: A is (M,K) or (K,M); B is (K,N) or (N,K).
+        mm.ldb =
+            stage_bf16(s, ScratchSlot::kGemmA, A, trans_a ? K : M, trans_a ? M : K, lda, &mm.B);
+        mm.lda =
+            stage_bf16(s, ScratchSlot::kGemmB, B, trans_b ? N : K, trans_b ? K : N, ldb, &mm.A);
+    }
+    cublaslt_matmul(stream, mm);
+}
+
+}  // namespace qforge::kernels::cuda

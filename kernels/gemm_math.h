@@ -1,0 +1,13 @@
+// What is here: GemmMath, how the CUDA GEMM rounds its operands. Kept apart from kernels/gemm.h
+// (which pulls in fmt) so that kernels/cuda/*.cu can name it too.
+#pragma once
+
+namespace qforge::kernels {
+
+// kTf32: TF32 tensor cores (operands rounded to 10-bit mantissas), fp32 accumulation; default.
+// kFp32: exact fp32 arithmetic (CUDA cores), the CPU reference's precision.
+// kBf16: operands rounded to bf16 into scratch, bf16 x bf16 tensor cores, fp32 accumulation and
+//        fp32 C (what the model's matmuls use, DESIGN.md "Precision").
+enum class GemmMath { kTf32, kFp32, kBf16 };
+
+}  // namespace qforge::kernels
