@@ -1,6 +1,6 @@
 // What is here: BertEncoder::load (tensor names, shapes, the "bert." prefix), the forward pass
 // written out layer by layer as Hugging Face BertModel computes it (post-LayerNorm blocks):
-//   x = LN(word[id] + pos[t] + type[0])
+//   x = LN(word[id] + pos[t] + type[token_type])
 //   per layer: a = LN(x + Wo·attn(Wq·x, Wk·x, Wv·x)),  x = LN(a + W2·gelu(W1·a))
 // and embed() (tokenize, pad, forward, pool). N = B*T rows, H = hidden, I = intermediate.
 #include "runtime/encoder/bert_encoder.h"
@@ -109,7 +109,8 @@ const WordPieceTokenizer& BertEncoder::tokenizer() const {
 }
 
 Tensor BertEncoder::forward(const std::vector<int32_t>& ids, const std::vector<int32_t>& mask,
-                            int64_t B, int64_t T) const {
+                            int64_t B, int64_t T,
+                            const std::vector<int32_t>* token_types) const {
     const io::BertConfig& c = config_;
     QF_CHECK(B >= 1 && T >= 1, "BertEncoder::forward: expected B >= 1 and T >= 1, got B={} T={}", B,
              T);
@@ -122,17 +123,25 @@ Tensor BertEncoder::forward(const std::vector<int32_t>& ids, const std::vector<i
              "BertEncoder::forward: expected {} ids and mask values (B={} x T={}), got {} and {}",
              N, B, T, ids.size(), mask.size());
 
+    QF_CHECK(token_types == nullptr || static_cast<int64_t>(token_types->size()) == N,
+             "BertEncoder::forward: expected {} token type ids, got {}", N,
+             token_types ? token_types->size() : 0);
+
     Tensor x = Tensor::empty({B, T, H}, DType::kF32);
     float* xp = x.data<float>();
-    // Embeddings: word (range-checked by the op) + absolute position + token type 0.
+    // Embeddings: word (range-checked by the op) + absolute position + token type (0 default).
     kernels::embedding_forward(ctx_, xp, ids.data(), word_emb_.data<float>(), N, H, c.vocab_size);
     const float* pos = pos_emb_.data<float>();
-    const float* type0 = type_emb_.data<float>();
     for (int64_t n = 0; n < N; n++) {
+        const int32_t type = token_types ? (*token_types)[static_cast<std::size_t>(n)] : 0;
+        QF_CHECK(type >= 0 && type < c.type_vocab_size,
+                 "BertEncoder::forward: token type id {} at position {} is outside [0, {})", type,
+                 n, c.type_vocab_size);
         float* row = xp + n * H;
         const float* prow = pos + (n % T) * H;
+        const float* trow = type_emb_.data<float>() + type * H;
         for (int64_t h = 0; h < H; h++) {
-            row[h] += prow[h] + type0[h];
+            row[h] += prow[h] + trow[h];
         }
     }
     const float eps = c.layer_norm_eps;

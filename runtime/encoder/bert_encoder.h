@@ -33,10 +33,11 @@ public:
 
     const WordPieceTokenizer& tokenizer() const;
 
-    // ids, mask: (B*T) row-major; mask 1 = real token, 0 = padding; token type ids are 0.
+    // ids, mask: (B*T) row-major; mask 1 = real token, 0 = padding; token_types (B*T), each in
+    // [0, type_vocab_size), or all 0 when null (a sentence pair's second segment is type 1).
     // Returns the last hidden states (B,T,H), f32, padded positions included.
     Tensor forward(const std::vector<int32_t>& ids, const std::vector<int32_t>& mask, int64_t B,
-                   int64_t T) const;
+                   int64_t T, const std::vector<int32_t>* token_types = nullptr) const;
 
     // Tokenizes (truncating to min(max_length, max_position_embeddings) ids, [CLS] and [SEP]
     // included; sentence-transformers' MiniLM uses 256), groups texts of similar length into
