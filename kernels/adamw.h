@@ -24,7 +24,8 @@ struct AdamWParams {
 void adamw_update(const Ctx& ctx, float* param, const float* grad, float* m, float* v, int64_t n,
                   const AdamWParams& p);
 
-// Returns sum_i x[i]^2 (accumulated in double).
+// Returns sum_i x[i]^2 (accumulated in double). Deterministic on both backends (CUDA: a fixed
+// reduction tree for a given n); on CUDA the call waits for the stream.
 double sum_of_squares(const Ctx& ctx, const float* x, int64_t n);
 
 }  // namespace qforge::kernels

@@ -5,6 +5,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 void cross_entropy_forward(const Ctx& ctx, float* losses, float* lse, const float* logits,
@@ -19,7 +23,19 @@ void cross_entropy_forward(const Ctx& ctx, float* losses, float* lse, const floa
         case Device::kCpu:
             return cpu::cross_entropy_forward(losses, lse, logits, targets, N, V, ignore_index);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+        {
+            const cuda::BadIndex bad = cuda::cross_entropy_forward(ctx.stream, losses, lse, logits,
+                                                                   targets, N, V, ignore_index);
+            QF_CHECK(bad.index < 0,
+                     "cross_entropy_forward: targets[{}] = {} is neither ignore_index ({}) nor in "
+                     "[0, V={})",
+                     bad.index, bad.value, ignore_index, V);
+            return;
+        }
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kCrossEntropyForward, ctx.device);
 }
@@ -39,7 +55,12 @@ void cross_entropy_backward(const Ctx& ctx, float* dlogits, const float* logits,
             return cpu::cross_entropy_backward(dlogits, logits, lse, targets, dloss, N, V,
                                                ignore_index);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::cross_entropy_backward(ctx.stream, dlogits, logits, lse, targets, dloss, N,
+                                                V, ignore_index);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kCrossEntropyBackward, ctx.device);
 }

@@ -5,6 +5,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 void embedding_forward(const Ctx& ctx, float* out, const int32_t* ids, const float* table,
@@ -20,7 +24,17 @@ void embedding_forward(const Ctx& ctx, float* out, const int32_t* ids, const flo
         case Device::kCpu:
             return cpu::embedding_forward(out, ids, table, N, C, V);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+        {
+            const cuda::BadIndex bad =
+                cuda::embedding_forward(ctx.stream, out, ids, table, N, C, V);
+            QF_CHECK(bad.index < 0, "embedding_forward: ids[{}] = {} is outside [0, V={})",
+                     bad.index, bad.value, V);
+            return;
+        }
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kEmbeddingForward, ctx.device);
 }
@@ -36,7 +50,11 @@ void embedding_backward(const Ctx& ctx, float* dtable, const float* dout, const 
         case Device::kCpu:
             return cpu::embedding_backward(dtable, dout, ids, N, C);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::embedding_backward(ctx.stream, dtable, dout, ids, N, C);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kEmbeddingBackward, ctx.device);
 }

@@ -5,6 +5,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 void gelu_forward(const Ctx& ctx, float* out, const float* inp, int64_t n) {
@@ -16,7 +20,11 @@ void gelu_forward(const Ctx& ctx, float* out, const float* inp, int64_t n) {
         case Device::kCpu:
             return cpu::gelu_forward(out, inp, n);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::gelu_forward(ctx.stream, out, inp, n);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kGeluForward, ctx.device);
 }
@@ -31,7 +39,11 @@ void gelu_backward(const Ctx& ctx, float* dinp, const float* dout, const float* 
         case Device::kCpu:
             return cpu::gelu_backward(dinp, dout, inp, n);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::gelu_backward(ctx.stream, dinp, dout, inp, n);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kGeluBackward, ctx.device);
 }

@@ -8,7 +8,7 @@
 
 namespace qforge::kernels {
 
-// out, inp (n) elementwise; out may alias inp. CPU only for now (the CUDA twin throws).
+// out, inp (n) elementwise; out may alias inp.
 void gelu_forward(const Ctx& ctx, float* out, const float* inp, int64_t n);
 
 // dinp (n) += dout * gelu'(inp).

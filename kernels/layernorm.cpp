@@ -5,6 +5,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 void layernorm_forward(const Ctx& ctx, float* out, float* mean, float* rstd, const float* inp,
@@ -20,7 +24,12 @@ void layernorm_forward(const Ctx& ctx, float* out, float* mean, float* rstd, con
         case Device::kCpu:
             return cpu::layernorm_forward(out, mean, rstd, inp, weight, bias, N, C, eps);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::layernorm_forward(ctx.stream, out, mean, rstd, inp, weight, bias, N, C,
+                                           eps);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kLayernormForward, ctx.device);
 }
@@ -41,7 +50,12 @@ void layernorm_backward(const Ctx& ctx, float* dinp, float* dweight, float* dbia
             return cpu::layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N,
                                            C);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::layernorm_backward(ctx.stream, dinp, dweight, dbias, dout, inp, weight,
+                                            mean, rstd, N, C);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kLayernormBackward, ctx.device);
 }

@@ -7,6 +7,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 const float* nf4_code_table() {
@@ -50,6 +54,29 @@ void nf4_quantize(const float* w, int64_t numel, uint8_t* packed, uint8_t* absma
     cpu::nf4_quantize(w, numel, packed, absmax_q, nested_absmax, offset);
 }
 
+void nf4_quantize_device(const Ctx& ctx, const float* w, int64_t numel, uint8_t* packed,
+                         uint8_t* absmax_q, float* nested_absmax, float* offset_out_device) {
+    constexpr std::string_view op = "nf4_quantize_device";
+    check_size(op, "numel", numel, 1);
+    check_ptr(op, "w", w);
+    check_ptr(op, "packed", packed);
+    check_ptr(op, "absmax_q", absmax_q);
+    check_ptr(op, "nested_absmax", nested_absmax);
+    check_ptr(op, "offset_out_device", offset_out_device);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return nf4_quantize(w, numel, packed, absmax_q, nested_absmax, offset_out_device);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::nf4_quantize(ctx.stream, w, numel, packed, absmax_q, nested_absmax,
+                                      offset_out_device, dynamic_map_signed());
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kNf4QuantizeDevice, ctx.device);
+}
+
 void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w) {
     constexpr std::string_view op = "nf4_dequantize";
     check_size(op, "numel", w.numel, 0);
@@ -65,7 +92,12 @@ void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w) {
         case Device::kCpu:
             return cpu::nf4_dequantize(out, w);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::nf4_dequantize(ctx.stream, out, w.packed, w.absmax_q, w.nested_absmax,
+                                        w.nested_code, w.code, w.offset, w.numel);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kNf4Dequantize, ctx.device);
 }

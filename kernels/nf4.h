@@ -12,8 +12,9 @@
 // Dequantization: absmax_b = nested_code[absmax_q[b]] * nested_absmax[b / 256] + offset, then
 //   w[i] = code[nibble(i)] * absmax_{i / 64}.
 //
-// Backends: nf4_dequantize runs on the CPU; the CUDA kernel is not written yet (a clear
-// qforge::Error). nf4_quantize is CPU-only by design (it runs once, when a checkpoint loads).
+// Backends: nf4_dequantize runs on the CPU and on CUDA (bit-identical: kernels/cuda/nf4.cu).
+// nf4_quantize is the host quantizer run when a checkpoint loads; nf4_quantize_device does the
+// same on ctx.device (random benchmark models made on the GPU), bit-identical with it.
 #pragma once
 
 #include <cstdint>
@@ -65,6 +66,13 @@ Nf4Sizes nf4_storage_sizes(int64_t numel);
 // nf4_storage_sizes). w holds numel fp32 values; every value must be finite.
 void nf4_quantize(const float* w, int64_t numel, uint8_t* packed, uint8_t* absmax_q,
                   float* nested_absmax, float* offset);
+
+// nf4_quantize on ctx.device: w and every output (offset included: one float) live there. The
+// CPU branch is nf4_quantize; the CUDA result is bit-identical with it (same code searches, same
+// fp32 operations, the offset's double sum in the same order). Weights must be finite: the CPU
+// checks, the CUDA branch does not (it would have to wait for the device).
+void nf4_quantize_device(const Ctx& ctx, const float* w, int64_t numel, uint8_t* packed,
+                         uint8_t* absmax_q, float* nested_absmax, float* offset_out_device);
 
 // out (numel) fp32 = the dequantized tensor, on ctx.device (where w's storage must live too).
 void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w);

@@ -40,8 +40,10 @@ constexpr std::array kAllOps = {
     Op::kLayernormBackward,
     Op::kGeluForward,
     Op::kGeluBackward,
+    Op::kNf4QuantizeDevice,
+    Op::kRandomNormal,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kGeluBackward) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kRandomNormal) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -104,6 +106,10 @@ std::string_view op_name(Op op) {
             return "gelu_forward";
         case Op::kGeluBackward:
             return "gelu_backward";
+        case Op::kNf4QuantizeDevice:
+            return "nf4_quantize_device";
+        case Op::kRandomNormal:
+            return "random_normal";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

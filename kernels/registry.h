@@ -37,6 +37,8 @@ enum class Op {
     kLayernormBackward,
     kGeluForward,
     kGeluBackward,
+    kNf4QuantizeDevice,
+    kRandomNormal,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

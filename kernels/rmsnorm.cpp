@@ -5,6 +5,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 void rmsnorm_forward(const Ctx& ctx, float* out, float* rstd, const float* inp, const float* weight,
@@ -20,7 +24,11 @@ void rmsnorm_forward(const Ctx& ctx, float* out, float* rstd, const float* inp, 
         case Device::kCpu:
             return cpu::rmsnorm_forward(out, rstd, inp, weight, N, C, eps);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::rmsnorm_forward(ctx.stream, out, rstd, inp, weight, N, C, eps);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kRmsnormForward, ctx.device);
 }
@@ -39,7 +47,11 @@ void rmsnorm_backward(const Ctx& ctx, float* dinp, float* dweight, const float* 
         case Device::kCpu:
             return cpu::rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::rmsnorm_backward(ctx.stream, dinp, dweight, dout, inp, weight, rstd, N, C);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kRmsnormBackward, ctx.device);
 }

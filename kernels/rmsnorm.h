@@ -13,7 +13,8 @@ void rmsnorm_forward(const Ctx& ctx, float* out, float* rstd, const float* inp, 
                      int64_t N, int64_t C, float eps);
 
 // dinp (N,C) += and dweight (C) += (either may be nullptr when not wanted); rstd (N) is the
-// forward's.
+// forward's. Deterministic on both backends (CUDA sums dweight over rows in a fixed order, no
+// atomics).
 void rmsnorm_backward(const Ctx& ctx, float* dinp, float* dweight, const float* dout,
                       const float* inp, const float* weight, const float* rstd, int64_t N,
                       int64_t C);

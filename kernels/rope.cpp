@@ -5,6 +5,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 namespace {
@@ -31,7 +35,11 @@ void rope_forward(const Ctx& ctx, float* x, const int32_t* pos, const float* cos
         case Device::kCpu:
             return cpu::rope_forward(x, pos, cos, sin, N, H, D);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::rope_rotate(ctx.stream, x, pos, cos, sin, N, H, D, 1.0f);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kRopeForward, ctx.device);
 }
@@ -43,7 +51,11 @@ void rope_backward(const Ctx& ctx, float* dx, const int32_t* pos, const float* c
         case Device::kCpu:
             return cpu::rope_backward(dx, pos, cos, sin, N, H, D);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::rope_rotate(ctx.stream, dx, pos, cos, sin, N, H, D, -1.0f);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kRopeBackward, ctx.device);
 }

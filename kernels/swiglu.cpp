@@ -5,6 +5,10 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* up, int64_t n) {
@@ -17,7 +21,11 @@ void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* 
         case Device::kCpu:
             return cpu::swiglu_forward(out, gate, up, n);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::swiglu_forward(ctx.stream, out, gate, up, n);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kSwigluForward, ctx.device);
 }
@@ -33,7 +41,11 @@ void swiglu_backward(const Ctx& ctx, float* dgate, float* dup, const float* dout
         case Device::kCpu:
             return cpu::swiglu_backward(dgate, dup, dout, gate, up, n);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::swiglu_backward(ctx.stream, dgate, dup, dout, gate, up, n);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kSwigluBackward, ctx.device);
 }

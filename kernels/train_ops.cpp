@@ -8,6 +8,10 @@
 #include "kernels/dropout.h"
 #include "kernels/registry.h"
 
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
 namespace qforge::kernels {
 
 void adamw_update(const Ctx& ctx, float* param, const float* grad, float* m, float* v, int64_t n,
@@ -33,7 +37,15 @@ void adamw_update(const Ctx& ctx, float* param, const float* grad, float* m, flo
         case Device::kCpu:
             return cpu::adamw_update(param, grad, m, v, n, p);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::adamw_update(
+                ctx.stream, param, grad, m, v, n, p.lr, p.beta1, p.beta2, p.eps, p.weight_decay,
+                p.grad_scale,
+                1.0 - std::pow(static_cast<double>(p.beta1), static_cast<double>(p.step)),
+                1.0 - std::pow(static_cast<double>(p.beta2), static_cast<double>(p.step)));
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kAdamwUpdate, ctx.device);
 }
@@ -46,7 +58,11 @@ double sum_of_squares(const Ctx& ctx, const float* x, int64_t n) {
         case Device::kCpu:
             return cpu::sum_of_squares(x, n);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::sum_of_squares(ctx.stream, x, n);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kSumOfSquares, ctx.device);
 }
@@ -62,7 +78,11 @@ void dropout_forward(const Ctx& ctx, float* out, const float* inp, int64_t n, fl
         case Device::kCpu:
             return cpu::dropout_forward(out, inp, n, p, seed, key);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::dropout_forward(ctx.stream, out, inp, n, p, 1.0f / (1.0f - p), seed, key);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kDropoutForward, ctx.device);
 }
@@ -78,7 +98,12 @@ void dropout_backward(const Ctx& ctx, float* dinp, const float* dout, int64_t n,
         case Device::kCpu:
             return cpu::dropout_backward(dinp, dout, n, p, seed, key);
         case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::dropout_backward(ctx.stream, dinp, dout, n, p, 1.0f / (1.0f - p), seed,
+                                          key);
+#else
             break;
+#endif
     }
     throw_unsupported(Op::kDropoutBackward, ctx.device);
 }

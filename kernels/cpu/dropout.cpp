@@ -3,24 +3,15 @@
 // resumed run see the same mask without storing it.
 #include "kernels/dropout.h"
 
+#include "kernels/counter_hash.h"
 #include "kernels/cpu/ops.h"
 
 namespace qforge::kernels {
 
-namespace {
-// splitmix64 finaliser (Steele, Lea, Flood 2014): a cheap, well-mixed 64-bit hash.
-uint64_t mix(uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-}  // namespace
-
+// splitmix64 of (seed, key, i), its top 53 bits as a uniform in [0, 1) (kernels/counter_hash.h,
+// shared with the CUDA kernel).
 bool dropout_keep(uint64_t seed, uint64_t key, int64_t i, float p) {
-    const uint64_t h = mix(mix(seed ^ mix(key)) ^ static_cast<uint64_t>(i));
-    const double u = static_cast<double>(h >> 11) * 0x1.0p-53;  // uniform in [0, 1)
-    return u >= p;
+    return hash::dropout_keep(seed, key, i, p);
 }
 
 namespace cpu {

@@ -1,5 +1,5 @@
-// CPU reference for NF4 storage with double-quantized absmax, the specification the CUDA kernel
-// will be tested against. It reproduces bitsandbytes bit for bit:
+// CPU reference for NF4 storage with double-quantized absmax, the specification the CUDA kernels
+// (kernels/cuda/nf4.cu) are tested against. It reproduces bitsandbytes bit for bit:
 //   quantize_4bit(w, blocksize=64, compress_statistics=True, quant_type="nf4")
 // i.e. the CUDA kernel kQuantizeBlockwise<T, 64, 2, 0, NF4> (csrc/kernels.cu), then
 // quantize_blockwise(absmax - absmax.mean(), blocksize=256) with create_dynamic_map(signed=True)
@@ -14,9 +14,11 @@
 // - The odd element past the end of the tensor is quantized as 0.0f (code 7 = 0b0111 when the
 //   block is not all zeros), filling the low nibble of the last byte.
 // - offset = mean(absmax) is a fp32 reduction whose rounding depends on the summation order
-//   (torch's CUDA reduction); here the sum is taken in double and rounded once, so the offset can
-//   be 1 ulp away from bitsandbytes' and, rarely, an absmax code one step away. Dequantization of
-//   a stored checkpoint is exact regardless.
+//   (torch's CUDA reduction); here the sum is taken in double (a running sum per group of 256
+//   blocks, then the group sums in order: the CUDA quantizer repeats that order, so the two agree
+//   bit for bit) and rounded once, so the offset can be 1 ulp away from bitsandbytes' and,
+//   rarely, an absmax code one step away. Dequantization of a stored checkpoint is exact
+//   regardless.
 // - dequantization rounds twice for an absmax (code * nested_absmax, then + offset), as two
 //   separate torch/CUDA ops do; it is not one fused multiply-add.
 // Left out on purpose: FP4, other block sizes, stochastic rounding, and non-nested absmax.
@@ -27,6 +29,8 @@
 #include <cmath>
 #include <cstdint>
 #include <vector>
+
+#include "kernels/nf4_codes.h"
 
 namespace qforge::kernels::cpu {
 
@@ -55,31 +59,9 @@ const float* nf4_code_table() {
     return kNf4Code;
 }
 
-// bitsandbytes dQuantizeNF4: a balanced tree over the midpoints between neighbouring levels. The
-// thresholds are bnb's literals (not recomputed), and `>` sends a tie to the lower code.
+// bitsandbytes dQuantizeNF4 (kernels/nf4_codes.h, shared with the CUDA quantizer).
 uint8_t nf4_nearest_code(float x) {
-    if (x > 0.03979014977812767f) {
-        if (x > 0.3893125355243683f) {
-            if (x > 0.6427869200706482f) {
-                return x > 0.8614784181118011f ? 0b1111 : 0b1110;
-            }
-            return x > 0.5016634166240692f ? 0b1101 : 0b1100;
-        }
-        if (x > 0.2035212516784668f) {
-            return x > 0.2920137718319893f ? 0b1011 : 0b1010;
-        }
-        return x > 0.1202552504837513f ? 0b1001 : 0b1000;
-    }
-    if (x > -0.33967943489551544f) {
-        if (x > -0.13791173323988914f) {
-            return x > -0.045525018125772476f ? 0b0111 : 0b0110;
-        }
-        return x > -0.23460740596055984f ? 0b0101 : 0b0100;
-    }
-    if (x > -0.6106329262256622f) {
-        return x > -0.4599952697753906f ? 0b0011 : 0b0010;
-    }
-    return x > -0.8480964004993439f ? 0b0001 : 0b0000;
+    return nf4_codes::nf4_nearest(x);
 }
 
 namespace {
@@ -131,48 +113,9 @@ const float* dynamic_map_signed() {
     return map.data();
 }
 
-// bitsandbytes dQuantize<0> (non-stochastic): a 7-step binary search from index 127 narrows x to
-// a pair of neighbouring codes, then a midpoint test picks one. Ties go to the code the search
-// ended on (`pivot`). code[255] is reachable only through `upper_pivot` and code[0] only through
-// `lower_pivot` or the last step, exactly as in the kernel.
+// bitsandbytes dQuantize<0> (kernels/nf4_codes.h, shared with the CUDA quantizer).
 uint8_t dynamic_nearest_code(const float* code, float x) {
-    int pivot = 127;
-    int upper_pivot = 255;
-    int lower_pivot = 0;
-    float lower = -1.0f;
-    float upper = 1.0f;
-    float val = code[pivot];
-    for (int i = 64; i > 0; i >>= 1) {
-        if (x > val) {
-            lower_pivot = pivot;
-            lower = val;
-            pivot += i;
-        } else {
-            upper_pivot = pivot;
-            upper = val;
-            pivot -= i;
-        }
-        val = code[pivot];
-    }
-    if (upper_pivot == 255) {
-        upper = code[upper_pivot];
-    }
-    if (lower_pivot == 0) {
-        lower = code[lower_pivot];
-    }
-    int chosen = pivot;
-    if (x > val) {
-        const float midpoint = (upper + val) * 0.5f;
-        if (x > midpoint) {
-            chosen = upper_pivot;
-        }
-    } else {
-        const float midpoint = (lower + val) * 0.5f;
-        if (x < midpoint) {
-            chosen = lower_pivot;
-        }
-    }
-    return static_cast<uint8_t>(chosen);
+    return nf4_codes::dynamic_nearest(code, x);
 }
 
 // w (N) -> packed ((N+1)/2), absmax_q (B), nested_absmax (NB), offset (1)
@@ -201,10 +144,16 @@ void nf4_quantize(const float* w, int64_t N, uint8_t* packed, uint8_t* absmax_q,
         }
     }
 
-    // 2. offset = mean(absmax), accumulated in double (see the file header).
+    // 2. offset = mean(absmax), accumulated in double in a fixed order that the CUDA quantizer
+    // repeats (see the file header): a running sum per 256-block group, then the groups in order.
     double sum = 0.0;
-    for (const float a : absmax) {
-        sum += a;
+    for (int64_t nb = 0; nb < NB; nb++) {
+        double part = 0.0;
+        const int64_t end = std::min((nb + 1) * kNf4NestedBlockSize, B);
+        for (int64_t b = nb * kNf4NestedBlockSize; b < end; b++) {
+            part += absmax[static_cast<std::size_t>(b)];
+        }
+        sum += part;
     }
     *offset = static_cast<float>(sum / static_cast<double>(B));
 

@@ -64,6 +64,9 @@ void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t 
 void dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed,
                       uint64_t key);
 
+// Counter-based Gaussian init (kernels/cpu/random.cpp).
+void random_normal(float* out, int64_t n, float stddev, uint64_t seed, uint64_t key);
+
 // Encoder ops (kernels/cpu/layernorm.cpp, kernels/cpu/gelu.cpp).
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                        const float* bias, int64_t N, int64_t C, float eps);

@@ -1,9 +1,10 @@
 // What is here: host-side launchers of the CUDA kernels for the pointwise, normalisation,
-// embedding, loss, optimizer and NF4 ops (kernels/cuda/*.cu),
+// embedding, loss, optimizer, random and NF4 ops (kernels/cuda/*.cu),
 // called by the dispatchers in kernels/*.cpp after their argument checks. This header is
 // included by .cu files too, so it holds plain declarations only: no fmt, no CUDA headers
 // (`stream` is a cudaStream_t passed as void*). Launchers report failures through
-// kernels/cuda/check.cuh.
+// kernels/cuda/check.cuh. Arguments and conventions are those of kernels/<op>.h; only what
+// differs from the CPU twin is written here.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +21,82 @@ bool supports_pointwise(Op op);
 
 // out[0, n) = value.
 void fill_f32(void* stream, float* out, int64_t n, float value);
+
+// A bad index found on the device (an id or target out of range): `index` is -1 when none.
+struct BadIndex {
+    int64_t index = -1;
+    int32_t value = 0;
+};
+
+// Rows whose id is outside [0, V) are left unwritten and reported (the first one, in row
+// order); the launcher waits for the stream to read that answer back.
+BadIndex embedding_forward(void* stream, float* out, const int32_t* ids, const float* table,
+                           int64_t N, int64_t C, int64_t V);
+// Deterministic: one thread per channel walks the rows in order (the CPU's order), no atomics.
+// Rows with a negative id are skipped.
+void embedding_backward(void* stream, float* dtable, const float* dout, const int32_t* ids,
+                        int64_t N, int64_t C);
+
+void rmsnorm_forward(void* stream, float* out, float* rstd, const float* inp, const float* weight,
+                     int64_t N, int64_t C, float eps);
+// dweight is reduced over rows in a fixed order (deterministic, no atomics).
+void rmsnorm_backward(void* stream, float* dinp, float* dweight, const float* dout,
+                      const float* inp, const float* weight, const float* rstd, int64_t N,
+                      int64_t C);
+
+void layernorm_forward(void* stream, float* out, float* mean, float* rstd, const float* inp,
+                       const float* weight, const float* bias, int64_t N, int64_t C, float eps);
+// dweight and dbias are reduced over rows in a fixed order (deterministic, no atomics).
+void layernorm_backward(void* stream, float* dinp, float* dweight, float* dbias, const float* dout,
+                        const float* inp, const float* weight, const float* mean, const float* rstd,
+                        int64_t N, int64_t C);
+
+void swiglu_forward(void* stream, float* out, const float* gate, const float* up, int64_t n);
+void swiglu_backward(void* stream, float* dgate, float* dup, const float* dout, const float* gate,
+                     const float* up, int64_t n);
+
+void gelu_forward(void* stream, float* out, const float* inp, int64_t n);
+void gelu_backward(void* stream, float* dinp, const float* dout, const float* inp, int64_t n);
+
+// sign = +1: forward (R x); -1: backward (R^T dx). Rows with a negative pos are left as they are.
+void rope_rotate(void* stream, float* x, const int32_t* pos, const float* cos, const float* sin,
+                 int64_t N, int64_t H, int64_t D, float sign);
+
+// Targets that are neither ignore_index nor in [0, V) are reported like embedding ids (the
+// launcher waits for the stream); their rows get loss NaN.
+BadIndex cross_entropy_forward(void* stream, float* losses, float* lse, const float* logits,
+                               const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index);
+// dlogits may alias logits (each element is read before it is overwritten). Rows whose target
+// is out of range are written as 0, like ignored rows (the forward has reported them).
+void cross_entropy_backward(void* stream, float* dlogits, const float* logits, const float* lse,
+                            const int32_t* targets, const float* dloss, int64_t N, int64_t V,
+                            int32_t ignore_index);
+
+// The bias corrections 1 - beta^step are computed by the caller (in double, as the CPU does).
+void adamw_update(void* stream, float* param, const float* grad, float* m, float* v, int64_t n,
+                  float lr, float beta1, float beta2, float eps, float weight_decay,
+                  float grad_scale, double bias_correction1, double bias_correction2);
+// Deterministic: a fixed grid (a function of n alone) of double partial sums, then one block
+// adds them in order. Waits for the stream (the value goes back to the host).
+double sum_of_squares(void* stream, const float* x, int64_t n);
+
+// The mask bit is dropout_keep (kernels/counter_hash.h), bit for bit; scale = 1 / (1 - p).
+void dropout_forward(void* stream, float* out, const float* inp, int64_t n, float p, float scale,
+                     uint64_t seed, uint64_t key);
+void dropout_backward(void* stream, float* dinp, const float* dout, int64_t n, float p, float scale,
+                      uint64_t seed, uint64_t key);
+
+// out[i] = random_normal_value(seed, key, i, stddev) (kernels/counter_hash.h).
+void random_normal(void* stream, float* out, int64_t n, float stddev, uint64_t seed, uint64_t key);
+
+// nf4_dequantize with the fields of Nf4View passed one by one; bit-exact with the CPU.
+void nf4_dequantize(void* stream, float* out, const uint8_t* packed, const uint8_t* absmax_q,
+                    const float* nested_absmax, const float* nested_code, const float* code,
+                    float offset, int64_t numel);
+// nf4_quantize on the device, bit-identical with the CPU quantizer. `dynamic_map` (256 floats,
+// host memory) is dynamic_map_signed(). Uses a temporary device buffer (B floats + NB doubles,
+// stream-ordered allocation): it runs at load time, never inside a step.
+void nf4_quantize(void* stream, const float* w, int64_t numel, uint8_t* packed, uint8_t* absmax_q,
+                  float* nested_absmax, float* offset, const float* dynamic_map);
 
 }  // namespace qforge::kernels::cuda

@@ -6,6 +6,28 @@ namespace qforge::kernels::cuda {
 
 bool supports_pointwise(Op op) {
     switch (op) {
+        case Op::kEmbeddingForward:
+        case Op::kEmbeddingBackward:
+        case Op::kRmsnormForward:
+        case Op::kRmsnormBackward:
+        case Op::kSwigluForward:
+        case Op::kSwigluBackward:
+        case Op::kRopeForward:
+        case Op::kRopeBackward:
+        case Op::kCrossEntropyForward:
+        case Op::kCrossEntropyBackward:
+        case Op::kNf4Dequantize:
+        case Op::kNf4QuantizeDevice:
+        case Op::kAdamwUpdate:
+        case Op::kSumOfSquares:
+        case Op::kDropoutForward:
+        case Op::kDropoutBackward:
+        case Op::kLayernormForward:
+        case Op::kLayernormBackward:
+        case Op::kGeluForward:
+        case Op::kGeluBackward:
+        case Op::kRandomNormal:
+            return true;
         default:
             return false;
     }

@@ -591,6 +591,8 @@ CaseList make_backend_op_cases() {
     add(new EmbeddingForwardCase(64, 1025, 131));
     add(new EmbeddingBackwardCase(64, 33, 37));
     add(new EmbeddingBackwardCase(5, 1025, 50));
+    add(new EmbeddingForwardCase(1, 4096, 3));  // one row, Llama's width
+    add(new EmbeddingBackwardCase(1, 7, 3));
 
     for (const auto& [N, C] :
          {std::pair<int64_t, int64_t>{1, 33}, std::pair<int64_t, int64_t>{5, 132},
@@ -656,6 +658,8 @@ CaseList make_backend_op_cases() {
         add(new CrossEntropyCase(backward, 3, 32000));
         add(new CrossEntropyCase(backward, 2, 128256));
         add(new CrossEntropyCase(backward, 3, 32003));  // prime
+        add(new CrossEntropyCase(backward, 1, 32000));  // one row
+        add(new CrossEntropyCase(backward, 4, 50257));  // odd: no float4 path
     }
     add(new CrossEntropyCase(true, 3, 32000, true));  // dlogits over the logits
     add(new CrossEntropyCase(true, 3, 1027, true));

@@ -1,7 +1,8 @@
-// What is here: the harness cases of nf4_dequantize. The weights are quantized on the CPU
-// (nf4_quantize, as at load time) and every backend must dequantize them bit for bit like the
-// CPU reference. Every numel is off the 64-value block (a partial last block), two are odd (a
-// half-used last byte), and the larger ones span two 256-block nested groups.
+// What is here: the harness cases of nf4_dequantize and nf4_quantize_device. The weights are
+// quantized on the CPU (nf4_quantize, as at load time) and every backend must dequantize them bit
+// for bit like the CPU reference. Every numel is off the 64-value block (a partial last block), two
+// are odd (a half-used last byte), and the larger ones span two 256-block nested groups. The device
+// quantizer must reproduce the CPU quantizer's storage bit for bit on the same kind of shapes.
 #include <algorithm>
 #include <fmt/format.h>
 #include <random>
@@ -85,9 +86,71 @@ private:
     bool outliers_;
 };
 
+// nf4_quantize_device: every backend must produce the CPU quantizer's storage bit for bit
+// (packed codes, absmax codes, nested absmax and offset).
+class Nf4QuantizeDeviceCase : public OpCase {
+public:
+    // zero_block: one 64-block is all zeros (absmax 0: NaN codes, as in bitsandbytes).
+    Nf4QuantizeDeviceCase(int64_t numel, bool outliers, bool zero_block)
+        : numel_(numel), outliers_(outliers), zero_block_(zero_block) {}
+
+    Op op() const override { return Op::kNf4QuantizeDevice; }
+
+    std::string vars() const override {
+        return fmt::format("numel={},outliers={},zero_block={}", numel_, outliers_ ? 1 : 0,
+                           zero_block_ ? 1 : 0);
+    }
+
+    bool bit_exact() const override { return true; }
+
+    void build(CaseTensors& t) const override {
+        const kernels::Nf4Sizes sizes = kernels::nf4_storage_sizes(numel_);
+        t.add("w", Role::kInput, numel_);
+        t.add_bytes("packed", sizes.packed_bytes).role = Role::kWrite;
+        t.add_bytes("absmax_q", sizes.blocks).role = Role::kWrite;
+        t.add("nested_absmax", Role::kWrite, sizes.nested_blocks);
+        t.add("offset", Role::kWrite, 1);
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        std::normal_distribution<float> dist(0.0f, 0.02f);
+        auto& w = t["w"].f32;
+        for (auto& x : w) {
+            x = dist(rng);
+        }
+        const int64_t blocks = (numel_ + kernels::kNf4BlockSize - 1) / kernels::kNf4BlockSize;
+        auto scale_block = [&](int64_t b, float factor) {
+            for (int64_t i = b * kernels::kNf4BlockSize;
+                 i < std::min(numel_, (b + 1) * kernels::kNf4BlockSize); i++) {
+                w[static_cast<size_t>(i)] *= factor;
+            }
+        };
+        if (outliers_) {
+            scale_block(std::uniform_int_distribution<int64_t>(0, blocks - 1)(rng), 40.0f);
+        }
+        if (zero_block_) {
+            scale_block(blocks / 2, 0.0f);
+        }
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::nf4_quantize_device(ctx, b.f("w"), numel_, b.u8("packed"), b.u8("absmax_q"),
+                                     b.f("nested_absmax"), b.f("offset"));
+    }
+
+private:
+    int64_t numel_;
+    bool outliers_, zero_block_;
+};
+
 }  // namespace
 
 void add_nf4_cases(CaseList& cases) {
+    cases.emplace_back(new Nf4QuantizeDeviceCase(1, false, false));  // one value, half a byte
+    cases.emplace_back(new Nf4QuantizeDeviceCase(231, false, true));
+    cases.emplace_back(new Nf4QuantizeDeviceCase(67 * 260, true, false));   // 2 nested groups
+    cases.emplace_back(new Nf4QuantizeDeviceCase(129 * 4097, true, true));  // 33 nested groups
     cases.emplace_back(new Nf4DequantizeCase(7, 33, false));     // 231 values: 4 blocks, odd
     cases.emplace_back(new Nf4DequantizeCase(67, 260, false));   // 273 blocks: 2 nested groups
     cases.emplace_back(new Nf4DequantizeCase(1025, 17, true));   // odd, 2 nested groups, outlier

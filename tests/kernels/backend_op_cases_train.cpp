@@ -1,7 +1,7 @@
 // What is here: the harness cases of the training ops: adamw_update (fresh and late steps, with
 // and without weight decay and gradient scaling), sum_of_squares (its double result is handed
-// back through a 2-float output), and dropout forward (also in place) and backward. Sizes include
-// 1, odd lengths and one past the CPU's OpenMP threshold (32768).
+// back through a 2-float output), dropout forward (also in place) and backward, and
+// random_normal. Sizes include 1, odd lengths and one past the CPU's OpenMP threshold (32768).
 #include <fmt/format.h>
 #include <vector>
 
@@ -9,6 +9,7 @@
 #include "kernels/dropout.h"
 #include "kernels/memory.h"
 #include "kernels/op_case.h"
+#include "kernels/random.h"
 
 namespace qforge::test {
 namespace {
@@ -119,9 +120,35 @@ private:
     bool in_place_;
 };
 
+class RandomNormalCase : public OpCase {
+public:
+    RandomNormalCase(int64_t n, float stddev) : n_(n), stddev_(stddev) {}
+
+    Op op() const override { return Op::kRandomNormal; }
+
+    std::string vars() const override { return fmt::format("n={},stddev={}", n_, stddev_); }
+
+    // Both backends evaluate Box-Muller in double and round once; the device's log/cos may
+    // differ from libm's in the last bits of a double: ~1e-6 relative per value at most.
+    double max_err() const override { return 1e-12; }
+
+    void build(CaseTensors& t) const override { t.add("out", Role::kWrite, n_); }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::random_normal(ctx, b.f("out"), n_, stddev_, 42, 0x7e57);
+    }
+
+private:
+    int64_t n_;
+    float stddev_;
+};
+
 }  // namespace
 
 void add_train_cases(CaseList& cases) {
+    for (const int64_t n : {1, 1027, 40001}) {
+        cases.emplace_back(new RandomNormalCase(n, 0.02f));
+    }
     cases.emplace_back(new AdamwUpdateCase(1, 1, 0.0f, 1.0f));
     cases.emplace_back(new AdamwUpdateCase(1025, 1, 0.1f, 0.5f));
     cases.emplace_back(new AdamwUpdateCase(4099, 7, 0.01f, 1.0f));

@@ -1,0 +1,190 @@
+// What is here: nf4_dequantize and the device NF4 quantizer on CUDA (kernels/cuda/pointwise.h),
+// both bit-identical with kernels/cpu/nf4.cpp: the same code searches (kernels/nf4_codes.h), the
+// same fp32 operations in the same order with explicit round-to-nearest intrinsics (so nvcc
+// cannot fuse a multiply and an add into one FMA), and the offset's double sum in the CPU's
+// order (a running sum per 256-block group, then the groups in order).
+#include <cstdint>
+
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/pointwise.h"
+#include "kernels/cuda/reduce.cuh"
+#include "kernels/nf4_codes.h"
+
+namespace qforge::kernels::cuda {
+
+namespace {
+
+constexpr int64_t kBlock = 64;    // values per absmax (kNf4BlockSize)
+constexpr int64_t kNested = 256;  // absmax per nested_absmax (kNf4NestedBlockSize)
+constexpr int kThreads = 256;
+
+// ---- dequantize -------------------------------------------------------------------------------
+
+// one thread per 8 values (4 packed bytes, one absmax): a 4-byte load and two float4 stores when
+// the 8 are inside the tensor and `vec` (packed 4-byte and out 16-byte aligned); else scalar
+__global__ void nf4_dequantize_kernel(float* out, const uint8_t* packed, const uint8_t* absmax_q,
+                                      const float* nested_absmax, const float* nested_code,
+                                      const float* code, float offset, int64_t numel, bool vec) {
+    __shared__ float levels[16];
+    if (threadIdx.x < 16) {
+        levels[threadIdx.x] = code[threadIdx.x];
+    }
+    __syncthreads();
+    const int64_t groups = (numel + 7) / 8;
+    for (int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; g < groups;
+         g += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+        const int64_t base = 8 * g;
+        const int64_t b = base / kBlock;
+        const float scaled = __fmul_rn(nested_code[absmax_q[b]], nested_absmax[b / kNested]);
+        const float absmax = __fadd_rn(scaled, offset);
+        if (vec && base + 8 <= numel) {
+            const uint32_t word = reinterpret_cast<const uint32_t*>(packed)[g];
+            float v[8];
+            for (int k = 0; k < 4; k++) {
+                const uint32_t byte = (word >> (8 * k)) & 0xFFu;
+                v[2 * k] = __fmul_rn(levels[byte >> 4], absmax);
+                v[2 * k + 1] = __fmul_rn(levels[byte & 0x0Fu], absmax);
+            }
+            auto* out4 = reinterpret_cast<float4*>(out + base);
+            out4[0] = make_float4(v[0], v[1], v[2], v[3]);
+            out4[1] = make_float4(v[4], v[5], v[6], v[7]);
+        } else {
+            for (int64_t i = base; i < base + 8 && i < numel; i++) {
+                const uint8_t byte = packed[i / 2];
+                const int q = (i % 2 == 0) ? (byte >> 4) : (byte & 0x0F);
+                out[i] = __fmul_rn(levels[q], absmax);
+            }
+        }
+    }
+}
+
+// ---- quantize ---------------------------------------------------------------------------------
+
+// one warp per 64-value block b: lane l codes values 64b + 2l and 64b + 2l + 1 (one packed byte)
+__global__ void nf4_quantize_codes_kernel(const float* w, int64_t numel, uint8_t* packed,
+                                          float* absmax, int64_t blocks) {
+    const int64_t b = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
+    if (b >= blocks) {
+        return;  // whole warps leave together (blocks of 256 threads = 8 whole warps)
+    }
+    const int lane = static_cast<int>(threadIdx.x % 32);
+    const int64_t i = b * kBlock + 2 * lane;
+    const float first = i < numel ? w[i] : 0.0f;
+    const float second = i + 1 < numel ? w[i + 1] : 0.0f;  // past the end: bnb pads with 0
+    float amax = 0.0f;
+    if (i < numel) {
+        amax = fabsf(first);
+    }
+    if (i + 1 < numel) {
+        amax = fmaxf(amax, fabsf(second));
+    }
+    amax = warp_max(amax);
+    if (lane == 0) {
+        absmax[b] = amax;
+    }
+    if (i < numel) {
+        const float inv = __fdiv_rn(1.0f, amax);  // inf for a block of zeros, as on the CPU
+        const uint8_t hi = nf4_codes::nf4_nearest(__fmul_rn(first, inv));
+        const uint8_t lo = nf4_codes::nf4_nearest(__fmul_rn(second, inv));
+        packed[i / 2] = static_cast<uint8_t>((hi << 4) | lo);
+    }
+}
+
+// one thread per 256-block group: its running double sum of absmax, in block order
+__global__ void nf4_absmax_partials_kernel(const float* absmax, int64_t blocks, double* partials,
+                                           int64_t groups) {
+    const int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+    if (g >= groups) {
+        return;
+    }
+    double part = 0.0;
+    const int64_t end = (g + 1) * kNested < blocks ? (g + 1) * kNested : blocks;
+    for (int64_t b = g * kNested; b < end; b++) {
+        part += static_cast<double>(absmax[b]);
+    }
+    partials[g] = part;
+}
+
+// one thread: the group sums in order, then the mean rounded once to fp32
+__global__ void nf4_offset_kernel(const double* partials, int64_t groups, int64_t blocks,
+                                  float* offset) {
+    double sum = 0.0;
+    for (int64_t g = 0; g < groups; g++) {
+        sum += partials[g];
+    }
+    *offset = static_cast<float>(__ddiv_rn(sum, static_cast<double>(blocks)));
+}
+
+struct DynamicMap {
+    float v[256];
+};
+
+// one block of 256 threads per group g: thread t codes (absmax[256g + t] - offset)
+__global__ void nf4_quantize_absmax_kernel(const float* absmax, int64_t blocks, const float* offset,
+                                           float* nested_absmax, uint8_t* absmax_q,
+                                           DynamicMap map) {
+    __shared__ float table[256];
+    __shared__ float scratch[32];
+    table[threadIdx.x] = map.v[threadIdx.x];
+    const int64_t b = blockIdx.x * kNested + threadIdx.x;
+    const float off = *offset;
+    const float centred = b < blocks ? __fsub_rn(absmax[b], off) : 0.0f;
+    const float amax = block_max(fabsf(centred), scratch);  // 0 is neutral: the CPU starts at 0
+    if (threadIdx.x == 0) {
+        nested_absmax[blockIdx.x] = amax;
+    }
+    if (b < blocks) {
+        const float inv = __fdiv_rn(1.0f, amax);
+        absmax_q[b] = nf4_codes::dynamic_nearest(table, __fmul_rn(centred, inv));
+    }
+}
+
+}  // namespace
+
+void nf4_dequantize(void* stream, float* out, const uint8_t* packed, const uint8_t* absmax_q,
+                    const float* nested_absmax, const float* nested_code, const float* code,
+                    float offset, int64_t numel) {
+    if (numel == 0) {
+        return;
+    }
+    const bool vec =
+        reinterpret_cast<uintptr_t>(packed) % 4 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+    const int64_t groups = (numel + 7) / 8;
+    const unsigned grid = grid_stride_blocks(groups, kThreads);
+    nf4_dequantize_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel, vec);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+void nf4_quantize(void* stream, const float* w, int64_t numel, uint8_t* packed, uint8_t* absmax_q,
+                  float* nested_absmax, float* offset, const float* dynamic_map) {
+    const auto s = static_cast<cudaStream_t>(stream);
+    const int64_t blocks = (numel + kBlock - 1) / kBlock;
+    const int64_t groups = (blocks + kNested - 1) / kNested;
+    void* scratch = nullptr;
+    const auto absmax_bytes = static_cast<size_t>(blocks) * sizeof(float);
+    const size_t partial_at = (absmax_bytes + 15) / 16 * 16;
+    QF_CUDA_CHECK(
+        cudaMallocAsync(&scratch, partial_at + static_cast<size_t>(groups) * sizeof(double), s));
+    auto* absmax = static_cast<float*>(scratch);
+    auto* partials = reinterpret_cast<double*>(static_cast<char*>(scratch) + partial_at);
+
+    nf4_quantize_codes_kernel<<<blocks_for(blocks * 32, kThreads), kThreads, 0, s>>>(
+        w, numel, packed, absmax, blocks);
+    QF_CUDA_LAUNCH_CHECK();
+    nf4_absmax_partials_kernel<<<blocks_for(groups, 128), 128, 0, s>>>(absmax, blocks, partials,
+                                                                       groups);
+    QF_CUDA_LAUNCH_CHECK();
+    nf4_offset_kernel<<<1, 1, 0, s>>>(partials, groups, blocks, offset);
+    QF_CUDA_LAUNCH_CHECK();
+    DynamicMap map{};
+    for (int k = 0; k < 256; k++) {
+        map.v[k] = dynamic_map[k];
+    }
+    nf4_quantize_absmax_kernel<<<static_cast<unsigned>(groups), static_cast<int>(kNested), 0, s>>>(
+        absmax, blocks, offset, nested_absmax, absmax_q, map);
+    QF_CUDA_LAUNCH_CHECK();
+    QF_CUDA_CHECK(cudaFreeAsync(scratch, s));
+}
+
+}  // namespace qforge::kernels::cuda
