@@ -15,13 +15,13 @@
         }                                                                                          \
     } while (0)
 
-#define QF_CUBLAS_CHECK(call)                                             \
-    do {                                                                  \
-        const cublasStatus_t qf_st_ = (call);                             \
-        if (qf_st_ != CUBLAS_STATUS_SUCCESS) {                            \
-            ::qforge::kernels::cuda::fail(__FILE__, __LINE__, #call,      \
-                                          cublasGetStatusString(qf_st_)); \
-        }                                                                 \
+#define QF_CUBLAS_CHECK(call)                                               \
+    do {                                                                    \
+        const cublasStatus_t qf_st_ = (call);                               \
+        if (qf_st_ != CUBLAS_STATUS_SUCCESS) {                              \
+            ::qforge::kernels::cuda::fail(__FILE__, __LINE__, #call,        \
+                                          cublasLtGetStatusString(qf_st_)); \
+        }                                                                   \
     } while (0)
 
 // After a <<<...>>> launch: reports a bad configuration (grid, shared memory) at once.

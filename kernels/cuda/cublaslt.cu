@@ -110,7 +110,7 @@ Plan make_plan(cublasLtHandle_t handle, const LtMatmul& mm, int64_t align_a, int
                       static_cast<long long>(mm.k), static_cast<long long>(mm.lda),
                       static_cast<long long>(mm.ldb), static_cast<long long>(mm.ldc));
         fail(__FILE__, __LINE__, what,
-             st != CUBLAS_STATUS_SUCCESS ? cublasGetStatusString(st)
+             st != CUBLAS_STATUS_SUCCESS ? cublasLtGetStatusString(st)
                                          : "no algorithm for this shape and alignment");
     }
     plan.algo = result.algo;
