@@ -132,7 +132,7 @@ int main() {
         report("embedding_forward N=4096 C=4096 (+ id check sync)", 2 * N * C * W,
                [&] { k::embedding_forward(kCuda, f(out), i32(ids), f(table), N, C, V); });
         report(
-            "embedding_backward N=4096 C=4096 (row-serial)", 3 * N * C * W,
+            "embedding_backward N=4096 C=4096", 3 * N * C * W,
             [&] { k::embedding_backward(kCuda, f(table), f(dout), i32(ids), N, C); }, 3);
         auto pos = int_buffer(N, 8192, 12);
         auto cos = random_buffer(8192 * D / 2, 13), sin = random_buffer(8192 * D / 2, 14);

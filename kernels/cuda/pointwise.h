@@ -32,8 +32,8 @@ struct BadIndex {
 // order); the launcher waits for the stream to read that answer back.
 BadIndex embedding_forward(void* stream, float* out, const int32_t* ids, const float* table,
                            int64_t N, int64_t C, int64_t V);
-// Deterministic: one thread per channel walks the rows in order (the CPU's order), no atomics.
-// Rows with a negative id are skipped.
+// Deterministic and bit-identical with the CPU, no atomics: the first row of each id adds all
+// rows with that id in row order (the CPU's order). Rows with a negative id are skipped.
 void embedding_backward(void* stream, float* dtable, const float* dout, const int32_t* ids,
                         int64_t N, int64_t C);
 

@@ -415,6 +415,16 @@ public:
 
     Op op() const override { return backward_ ? Op::kAttentionBackward : Op::kAttentionForward; }
 
+    // Head dims 64 and 128 run on TF32 tensor cores unless the GEMM math is kFp32: operands lose
+    // 13 mantissa bits (2^-11 relative), out about 3e-4 relative (NMSE ~1e-7), gradients more.
+    double max_err() const override {
+        const bool tf32 = kernels::cuda_gemm_math() != kernels::GemmMath::kFp32;
+        if (tf32 && (s_.D == 64 || s_.D == 128)) {
+            return backward_ ? 1e-4 : 1e-5;
+        }
+        return 1e-7;
+    }
+
     std::string vars() const override {
         return fmt::format("B={},T={},Tk={},Hq={},Hkv={},D={},q_pos0={},seg={},cache={}{}", s_.B,
                            s_.T, s_.Tk, s_.Hq, s_.Hkv, s_.D, s_.q_pos0, s_.segments ? 1 : 0,
@@ -593,6 +603,7 @@ CaseList make_backend_op_cases() {
     add(new EmbeddingBackwardCase(5, 1025, 50));
     add(new EmbeddingForwardCase(1, 4096, 3));  // one row, Llama's width
     add(new EmbeddingBackwardCase(1, 7, 3));
+    add(new EmbeddingBackwardCase(600, 65, 50));  // rows past one 256-row chunk, ids repeating
 
     for (const auto& [N, C] :
          {std::pair<int64_t, int64_t>{1, 33}, std::pair<int64_t, int64_t>{5, 132},
@@ -638,7 +649,6 @@ CaseList make_backend_op_cases() {
         {2, 1, 40, 4, 1, 128, 39, false, 48},  // decode step, MQA, head_dim 128
         // Shapes for the CUDA flash kernels' tiles (32 queries x 32 keys, 8 query tiles per
         // backward block) and head-dim paths (32, 64, 128):
-        {1, 1, 1, 2, 1, 16, 0, false, 1},        // T = 1, no cache
         {2, 70, 70, 8, 2, 128, 0, false, 70},    // T not a multiple of 32, GQA 4:1, D = 128
         {1, 100, 100, 4, 1, 64, 0, true, 100},   // segments across tiles, GQA 4:1, D = 64
         {2, 37, 50, 4, 1, 8, 13, false, 64},     // q_pos0 > 0, k/v strided in a cache, D = 8
@@ -650,6 +660,9 @@ CaseList make_backend_op_cases() {
             add(new AttentionCase(backward, s));
         }
     }
+    // T = 1 with no cache: forward only (one key, so P = 1 and dq = dk = 0 up to rounding noise,
+    // which a relative measure cannot judge).
+    add(new AttentionCase(false, {1, 1, 1, 2, 1, 16, 0, false, 1}));
     add(new AttentionCase(true, {2, 70, 70, 8, 2, 128, 0, false, 70}, true));
     add(new AttentionCase(true, {2, 9, 9, 4, 2, 8, 0, true, 9}, true));
 
