@@ -1,9 +1,11 @@
-// What is here: `qforge index`: build (or --add to) an on-disk BM25 index from a directory of
-// .txt/.md/.jsonl documents, chunked by tokens, with a progress bar.
+// What is here: `qforge index`: build (or --add to) an on-disk retrieval index (BM25, plus
+// dense embeddings with --encoder) from a directory of .txt/.md/.jsonl documents, chunked by
+// tokens, with a progress bar. Under mpirun the ranks share the embedding; rank 0 writes.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -11,6 +13,7 @@
 #include "kernels/common.h"
 #include "launcher/commands.h"
 #include "launcher/progress.h"
+#include "parallel/mpi_collective.h"
 #include "rag/index_build.h"
 #include "rag/index_format.h"
 
@@ -28,8 +31,19 @@ struct IndexArgs {
     double k1 = 1.2;
     double b = 0.75;
     bool no_stop_words = false;
+    std::string encoder;
+    std::string encoder_tokenizer;
+    std::string pooling = "mean";
+    std::size_t max_length = 256;
+    std::string ann = "auto";
+    std::size_t hnsw_m = 16;
+    std::size_t hnsw_ef_construction = 200;
     bool quiet = false;
 };
+
+std::string absolute_path(const std::string& path) {
+    return std::filesystem::absolute(path).lexically_normal().string();
+}
 
 rag::IndexManifest read_manifest(const std::filesystem::path& dir) {
     const auto path = dir / rag::kManifestFile;
@@ -40,11 +54,15 @@ rag::IndexManifest read_manifest(const std::filesystem::path& dir) {
     return rag::manifest_from_json(text.str(), path.string());
 }
 
-void run_index(const IndexArgs& args, const CLI::App& sub) {
+rag::IndexBuildReport run_index_job(const IndexArgs& args, const CLI::App& sub,
+                                    train::Collective* collective) {
+    const bool lead = collective == nullptr || collective->rank() == 0;
     rag::IndexBuildOptions options;
     options.docs = args.docs;
     options.out = args.out;
     options.add = args.add;
+    options.ann = args.ann;
+    options.collective = collective;
     rag::IndexParams& p = options.params;
     if (args.add) {
         // Settings not given on the command line come from the existing index.
@@ -73,20 +91,61 @@ void run_index(const IndexArgs& args, const CLI::App& sub) {
     if (given("--no-stop-words")) {
         p.stop_words = !args.no_stop_words;
     }
+    if (given("--encoder")) {
+        if (args.encoder.empty()) {
+            p.dense.reset();
+        } else {
+            p.dense.emplace();
+            p.dense->encoder = absolute_path(args.encoder);
+        }
+    }
+    QF_CHECK(p.dense || (sub.count("--encoder-tokenizer") == 0 && sub.count("--pooling") == 0 &&
+                         sub.count("--max-length") == 0 && sub.count("--hnsw-m") == 0 &&
+                         sub.count("--hnsw-ef-construction") == 0 && args.ann == "auto"),
+             "index: --encoder-tokenizer, --pooling, --max-length, --ann and --hnsw-* need "
+             "--encoder DIR (dense embeddings){}",
+             args.add ? " or an index that has them" : "");
+    if (p.dense) {
+        rag::DenseParams& d = *p.dense;
+        if (given("--encoder-tokenizer")) {
+            d.tokenizer = args.encoder_tokenizer.empty() ? "" : absolute_path(args.encoder_tokenizer);
+        }
+        if (given("--pooling")) {
+            d.pooling = args.pooling;
+        }
+        if (given("--max-length")) {
+            d.max_length = args.max_length;
+        }
+        if (given("--hnsw-m")) {
+            d.hnsw_m = args.hnsw_m;
+        }
+        if (given("--hnsw-ef-construction")) {
+            d.hnsw_ef_construction = args.hnsw_ef_construction;
+        }
+    }
     QF_CHECK(p.chunk.overlap < p.chunk.max_tokens,
              "index: --overlap ({}) must be smaller than --chunk-tokens ({})", p.chunk.overlap,
              p.chunk.max_tokens);
 
-    std::FILE* out = args.quiet ? nullptr : stderr;
-    std::optional<ProgressBar> bar;  // made once the documents are loaded and counted
-    const auto report = rag::build_index(options, [&](std::size_t done, std::size_t total) {
-        if (!bar) {
-            bar.emplace("indexing documents", static_cast<int64_t>(total), out);
-        }
-        bar->update(static_cast<int64_t>(done));
-    });
+    std::FILE* out = args.quiet || !lead ? nullptr : stderr;
+    std::optional<ProgressBar> bar;  // one per phase, made once its total is known
+    std::string phase;
+    const auto report =
+        rag::build_index(options, [&](std::string_view name, std::size_t done, std::size_t total) {
+            if (!bar || phase != name) {
+                if (bar) {
+                    bar->finish();
+                }
+                phase = std::string(name);
+                bar.emplace(phase, static_cast<int64_t>(total), out);
+            }
+            bar->update(static_cast<int64_t>(done));
+        });
     if (bar) {
         bar->finish();
+    }
+    if (!lead) {
+        return report;
     }
     const auto& c = report.manifest.counts;
     std::printf(
@@ -96,9 +155,38 @@ void run_index(const IndexArgs& args, const CLI::App& sub) {
         report.documents_skipped, report.chunks_added, static_cast<unsigned long long>(c.documents),
         static_cast<unsigned long long>(c.chunks), static_cast<unsigned long long>(c.terms),
         static_cast<unsigned long long>(report.manifest.generation));
+    if (report.manifest.params.dense) {
+        std::printf("dense: %zu chunks embedded (%llu-d, %s pooling, %d rank(s)), search: %s\n",
+                    report.chunks_embedded, static_cast<unsigned long long>(c.dim),
+                    report.manifest.params.dense->pooling.c_str(),
+                    collective ? collective->world() : 1,
+                    report.manifest.hnsw_file ? "hnsw" : "exact");
+    }
     if (!args.quiet) {
-        std::fprintf(stderr, "[qforge] load %.2f s, chunk+analyse %.2f s, write %.2f s\n",
-                     report.load_seconds, report.chunk_seconds, report.write_seconds);
+        std::fprintf(stderr,
+                     "[qforge] load %.2f s, chunk+analyse %.2f s, embed %.2f s, write %.2f s\n",
+                     report.load_seconds, report.chunk_seconds, report.embed_seconds,
+                     report.write_seconds);
+    }
+    return report;
+}
+
+void run_index(const IndexArgs& args, const CLI::App& sub) {
+    std::optional<parallel::MpiSession> mpi;
+    std::unique_ptr<parallel::MpiCollective> coll;
+    if (parallel::launched_by_mpi()) {
+        mpi.emplace(nullptr, nullptr);
+        coll = std::make_unique<parallel::MpiCollective>();
+    }
+    try {
+        run_index_job(args, sub, coll.get());
+    } catch (const Error& e) {
+        if (coll && coll->world() > 1) {  // the other ranks would wait in the all-reduce
+            std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
+                         e.what());
+            parallel::MpiSession::abort_job(1);
+        }
+        throw;
     }
 }
 
@@ -106,7 +194,8 @@ void run_index(const IndexArgs& args, const CLI::App& sub) {
 
 void register_index(CLI::App& app) {
     static IndexArgs args;
-    auto* sub = app.add_subcommand("index", "Build a BM25 retrieval index from documents");
+    auto* sub = app.add_subcommand(
+        "index", "Build a retrieval index (BM25; dense too with --encoder) from documents");
     sub->add_option("--docs", args.docs, "Directory of .txt/.md/.jsonl files, or one such file")
         ->required()
         ->check(CLI::ExistingPath);
@@ -128,6 +217,31 @@ void register_index(CLI::App& app) {
         ->check(CLI::Range(0.0, 100.0));
     sub->add_option("--b", args.b, "BM25 b")->capture_default_str()->check(CLI::Range(0.0, 1.0));
     sub->add_flag("--no-stop-words", args.no_stop_words, "Index English stop words too");
+    sub->add_option("--encoder", args.encoder,
+                    "BERT-family sentence encoder directory (config.json, *.safetensors, "
+                    "tokenizer): also store dense embeddings of every chunk")
+        ->check(CLI::ExistingDirectory);
+    sub->add_option("--encoder-tokenizer", args.encoder_tokenizer,
+                    "WordPiece tokenizer directory of the encoder (default: --encoder)")
+        ->check(CLI::ExistingPath);
+    sub->add_option("--pooling", args.pooling, "Sentence pooling: mean | cls")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"mean", "cls"}));
+    sub->add_option("--max-length", args.max_length,
+                    "Encoder ids per chunk, [CLS]/[SEP] included (longer chunks are truncated)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{2}, std::size_t{1} << 16));
+    sub->add_option("--ann", args.ann,
+                    "Dense search structure: auto (HNSW from 200000 chunks on) | exact | hnsw")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "exact", "hnsw"}));
+    sub->add_option("--hnsw-m", args.hnsw_m, "HNSW links per node")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{2}, std::size_t{512}));
+    sub->add_option("--hnsw-ef-construction", args.hnsw_ef_construction,
+                    "HNSW candidate list size while building")
+        ->capture_default_str()
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16));
     sub->add_flag("-q,--quiet", args.quiet, "No progress bar or timings");
     add_command(app, sub, [sub] { run_index(args, *sub); });
 }

@@ -9,6 +9,7 @@
 
 #include "kernels/common.h"
 #include "rag/bm25.h"
+#include "rag/index_file.h"
 #include "rag/text_analyzer.h"
 
 namespace qforge::rag {
@@ -22,36 +23,6 @@ T read_at(const char* base, std::size_t index) {
     T value;
     std::memcpy(&value, base + index * sizeof(T), sizeof(T));
     return value;
-}
-
-// Checks size, header and checksum of one binary file; returns its payload.
-std::string_view check_file(const MappedFile& file, const IndexFileInfo& info,
-                            std::string_view magic) {
-    const std::string name = file.path().string();
-    const std::string_view bytes = file.bytes();
-    QF_CHECK(bytes.size() == info.bytes,
-             "{}: {} bytes, but manifest.json says {} (truncated or altered file)", name,
-             bytes.size(), info.bytes);
-    QF_CHECK(bytes.size() >= sizeof(FileHeader), "{}: too short for the {}-byte header", name,
-             sizeof(FileHeader));
-    FileHeader header;
-    std::memcpy(&header, bytes.data(), sizeof(header));
-    QF_CHECK(std::string_view(header.magic, sizeof(header.magic)) == magic,
-             "{}: not a qforge index file (magic is not \"{}\")", name, magic);
-    QF_CHECK(header.version == kIndexFormatVersion,
-             "{}: file format version {}, but this qforge reads version {}", name, header.version,
-             kIndexFormatVersion);
-    const std::string_view payload = bytes.substr(sizeof(FileHeader));
-    QF_CHECK(header.payload_bytes == payload.size(),
-             "{}: header says {} payload bytes, file has {} (truncated file)", name,
-             header.payload_bytes, payload.size());
-    QF_CHECK(header.checksum == info.checksum,
-             "{}: checksum {:016x} does not match manifest.json's {:016x} (file from another "
-             "build of the index)",
-             name, header.checksum, info.checksum);
-    QF_CHECK(fnv1a64(payload) == header.checksum,
-             "{}: checksum mismatch, the file is corrupt; rebuild the index", name);
-    return payload;
 }
 
 // The three u64 counts at the start of a payload, and a size check of the tables after them.
@@ -97,7 +68,7 @@ Bm25Index Bm25Index::load(const fs::path& dir) {
     index.chunks_map_ = MappedFile(dir / m.chunks_file.name);
     {
         const std::string name = index.chunks_map_.path().string();
-        const std::string_view payload = check_file(index.chunks_map_, m.chunks_file, kChunksMagic);
+        const std::string_view payload = check_index_file(index.chunks_map_, m.chunks_file, kChunksMagic);
         const Counts3 c = read_counts(payload, sizeof(DocRecord), sizeof(ChunkRecord), name);
         QF_CHECK(c.a == m.counts.documents && c.b == m.counts.chunks,
                  "{}: {} documents and {} chunks, manifest.json says {} and {}", name, c.a, c.b,
@@ -128,7 +99,7 @@ Bm25Index Bm25Index::load(const fs::path& dir) {
     {
         const std::string name = index.postings_map_.path().string();
         const std::string_view payload =
-            check_file(index.postings_map_, m.postings_file, kPostingsMagic);
+            check_index_file(index.postings_map_, m.postings_file, kPostingsMagic);
         const Counts3 c = read_counts(payload, sizeof(TermRecord), sizeof(Posting), name);
         QF_CHECK(c.a == m.counts.terms && c.b == m.counts.postings,
                  "{}: {} terms and {} postings, manifest.json says {} and {}", name, c.a, c.b,

@@ -43,6 +43,9 @@ public:
 
     const IndexManifest& manifest() const { return manifest_; }
 
+    // The directory it was loaded from.
+    const std::filesystem::path& dir() const { return dir_; }
+
     std::size_t num_chunks() const { return static_cast<std::size_t>(manifest_.counts.chunks); }
 
     std::size_t num_documents() const {

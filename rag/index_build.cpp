@@ -4,10 +4,13 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "kernels/common.h"
 #include "rag/bm25_index.h"
+#include "rag/chunk_embedder.h"
+#include "rag/dense_index.h"
 #include "rag/document.h"
 #include "rag/index_builder.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -75,6 +78,25 @@ std::string index_params_difference(const IndexParams& a, const IndexParams& b) 
     if (a.bm25.k1 != b.bm25.k1 || a.bm25.b != b.bm25.b) {
         return fmt::format("k1/b {}/{} vs {}/{}", a.bm25.k1, a.bm25.b, b.bm25.k1, b.bm25.b);
     }
+    if (a.dense.has_value() != b.dense.has_value()) {
+        return fmt::format("dense embeddings {} vs {}", a.dense ? "yes" : "no",
+                           b.dense ? "yes" : "no");
+    }
+    if (a.dense) {
+        const DenseParams &x = *a.dense, &y = *b.dense;
+        if (x.encoder != y.encoder) {
+            return fmt::format("encoder \"{}\" vs \"{}\"", x.encoder, y.encoder);
+        }
+        if (x.tokenizer != y.tokenizer) {
+            return fmt::format("encoder tokenizer \"{}\" vs \"{}\"", x.tokenizer, y.tokenizer);
+        }
+        if (x.pooling != y.pooling) {
+            return fmt::format("pooling {} vs {}", x.pooling, y.pooling);
+        }
+        if (x.max_length != y.max_length) {
+            return fmt::format("max_length {} vs {}", x.max_length, y.max_length);
+        }
+    }
     return {};
 }
 
@@ -82,6 +104,11 @@ IndexBuildReport build_index(const IndexBuildOptions& options, const IndexProgre
     IndexBuildReport report;
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<IndexBuilder> builder;
+    QF_CHECK(options.ann == "auto" || options.ann == "exact" || options.ann == "hnsw",
+             "index: --ann must be auto, exact or hnsw, got \"{}\"", options.ann);
+    QF_CHECK(options.params.dense || options.ann == "auto",
+             "index: --ann {} needs dense embeddings (--encoder DIR)", options.ann);
+    bool had_hnsw = false;
     if (options.add) {
         const Bm25Index old = Bm25Index::load(options.out);
         const std::string diff = index_params_difference(options.params, old.manifest().params);
@@ -89,7 +116,13 @@ IndexBuildReport build_index(const IndexBuildOptions& options, const IndexProgre
                  "{}: --add must use the index's own settings, but they differ ({}: given vs "
                  "index)",
                  (options.out / kManifestFile).string(), diff);
-        builder = std::make_unique<IndexBuilder>(IndexBuilder::from_index(old));
+        std::optional<DenseIndex> dense;
+        if (old.manifest().params.dense) {
+            dense = DenseIndex::load(options.out, old.manifest());
+            had_hnsw = dense->has_hnsw();
+        }
+        builder = std::make_unique<IndexBuilder>(
+            IndexBuilder::from_index(old, dense ? &*dense : nullptr));
     } else {
         builder = std::make_unique<IndexBuilder>(options.params);
     }
@@ -117,13 +150,48 @@ IndexBuildReport build_index(const IndexBuildOptions& options, const IndexProgre
             report.chunks_added += spans.size();
         }
         if (progress) {
-            progress(i + 1, docs.size());
+            progress("chunking documents", i + 1, docs.size());
         }
     }
     report.chunk_seconds = seconds_since(t0);
 
+    if (options.params.dense) {
+        t0 = std::chrono::steady_clock::now();
+        const ChunkEmbedder embedder = ChunkEmbedder::load(*options.params.dense);
+        std::vector<std::string> texts;
+        for (std::size_t c = builder->num_embedded(); c < builder->num_chunks(); ++c) {
+            texts.push_back(builder->chunk_text(c));
+        }
+        report.chunks_embedded = texts.size();
+        if (!texts.empty()) {
+            builder->add_embeddings(
+                embedder.embed(texts, options.collective,
+                               [&](std::size_t done, std::size_t total) {
+                                   if (progress) {
+                                       progress("embedding chunks", done, total);
+                                   }
+                               }),
+                embedder.dim());
+        }
+        const bool hnsw = options.ann == "hnsw" ||
+                          (options.ann == "auto" &&
+                           (had_hnsw || builder->num_chunks() >= kHnswAutoMinChunks));
+        builder->set_ann(hnsw ? "hnsw" : "exact");
+        report.embed_seconds = seconds_since(t0);
+    }
+
+    const bool lead = options.collective == nullptr || options.collective->rank() == 0;
     t0 = std::chrono::steady_clock::now();
-    report.manifest = builder->write(options.out);
+    if (lead) {
+        report.manifest = builder->write(options.out);
+    } else {
+        report.manifest.params = builder->params();
+        report.manifest.counts.documents = builder->num_documents();
+        report.manifest.counts.chunks = builder->num_chunks();
+    }
+    if (options.collective != nullptr && options.collective->world() > 1) {
+        options.collective->barrier();  // the index is on disk when any rank returns
+    }
     report.write_seconds = seconds_since(t0);
     return report;
 }

@@ -10,6 +10,9 @@
 
 #include "kernels/common.h"
 #include "rag/bm25_index.h"
+#include "rag/dense_index.h"
+#include "rag/hnsw_graph.h"
+#include "rag/index_file.h"
 #include "rag/text_analyzer.h"
 #include "runtime/io/atomic_file.h"
 
@@ -39,22 +42,6 @@ struct Blob {
     }
 };
 
-void write_binary(const fs::path& file, std::string_view magic, const std::string& payload,
-                  IndexFileInfo& info) {
-    FileHeader header{};
-    std::memcpy(header.magic, magic.data(), sizeof(header.magic));
-    header.version = kIndexFormatVersion;
-    header.payload_bytes = payload.size();
-    header.checksum = fnv1a64(payload);
-    io::AtomicFileWriter writer(file);
-    writer.write(&header, sizeof(header));
-    writer.write(payload.data(), payload.size());
-    writer.commit();
-    info.name = file.filename().string();
-    info.bytes = sizeof(header) + payload.size();
-    info.checksum = header.checksum;
-}
-
 // The generation of an index already in `dir`, or 0 (none, or unreadable: it is replaced).
 std::uint64_t existing_generation(const fs::path& dir) {
     std::ifstream in(dir / kManifestFile, std::ios::binary);
@@ -74,9 +61,18 @@ std::uint64_t existing_generation(const fs::path& dir) {
 
 IndexBuilder::IndexBuilder(IndexParams params) : params_(std::move(params)) {}
 
-IndexBuilder IndexBuilder::from_index(const Bm25Index& index) {
+IndexBuilder IndexBuilder::from_index(const Bm25Index& index, const DenseIndex* dense) {
     IndexBuilder b(index.manifest().params);
     b.generation_ = index.manifest().generation;
+    if (b.params_.dense) {
+        QF_CHECK(dense != nullptr, "index: --add to a dense index needs its embeddings loaded");
+        const EmbeddingMatrix& m = dense->matrix();
+        b.dim_ = m.dim;
+        b.embeddings_.assign(m.data, m.data + m.rows * m.dim);
+        if (index.manifest().hnsw_file) {
+            b.old_hnsw_ = index.dir() / index.manifest().hnsw_file->name;
+        }
+    }
     for (std::size_t d = 0; d < index.num_documents(); ++d) {
         const DocumentView doc = index.document(d);
         b.doc_by_id_.emplace(std::string(doc.id), static_cast<std::uint32_t>(d));
@@ -139,6 +135,25 @@ void IndexBuilder::add_document(const Document& doc, const std::vector<TextSpan>
     }
 }
 
+void IndexBuilder::add_embeddings(const std::vector<float>& rows, std::size_t dim) {
+    QF_CHECK(params_.dense.has_value(), "index: embeddings given for an index without --encoder");
+    QF_CHECK(dim > 0 && rows.size() % dim == 0, "index: {} floats are not rows of {}", rows.size(),
+             dim);
+    QF_CHECK(dim_ == 0 || dim == dim_,
+             "index: {}-d embeddings, but the index holds {}-d ones (another encoder?)", dim, dim_);
+    QF_CHECK(num_embedded() + rows.size() / dim <= chunks_.size(),
+             "index: {} embeddings for {} chunks", num_embedded() + rows.size() / dim,
+             chunks_.size());
+    dim_ = dim;
+    embeddings_.insert(embeddings_.end(), rows.begin(), rows.end());
+}
+
+void IndexBuilder::set_ann(const std::string& ann) {
+    QF_CHECK(params_.dense.has_value(), "index: --ann needs a dense index (--encoder)");
+    QF_CHECK(ann == "exact" || ann == "hnsw", "index: ann must be exact or hnsw, got \"{}\"", ann);
+    params_.dense->ann = ann;
+}
+
 IndexManifest IndexBuilder::write(const fs::path& dir) const {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -175,7 +190,7 @@ IndexManifest IndexBuilder::write(const fs::path& dir) const {
         put(payload, std::uint64_t{blob.bytes.size()});
         payload += tables;
         payload += blob.bytes;
-        write_binary(dir / index_file_name("chunks", m.generation), kChunksMagic, payload,
+        write_index_file(dir / index_file_name("chunks", m.generation), kChunksMagic, payload,
                      m.chunks_file);
     }
     // postings-<gen>.bin: counts, term table, postings, blob.
@@ -202,18 +217,43 @@ IndexManifest IndexBuilder::write(const fs::path& dir) const {
         payload += terms;
         payload += postings;
         payload += blob.bytes;
-        write_binary(dir / index_file_name("postings", m.generation), kPostingsMagic, payload,
+        write_index_file(dir / index_file_name("postings", m.generation), kPostingsMagic, payload,
                      m.postings_file);
     }
-    m.counts = {docs_.size(), chunks_.size(), postings_.size(), num_postings, total_terms_};
+    m.counts = {docs_.size(), chunks_.size(), postings_.size(), num_postings, total_terms_, 0};
+    if (params_.dense) {
+        QF_CHECK(dim_ > 0 && num_embedded() == chunks_.size(),
+                 "index: {} of {} chunks have an embedding", num_embedded(), chunks_.size());
+        m.counts.dim = dim_;
+        IndexFileInfo info;
+        write_index_file(dir / index_file_name("embeddings", m.generation), kEmbeddingsMagic,
+                         embeddings_payload(embeddings_, dim_), info);
+        m.embeddings_file = info;
+        if (params_.dense->ann == "hnsw") {
+            const EmbeddingMatrix matrix{embeddings_.data(), chunks_.size(), dim_};
+            HnswGraph graph;
+            if (!old_hnsw_.empty() && fs::exists(old_hnsw_)) {
+                graph = HnswGraph::load(old_hnsw_, dim_, chunks_.size());
+                graph.extend(matrix);
+            } else {
+                graph = HnswGraph::build(matrix, {params_.dense->hnsw_m,
+                                                  params_.dense->hnsw_ef_construction});
+            }
+            m.hnsw_file = graph.save(dir / index_file_name("hnsw", m.generation));
+        }
+    }
     io::write_file_atomic(dir / kManifestFile, manifest_to_json(m));
 
     // The new manifest is on disk; files of older generations are garbage now.
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         const std::string name = entry.path().filename().string();
-        const bool ours = (name.starts_with("chunks-") || name.starts_with("postings-")) &&
+        const bool ours = (name.starts_with("chunks-") || name.starts_with("postings-") ||
+                           name.starts_with("embeddings-") || name.starts_with("hnsw-")) &&
                           name.ends_with(".bin");
-        if (ours && name != m.chunks_file.name && name != m.postings_file.name) {
+        const bool current = name == m.chunks_file.name || name == m.postings_file.name ||
+                             (m.embeddings_file && name == m.embeddings_file->name) ||
+                             (m.hnsw_file && name == m.hnsw_file->name);
+        if (ours && !current) {
             fs::remove(entry.path(), ec);
         }
     }

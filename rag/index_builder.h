@@ -1,5 +1,6 @@
-// What is here: IndexBuilder, the in-memory side of the BM25 index: documents are chunked and
-// analysed into it, then it is written as an on-disk index (atomically, new generation).
+// What is here: IndexBuilder, the in-memory side of the index: documents are chunked and
+// analysed into it (BM25), chunk embeddings appended (dense), then it is written as an
+// on-disk index (atomically, new generation).
 #pragma once
 
 #include <cstdint>
@@ -16,13 +17,16 @@
 namespace qforge::rag {
 
 class Bm25Index;
+class DenseIndex;
 
 class IndexBuilder {
 public:
     explicit IndexBuilder(IndexParams params);
 
-    // Starts from everything in `index` (for --add); the next write is generation + 1.
-    static IndexBuilder from_index(const Bm25Index& index);
+    // Starts from everything in `index` and its dense part (for --add; `dense` is required
+    // when the index has one); the next write is generation + 1. An HNSW graph of the old
+    // index is extended by write() instead of being built again.
+    static IndexBuilder from_index(const Bm25Index& index, const DenseIndex* dense = nullptr);
 
     const IndexParams& params() const { return params_; }
 
@@ -37,9 +41,23 @@ public:
 
     std::size_t num_chunks() const { return chunks_.size(); }
 
-    // Writes chunks-<gen>.bin, postings-<gen>.bin, then manifest.json (each atomically), then
-    // removes the previous generation's files: a crash at any point leaves either the old or
-    // the new index loadable. Returns the manifest written.
+    // The text of chunk i (to embed it).
+    const std::string& chunk_text(std::size_t i) const { return chunks_.at(i).text; }
+
+    // Chunks that have an embedding: the first num_embedded() chunks.
+    std::size_t num_embedded() const { return dim_ == 0 ? 0 : embeddings_.size() / dim_; }
+
+    // Appends row-major embeddings of chunks [num_embedded(), num_embedded() + rows) of
+    // `dim` floats each (an index with params().dense only; dim must not change).
+    void add_embeddings(const std::vector<float>& rows, std::size_t dim);
+
+    // Whether write() stores an HNSW graph ("exact" / "hnsw"; with params().dense).
+    void set_ann(const std::string& ann);
+
+    // Writes chunks-<gen>.bin, postings-<gen>.bin (and with a dense part embeddings-<gen>.bin
+    // and, for ann "hnsw", hnsw-<gen>.bin), then manifest.json (each atomically), then removes
+    // the previous generation's files: a crash at any point leaves either the old or the new
+    // index loadable. A dense index needs an embedding for every chunk. Returns the manifest.
     IndexManifest write(const std::filesystem::path& dir) const;
 
 private:
@@ -62,6 +80,9 @@ private:
     std::vector<ChunkEntry> chunks_;
     std::map<std::string, std::vector<Posting>> postings_;  // sorted by term
     std::uint64_t total_terms_ = 0;
+    std::size_t dim_ = 0;
+    std::vector<float> embeddings_;  // num_embedded() x dim_, row-major
+    std::filesystem::path old_hnsw_;  // the loaded index's graph file, to extend
 };
 
 }  // namespace qforge::rag

@@ -60,6 +60,36 @@ IndexFileInfo file_from_json(const json& j, const std::string& where, const std:
     return f;
 }
 
+json dense_json(const DenseParams& d) {
+    return {{"encoder", d.encoder},
+            {"tokenizer", d.tokenizer},
+            {"pooling", d.pooling},
+            {"max_length", d.max_length},
+            {"ann", d.ann},
+            {"hnsw_m", d.hnsw_m},
+            {"hnsw_ef_construction", d.hnsw_ef_construction}};
+}
+
+DenseParams dense_from_json(const json& j, const std::string& where) {
+    const std::string path = "params.dense";
+    DenseParams d;
+    d.encoder = get_string(j, "encoder", where, path);
+    d.tokenizer = get_string(j, "tokenizer", where, path);
+    d.pooling = get_string(j, "pooling", where, path);
+    QF_CHECK(d.pooling == "mean" || d.pooling == "cls",
+             "{}: field \"params.dense.pooling\" must be \"mean\" or \"cls\", got \"{}\"", where,
+             d.pooling);
+    d.max_length = get_u64(j, "max_length", where, path);
+    QF_CHECK(d.max_length >= 2, "{}: field \"params.dense.max_length\" must be >= 2", where);
+    d.ann = get_string(j, "ann", where, path);
+    QF_CHECK(d.ann == "exact" || d.ann == "hnsw",
+             "{}: field \"params.dense.ann\" must be \"exact\" or \"hnsw\", got \"{}\"", where,
+             d.ann);
+    d.hnsw_m = get_u64(j, "hnsw_m", where, path);
+    d.hnsw_ef_construction = get_u64(j, "hnsw_ef_construction", where, path);
+    return d;
+}
+
 }  // namespace
 
 std::uint64_t fnv1a64(std::string_view bytes, std::uint64_t seed) {
@@ -76,7 +106,7 @@ std::string index_file_name(std::string_view stem, std::uint64_t generation) {
 }
 
 std::string manifest_to_json(const IndexManifest& m) {
-    const json j = {
+    json j = {
         {"format", kIndexFormatName},
         {"version", kIndexFormatVersion},
         {"generation", m.generation},
@@ -95,6 +125,16 @@ std::string manifest_to_json(const IndexManifest& m) {
           {"total_terms", m.counts.total_terms}}},
         {"files", {{"chunks", file_json(m.chunks_file)}, {"postings", file_json(m.postings_file)}}},
     };
+    if (m.params.dense) {
+        j["params"]["dense"] = dense_json(*m.params.dense);
+        j["counts"]["dim"] = m.counts.dim;
+    }
+    if (m.embeddings_file) {
+        j["files"]["embeddings"] = file_json(*m.embeddings_file);
+    }
+    if (m.hnsw_file) {
+        j["files"]["hnsw"] = file_json(*m.hnsw_file);
+    }
     return j.dump(2) + "\n";
 }
 
@@ -128,15 +168,29 @@ IndexManifest manifest_from_json(std::string_view text, const std::string& where
     m.params.chunk.max_tokens = get_u64(p, "chunk_tokens", where, "params");
     m.params.chunk.overlap = get_u64(p, "overlap", where, "params");
     m.params.tokenizer = get_string(p, "tokenizer", where, "params");
+    if (p.contains("dense")) {
+        m.params.dense = dense_from_json(p["dense"], where);
+    }
     const json& c = field(j, "counts", where, "");
     m.counts.documents = get_u64(c, "documents", where, "counts");
     m.counts.chunks = get_u64(c, "chunks", where, "counts");
     m.counts.terms = get_u64(c, "terms", where, "counts");
     m.counts.postings = get_u64(c, "postings", where, "counts");
     m.counts.total_terms = get_u64(c, "total_terms", where, "counts");
+    if (m.params.dense) {
+        m.counts.dim = get_u64(c, "dim", where, "counts");
+        QF_CHECK(m.counts.dim > 0, "{}: field \"counts.dim\" must be > 0", where);
+    }
     const json& f = field(j, "files", where, "");
     m.chunks_file = file_from_json(field(f, "chunks", where, "files"), where, "files.chunks");
     m.postings_file = file_from_json(field(f, "postings", where, "files"), where, "files.postings");
+    if (m.params.dense) {
+        m.embeddings_file =
+            file_from_json(field(f, "embeddings", where, "files"), where, "files.embeddings");
+        if (m.params.dense->ann == "hnsw") {
+            m.hnsw_file = file_from_json(field(f, "hnsw", where, "files"), where, "files.hnsw");
+        }
+    }
     return m;
 }
 

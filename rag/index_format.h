@@ -1,9 +1,12 @@
-// What is here: the on-disk BM25 index layout (docs/index-format.md): the manifest, the two
-// binary files' headers and record structs, and the checksum that guards them.
+// What is here: the on-disk retrieval index layout (docs/index-format.md): the manifest, the
+// binary files' headers and record structs (BM25 chunks and postings, dense embeddings, an
+// optional HNSW graph), and the checksum that guards them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,10 +16,23 @@
 namespace qforge::rag {
 
 inline constexpr std::string_view kIndexFormatName = "qforge-bm25-index";
-inline constexpr std::uint32_t kIndexFormatVersion = 1;
+// 1: BM25 only. 2: adds the optional dense part (params.dense, files.embeddings, files.hnsw).
+inline constexpr std::uint32_t kIndexFormatVersion = 2;
 inline constexpr std::string_view kManifestFile = "manifest.json";
 inline constexpr std::string_view kChunksMagic = "QFRAGCHK";    // 8 bytes
 inline constexpr std::string_view kPostingsMagic = "QFRAGPST";  // 8 bytes
+inline constexpr std::string_view kEmbeddingsMagic = "QFRAGEMB";  // 8 bytes
+
+// How chunks were embedded for dense retrieval (absent: a BM25-only index).
+struct DenseParams {
+    std::string encoder;         // BERT-family model directory (absolute path)
+    std::string tokenizer;       // its WordPiece tokenizer directory ("" = the encoder's)
+    std::string pooling = "mean";  // mean | cls; vectors are always L2-normalised
+    std::size_t max_length = 256;  // ids per chunk, [CLS]/[SEP] included (longer: truncated)
+    std::string ann = "exact";     // exact | hnsw: whether an HNSW graph is stored
+    std::size_t hnsw_m = 16;       // HNSW links per node (hnswlib M)
+    std::size_t hnsw_ef_construction = 200;
+};
 
 // How an index was built; --add must use the same settings.
 struct IndexParams {
@@ -24,6 +40,7 @@ struct IndexParams {
     bool stop_words = true;
     ChunkOptions chunk;
     std::string tokenizer = "words";  // a tokenizer directory, or "words" (count_words)
+    std::optional<DenseParams> dense;
 };
 
 struct IndexCounts {
@@ -32,6 +49,7 @@ struct IndexCounts {
     std::uint64_t terms = 0;
     std::uint64_t postings = 0;
     std::uint64_t total_terms = 0;  // sum of every chunk's term count (for avgdl)
+    std::uint64_t dim = 0;          // embedding size (0 without a dense part)
 };
 
 struct IndexFileInfo {
@@ -46,6 +64,8 @@ struct IndexManifest {
     IndexCounts counts;
     IndexFileInfo chunks_file;
     IndexFileInfo postings_file;
+    std::optional<IndexFileInfo> embeddings_file;  // with params.dense
+    std::optional<IndexFileInfo> hnsw_file;        // with params.dense->ann == "hnsw"
 };
 
 // manifest.json text, and its parser. The parser checks format and version first (another

@@ -190,7 +190,7 @@ protected:
 
 TEST_F(IndexErrors, VersionMismatchNamesTheManifest) {
     std::string text = read_text(dir() / "manifest.json");
-    const auto at = text.find("\"version\": 1");
+    const auto at = text.find("\"version\": 2");
     ASSERT_NE(at, std::string::npos);
     text.replace(at, 12, "\"version\": 7");
     write_text(dir() / "manifest.json", text);
