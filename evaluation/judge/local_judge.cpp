@@ -12,7 +12,15 @@
 namespace qforge::eval {
 
 LocalJudge::LocalJudge(const LlamaModel& model, const Tokenizer& tok, std::string name)
-    : model_(model), tok_(tok), name_(std::move(name)) {}
+    : model_(model), tok_(tok), name_(std::move(name)) {
+    const int64_t V = std::min(model_.config().vocab_size, tok_.vocab_size());
+    for (int32_t id = 0; id < V; id++) {
+        const int32_t one[1] = {id};
+        if (geval_score_digit(tok_.decode(one, false)) > 0) {
+            digit_ids_.push_back(id);
+        }
+    }
+}
 
 std::vector<int32_t> LocalJudge::encode_prompt(const std::string& prompt) const {
     std::vector<int32_t> ids = tok_.encode(prompt, true);
@@ -51,18 +59,22 @@ std::vector<TokenLogprob> LocalJudge::next_token_logprobs(const std::string& pro
         sum += std::exp(static_cast<double>(row[v]) - mx);
     }
     const double lse = mx + std::log(sum);
+    const auto k = static_cast<std::size_t>(std::clamp<int64_t>(top_k, 0, V));
     std::vector<int32_t> order(static_cast<std::size_t>(V));
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int32_t a, int32_t b) { return row[a] > row[b]; });
-    std::vector<TokenLogprob> out;
-    for (std::size_t i = 0; i < order.size(); i++) {
-        const int32_t id = order[i];
-        const int32_t one[1] = {id};
-        std::string text = tok_.decode(one, false);
-        if (static_cast<int>(i) < top_k || geval_score_digit(text) > 0) {
-            out.push_back({std::move(text), static_cast<double>(row[id]) - lse});
+    std::partial_sort(
+        order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+        [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+    order.resize(k);
+    for (int32_t id : digit_ids_) {
+        if (std::find(order.begin(), order.end(), id) == order.end()) {
+            order.push_back(id);
         }
+    }
+    std::vector<TokenLogprob> out;
+    for (int32_t id : order) {
+        const int32_t one[1] = {id};
+        out.push_back({tok_.decode(one, false), static_cast<double>(row[id]) - lse});
     }
     return out;
 }

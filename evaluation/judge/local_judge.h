@@ -30,6 +30,7 @@ private:
     const LlamaModel& model_;
     const Tokenizer& tok_;
     std::string name_;
+    std::vector<int32_t> digit_ids_;  // tokens whose text is a score digit, found once
 };
 
 }  // namespace qforge::eval

@@ -91,11 +91,15 @@ void score_system(SystemResult& r, const std::vector<EvalExample>& examples,
                 r2[i] = 100.0 * s.rouge2.fmeasure;
                 rl[i] = 100.0 * s.rouge_l.fmeasure;
             }
-            std::size_t k = 0;
             const std::string note = "F-measure, rouge_score tokenizer, no stemming, best of refs";
-            add(r, "rouge1", mean_of(r1, &k), k, n, true, note, r1);
-            add(r, "rouge2", mean_of(r2, &k), k, n, true, note, r2);
-            add(r, "rougeL", mean_of(rl, &k), k, n, true, note, rl);
+            auto add_mean = [&](const char* metric, const std::vector<double>& values) {
+                std::size_t k = 0;
+                const double mean = mean_of(values, &k);  // sets k: not in the same call
+                add(r, metric, mean, k, n, true, note, values);
+            };
+            add_mean("rouge1", r1);
+            add_mean("rouge2", r2);
+            add_mean("rougeL", rl);
         } else if (name == "squad") {
             std::vector<double> em(n), f1(n);
             for (std::size_t i = 0; i < n; i++) {
