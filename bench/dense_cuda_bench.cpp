@@ -53,7 +53,11 @@ double time_calls(const std::function<void()>& fn, int iters) {
     return std::chrono::duration<double>(t1 - t0).count() / iters;
 }
 
-void bench_attention(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D) {
+void bench_attention(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
+                     qforge::kernels::AttentionImpl impl) {
+    qforge::kernels::set_cuda_attention_impl(impl);
+    const char* mode =
+        impl == qforge::kernels::AttentionImpl::kTensorCores ? "tensor-cores" : "cuda-cores";
     auto q = random_buffer(B * T * Hq * D, 1), k = random_buffer(B * T * Hkv * D, 2);
     auto v = random_buffer(B * T * Hkv * D, 3), dout = random_buffer(B * T * Hq * D, 4);
     BackendBuffer out(kCuda, B * T * Hq * D * 4), lse(kCuda, B * Hq * T * 4);
@@ -67,12 +71,13 @@ void bench_attention(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t
     const double t_bwd = time_calls(
         [&] { qforge::kernels::attention_backward(kCuda, p, f(dq), f(dk), f(dv), f(dout)); }, 10);
     std::printf(
-        "attention %-14s B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld: fwd %.3f ms %.1f TFLOP/s | bwd "
+        "attention %-12s %-13s B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld: fwd %.3f ms %.1f TFLOP/s | "
+        "bwd "
         "%.3f ms %.1f TFLOP/s | fwd+bwd %.3f ms %.1f TFLOP/s\n",
-        name, static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(Hq),
-        static_cast<long long>(Hkv), static_cast<long long>(D), t_fwd * 1e3,
-        fwd_flops / t_fwd * 1e-12, t_bwd * 1e3, bwd_flops / t_bwd * 1e-12, (t_fwd + t_bwd) * 1e3,
-        (fwd_flops + bwd_flops) / (t_fwd + t_bwd) * 1e-12);
+        mode, name, static_cast<long long>(B), static_cast<long long>(T),
+        static_cast<long long>(Hq), static_cast<long long>(Hkv), static_cast<long long>(D),
+        t_fwd * 1e3, fwd_flops / t_fwd * 1e-12, t_bwd * 1e3, bwd_flops / t_bwd * 1e-12,
+        (t_fwd + t_bwd) * 1e3, (fwd_flops + bwd_flops) / (t_fwd + t_bwd) * 1e-12);
 }
 
 void bench_gemm(int64_t M, int64_t N, int64_t K) {
@@ -109,9 +114,14 @@ int main() {
         std::printf("dense_cuda_bench: no GPU present\n");
         return 0;
     }
-    bench_attention("Llama-3-8B", 1, 2048, 32, 8, 128);
-    bench_attention("Llama-3.2-1B", 1, 2048, 32, 8, 64);
-    bench_attention("stories260K", 32, 256, 8, 4, 8);
+    // cuda-cores: the fp32 kernels (the default); tensor-cores: TF32 wmma for head_dim 64/128.
+    using qforge::kernels::AttentionImpl;
+    for (const auto impl : {AttentionImpl::kCudaCores, AttentionImpl::kTensorCores}) {
+        bench_attention("Llama-3-8B", 1, 2048, 32, 8, 128, impl);
+        bench_attention("Llama-3.2-1B", 1, 2048, 32, 8, 64, impl);
+    }
+    bench_attention("stories260K", 32, 256, 8, 4, 8, AttentionImpl::kCudaCores);
+    qforge::kernels::set_cuda_attention_impl(AttentionImpl::kCudaCores);
     bench_gemm(4096, 4096, 14336);
     return 0;
 }

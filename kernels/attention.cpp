@@ -2,6 +2,8 @@
 // check the params struct once for every backend.
 #include "kernels/attention.h"
 
+#include <atomic>
+
 #include "kernels/check_args.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/dense.h"
@@ -10,6 +12,15 @@
 namespace qforge::kernels {
 
 namespace {
+
+std::atomic<AttentionImpl>& attention_impl() {
+    static std::atomic<AttentionImpl> impl{AttentionImpl::kCudaCores};
+    return impl;
+}
+
+[[maybe_unused]] bool tensor_cores() {
+    return attention_impl().load() == AttentionImpl::kTensorCores;
+}
 
 void check_attn_params(std::string_view op, const AttnParams& p) {
     check_size(op, "B", p.B, 0);
@@ -60,6 +71,14 @@ void check_cuda_attn(std::string_view op, const AttnParams& p) {
 
 }  // namespace
 
+void set_cuda_attention_impl(AttentionImpl impl) {
+    attention_impl().store(impl);
+}
+
+AttentionImpl cuda_attention_impl() {
+    return attention_impl().load();
+}
+
 AttnParams make_attn_params_contiguous(float* out, float* lse, const float* q, const float* k,
                                        const float* v, const int32_t* segment_ids, int64_t B,
                                        int64_t T, int64_t Hq, int64_t Hkv, int64_t D) {
@@ -94,7 +113,7 @@ void attention_forward(const Ctx& ctx, const AttnParams& p) {
         case Device::kCuda:
 #ifdef QFORGE_HAS_CUDA
             check_cuda_attn(op, p);
-            return cuda::attention_forward(ctx.stream, p);
+            return cuda::attention_forward(ctx.stream, p, tensor_cores());
 #else
             break;
 #endif
@@ -115,7 +134,7 @@ void attention_backward(const Ctx& ctx, const AttnParams& p, float* dq, float* d
         case Device::kCuda:
 #ifdef QFORGE_HAS_CUDA
             check_cuda_attn(op, p);
-            return cuda::attention_backward(ctx.stream, p, dq, dk, dv, dout);
+            return cuda::attention_backward(ctx.stream, p, dq, dk, dv, dout, tensor_cores());
 #else
             break;
 #endif

@@ -16,6 +16,14 @@ AttnParams make_attn_params_contiguous(float* out, float* lse, const float* q, c
 
 void attention_forward(const Ctx& ctx, const AttnParams& p);
 
+// Which CUDA kernels attention runs, for every later call in the process. kCudaCores (default):
+// fp32 arithmetic, any head_dim up to 128. kTensorCores: head_dim 64 and 128 on TF32 tensor
+// cores (operands rounded to 10-bit mantissas: out ~3e-4 relative error), other head dims as
+// kCudaCores. On the H100 the tensor-core kernels are not yet faster (docs/kernels.md).
+enum class AttentionImpl { kCudaCores, kTensorCores };
+void set_cuda_attention_impl(AttentionImpl impl);
+AttentionImpl cuda_attention_impl();
+
 // Needs p.lse from the forward. p.out may be nullptr; when given it must hold the forward's output:
 // the CUDA backend then takes dot(dout, out) from it instead of recomputing out (the CPU reference
 // never reads it). dq, dk, dv use the strides of q, k, v and are accumulated (+=); each may be

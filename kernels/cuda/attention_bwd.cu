@@ -1,10 +1,10 @@
 // What is here: the flash-attention backward (attention_backward of kernels/cuda/dense.h), FA2
-// style, fp32 on CUDA cores. First dsum = dot(dout, out) per query row (attention_dsum), then
-// one block per (key tile, chunk of query tiles, batch * query head) recomputes P from the saved
-// lse and accumulates dK, dV for its 32 keys in registers, adding dQ of each query tile with
-// atomics; at the end it adds dK, dV with atomics too (the query heads of a GQA group and the
-// query chunks share them). The chunks keep causal work balanced: no block walks more than
-// kChunk query tiles, however long the sequence.
+// style, fp32 on CUDA cores (with tensor_cores, head_dim 64 and 128 go to attention_tc.cu). First
+// dsum = dot(dout, out) per query row (attention_dsum), then one block per (key tile, chunk of
+// query tiles, batch * query head) recomputes P from the saved lse and accumulates dK, dV for its
+// 32 keys in registers, adding dQ of each query tile with atomics; at the end it adds dK, dV with
+// atomics too (the query heads of a GQA group and the query chunks share them). The chunks keep
+// causal work balanced: no block walks more than kChunk query tiles, however long the sequence.
 //
 // Block: 4 warps, a key tile of 32 and query tiles of 32.
 //   S, dP: lane = query row, warp w = keys 8w..8w+7 (q/dout rows padded to DP+4 floats so the
@@ -48,7 +48,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     attn_bwd_kernel(AttnParams p, float scale, float scale_log2, const float* dout,
                     const float* dsum, float* dq, float* dk, float* dv) {
     constexpr int kDl = DP / 32;
-    extern __shared__ float4 smem4[];
+    extern __shared__ __align__(128) float4 smem4[];
     float* sK = reinterpret_cast<float*>(smem4);            // [kBkv][DP]
     float* sV = sK + kBkv * DP;                             // [kBkv][DP]
     float* sQ = sV + kBkv * DP;                             // [kBq][DP+4]
@@ -240,7 +240,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 }  // namespace
 
 void attention_backward(void* stream, const AttnParams& p, float* dq, float* dk, float* dv,
-                        const float* dout) {
+                        const float* dout, bool tensor_cores) {
     if (p.B == 0 || p.T == 0 || (dq == nullptr && dk == nullptr && dv == nullptr)) {
         return;
     }
@@ -248,7 +248,11 @@ void attention_backward(void* stream, const AttnParams& p, float* dq, float* dk,
     const int64_t rows = p.B * p.Hq * p.T;
     auto* dsum = static_cast<float*>(
         stream_scratch(stream, ScratchSlot::kAttentionRows, static_cast<size_t>(rows) * 4));
-    attention_dsum(s, p, dout, dsum);
+    const bool tc = tensor_cores && attention_tc_fits(p.D);
+    attention_dsum(s, p, dout, dsum, tc);
+    if (tc) {
+        return attention_tc_backward(s, p, dsum, dq, dk, dv, dout);
+    }
 
     const int64_t n_qt = (p.T + kBq - 1) / kBq;
     const dim3 grid(static_cast<unsigned>((p.Tk + kBkv - 1) / kBkv),

@@ -57,7 +57,19 @@ void attn_head_dim_switch(int64_t D, F&& f) {
 namespace qforge::kernels::cuda {
 
 // dsum (B,Hq,T) = dot(dout, out) per query row, the FA2 backward's preprocessing; out is p.out
-// when given, else recomputed from p.lse (kernels/cuda/attention_fwd.cu).
-void attention_dsum(cudaStream_t stream, const AttnParams& p, const float* dout, float* dsum);
+// when given, else recomputed from p.lse (kernels/cuda/attention_fwd.cu), on tensor cores when
+// tensor_cores is set.
+void attention_dsum(cudaStream_t stream, const AttnParams& p, const float* dout, float* dsum,
+                    bool tensor_cores);
+
+// The tensor-core (TF32) kernels of kernels/cuda/attention_tc.cu take head_dim 64 and 128.
+inline bool attention_tc_fits(int64_t D) {
+    return D == 64 || D == 128;
+}
+
+// Forward; with dout given, dsum = dot(dout, out) from p.lse instead (out is not written).
+void attention_tc_forward(cudaStream_t stream, const AttnParams& p, const float* dout, float* dsum);
+void attention_tc_backward(cudaStream_t stream, const AttnParams& p, const float* dsum, float* dq,
+                           float* dk, float* dv, const float* dout);
 
 }  // namespace qforge::kernels::cuda

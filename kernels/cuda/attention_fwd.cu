@@ -1,6 +1,7 @@
 // What is here: the flash-attention forward (attention_forward of kernels/cuda/dense.h) and the
-// backward's dot(dout, out) preprocessing, fp32 on CUDA cores. Never materialises the T x Tk
-// scores: a block walks the key tiles of its query tile with an online softmax (running max m
+// backward's dot(dout, out) preprocessing, fp32 on CUDA cores (with tensor_cores, head_dim 64
+// and 128 go to the kernels of attention_tc.cu). Never materialises the T x
+// Tk scores: a block walks the key tiles of its query tile with an online softmax (running max m
 // and sum l per row, in log2 units), so memory is O(T D).
 //
 // Block: 4 warps x 8 query rows = 32 queries of one (batch, head); key tiles of 32.
@@ -41,7 +42,7 @@ template <int DP, bool kDsum>
 __global__ void __launch_bounds__(kWarps * 32)
     attn_fwd_kernel(AttnParams p, float scale_log2, const float* dout, float* dsum) {
     constexpr int kDl = DP / 32;  // dims per lane
-    extern __shared__ float4 smem4[];
+    extern __shared__ __align__(128) float4 smem4[];
     float* sQ = reinterpret_cast<float*>(smem4);  // [kBq][DP], pre-scaled by scale_log2
     float* sK = sQ + kBq * DP;                    // [kBk][DP+4]
     float* sV = sK + kBk * (DP + 4);              // [kBk][DP]
@@ -228,19 +229,27 @@ void launch_fwd(cudaStream_t stream, const AttnParams& p, const float* dout, flo
 
 }  // namespace
 
-void attention_forward(void* stream, const AttnParams& p) {
+void attention_forward(void* stream, const AttnParams& p, bool tensor_cores) {
     if (p.B == 0 || p.T == 0) {
         return;
     }
-    launch_fwd<false>(static_cast<cudaStream_t>(stream), p, nullptr, nullptr);
+    const auto s = static_cast<cudaStream_t>(stream);
+    if (tensor_cores && attention_tc_fits(p.D)) {
+        return attention_tc_forward(s, p, nullptr, nullptr);
+    }
+    launch_fwd<false>(s, p, nullptr, nullptr);
 }
 
-void attention_dsum(cudaStream_t stream, const AttnParams& p, const float* dout, float* dsum) {
+void attention_dsum(cudaStream_t stream, const AttnParams& p, const float* dout, float* dsum,
+                    bool tensor_cores) {
     if (p.out != nullptr) {
         const int64_t threads = p.B * p.Hq * p.T * 32;
         attn_dot_kernel<<<blocks_for(threads, 256), 256, 0, stream>>>(p, dout, dsum);
         QF_CUDA_LAUNCH_CHECK();
         return;
+    }
+    if (tensor_cores) {
+        return attention_tc_forward(stream, p, dout, dsum);
     }
     launch_fwd<true>(stream, p, dout, dsum);
 }

@@ -31,10 +31,11 @@ void bias_add_rows(void* stream, float* out, const float* bias, int64_t N, int64
 // dbias (OC) += sum over the N rows of dout (N,OC).
 void bias_grad(void* stream, float* dbias, const float* dout, int64_t N, int64_t OC);
 
-// Flash attention (kernels/cuda/attention_fwd.cu, attention_bwd.cu) on checked params; D <= 128.
-void attention_forward(void* stream, const AttnParams& p);
+// Flash attention (kernels/cuda/attention_fwd.cu, attention_bwd.cu, attention_tc.cu) on checked
+// params; D <= 128. tensor_cores: head_dim 64 and 128 run on TF32 tensor cores.
+void attention_forward(void* stream, const AttnParams& p, bool tensor_cores);
 void attention_backward(void* stream, const AttnParams& p, float* dq, float* dk, float* dv,
-                        const float* dout);
+                        const float* dout, bool tensor_cores);
 // The largest head_dim the CUDA attention kernels take.
 constexpr int64_t kAttentionMaxHeadDim = 128;
 
