@@ -108,7 +108,8 @@ rag::IndexBuildReport run_index_job(const IndexArgs& args, const CLI::App& sub,
     if (p.dense) {
         rag::DenseParams& d = *p.dense;
         if (given("--encoder-tokenizer")) {
-            d.tokenizer = args.encoder_tokenizer.empty() ? "" : absolute_path(args.encoder_tokenizer);
+            d.tokenizer =
+                args.encoder_tokenizer.empty() ? "" : absolute_path(args.encoder_tokenizer);
         }
         if (given("--pooling")) {
             d.pooling = args.pooling;
@@ -163,10 +164,9 @@ rag::IndexBuildReport run_index_job(const IndexArgs& args, const CLI::App& sub,
                     report.manifest.hnsw_file ? "hnsw" : "exact");
     }
     if (!args.quiet) {
-        std::fprintf(stderr,
-                     "[qforge] load %.2f s, chunk+analyse %.2f s, embed %.2f s, write %.2f s\n",
-                     report.load_seconds, report.chunk_seconds, report.embed_seconds,
-                     report.write_seconds);
+        std::fprintf(
+            stderr, "[qforge] load %.2f s, chunk+analyse %.2f s, embed %.2f s, write %.2f s\n",
+            report.load_seconds, report.chunk_seconds, report.embed_seconds, report.write_seconds);
     }
     return report;
 }

@@ -22,6 +22,7 @@ void register_commands(CLI::App& app) {
     register_sweep(app);
     register_index(app);
     register_retrieve(app);
+    register_rag(app);
     register_serve(app);
     register_eval(app);
 }

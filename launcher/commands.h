@@ -22,6 +22,7 @@ void register_train(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_index(CLI::App& app);
 void register_retrieve(CLI::App& app);
+void register_rag(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_eval(CLI::App& app);
 

@@ -68,7 +68,8 @@ Bm25Index Bm25Index::load(const fs::path& dir) {
     index.chunks_map_ = MappedFile(dir / m.chunks_file.name);
     {
         const std::string name = index.chunks_map_.path().string();
-        const std::string_view payload = check_index_file(index.chunks_map_, m.chunks_file, kChunksMagic);
+        const std::string_view payload =
+            check_index_file(index.chunks_map_, m.chunks_file, kChunksMagic);
         const Counts3 c = read_counts(payload, sizeof(DocRecord), sizeof(ChunkRecord), name);
         QF_CHECK(c.a == m.counts.documents && c.b == m.counts.chunks,
                  "{}: {} documents and {} chunks, manifest.json says {} and {}", name, c.a, c.b,
@@ -204,6 +205,11 @@ std::optional<std::size_t> Bm25Index::find_term(std::string_view t) const {
         return lo;
     }
     return std::nullopt;
+}
+
+std::uint32_t Bm25Index::document_frequency(std::string_view t) const {
+    const auto i = find_term(t);
+    return i ? term_record(*i).df : 0;
 }
 
 std::vector<Posting> Bm25Index::postings(std::string_view t) const {

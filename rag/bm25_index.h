@@ -63,6 +63,9 @@ public:
     std::string_view term(std::size_t i) const;
     std::vector<Posting> postings_at(std::size_t i) const;
 
+    // Number of chunks holding an (already analysed) term; 0 when absent.
+    std::uint32_t document_frequency(std::string_view term) const;
+
     // Postings of an (already analysed) term; empty when absent.
     std::vector<Posting> postings(std::string_view term) const;
 

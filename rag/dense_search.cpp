@@ -25,8 +25,9 @@ float dot(std::span<const float> a, std::span<const float> b) {
 
 std::vector<ScoredChunk> exact_search(const EmbeddingMatrix& m, std::span<const float> query,
                                       std::size_t k) {
-    QF_CHECK(query.size() == m.dim, "dense search: query has {} floats, the index holds {}-d vectors",
-             query.size(), m.dim);
+    QF_CHECK(query.size() == m.dim,
+             "dense search: query has {} floats, the index holds {}-d vectors", query.size(),
+             m.dim);
     auto better = [](const ScoredChunk& a, const ScoredChunk& b) {
         return a.score != b.score ? a.score > b.score : a.chunk < b.chunk;
     };

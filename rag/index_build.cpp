@@ -4,8 +4,8 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "kernels/common.h"
 #include "rag/bm25_index.h"
@@ -164,18 +164,18 @@ IndexBuildReport build_index(const IndexBuildOptions& options, const IndexProgre
         }
         report.chunks_embedded = texts.size();
         if (!texts.empty()) {
-            builder->add_embeddings(
-                embedder.embed(texts, options.collective,
-                               [&](std::size_t done, std::size_t total) {
-                                   if (progress) {
-                                       progress("embedding chunks", done, total);
-                                   }
-                               }),
-                embedder.dim());
+            builder->add_embeddings(embedder.embed(texts, options.collective,
+                                                   [&](std::size_t done, std::size_t total) {
+                                                       if (progress) {
+                                                           progress("embedding chunks", done,
+                                                                    total);
+                                                       }
+                                                   }),
+                                    embedder.dim());
         }
-        const bool hnsw = options.ann == "hnsw" ||
-                          (options.ann == "auto" &&
-                           (had_hnsw || builder->num_chunks() >= kHnswAutoMinChunks));
+        const bool hnsw =
+            options.ann == "hnsw" ||
+            (options.ann == "auto" && (had_hnsw || builder->num_chunks() >= kHnswAutoMinChunks));
         builder->set_ann(hnsw ? "hnsw" : "exact");
         report.embed_seconds = seconds_since(t0);
     }

@@ -191,7 +191,7 @@ IndexManifest IndexBuilder::write(const fs::path& dir) const {
         payload += tables;
         payload += blob.bytes;
         write_index_file(dir / index_file_name("chunks", m.generation), kChunksMagic, payload,
-                     m.chunks_file);
+                         m.chunks_file);
     }
     // postings-<gen>.bin: counts, term table, postings, blob.
     std::uint64_t num_postings = 0;
@@ -218,7 +218,7 @@ IndexManifest IndexBuilder::write(const fs::path& dir) const {
         payload += postings;
         payload += blob.bytes;
         write_index_file(dir / index_file_name("postings", m.generation), kPostingsMagic, payload,
-                     m.postings_file);
+                         m.postings_file);
     }
     m.counts = {docs_.size(), chunks_.size(), postings_.size(), num_postings, total_terms_, 0};
     if (params_.dense) {
@@ -236,8 +236,8 @@ IndexManifest IndexBuilder::write(const fs::path& dir) const {
                 graph = HnswGraph::load(old_hnsw_, dim_, chunks_.size());
                 graph.extend(matrix);
             } else {
-                graph = HnswGraph::build(matrix, {params_.dense->hnsw_m,
-                                                  params_.dense->hnsw_ef_construction});
+                graph = HnswGraph::build(
+                    matrix, {params_.dense->hnsw_m, params_.dense->hnsw_ef_construction});
             }
             m.hnsw_file = graph.save(dir / index_file_name("hnsw", m.generation));
         }

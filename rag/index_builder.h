@@ -81,7 +81,7 @@ private:
     std::map<std::string, std::vector<Posting>> postings_;  // sorted by term
     std::uint64_t total_terms_ = 0;
     std::size_t dim_ = 0;
-    std::vector<float> embeddings_;  // num_embedded() x dim_, row-major
+    std::vector<float> embeddings_;   // num_embedded() x dim_, row-major
     std::filesystem::path old_hnsw_;  // the loaded index's graph file, to extend
 };
 

@@ -19,14 +19,14 @@ inline constexpr std::string_view kIndexFormatName = "qforge-bm25-index";
 // 1: BM25 only. 2: adds the optional dense part (params.dense, files.embeddings, files.hnsw).
 inline constexpr std::uint32_t kIndexFormatVersion = 2;
 inline constexpr std::string_view kManifestFile = "manifest.json";
-inline constexpr std::string_view kChunksMagic = "QFRAGCHK";    // 8 bytes
-inline constexpr std::string_view kPostingsMagic = "QFRAGPST";  // 8 bytes
+inline constexpr std::string_view kChunksMagic = "QFRAGCHK";      // 8 bytes
+inline constexpr std::string_view kPostingsMagic = "QFRAGPST";    // 8 bytes
 inline constexpr std::string_view kEmbeddingsMagic = "QFRAGEMB";  // 8 bytes
 
 // How chunks were embedded for dense retrieval (absent: a BM25-only index).
 struct DenseParams {
-    std::string encoder;         // BERT-family model directory (absolute path)
-    std::string tokenizer;       // its WordPiece tokenizer directory ("" = the encoder's)
+    std::string encoder;           // BERT-family model directory (absolute path)
+    std::string tokenizer;         // its WordPiece tokenizer directory ("" = the encoder's)
     std::string pooling = "mean";  // mean | cls; vectors are always L2-normalised
     std::size_t max_length = 256;  // ids per chunk, [CLS]/[SEP] included (longer: truncated)
     std::string ann = "exact";     // exact | hnsw: whether an HNSW graph is stored
