@@ -60,13 +60,20 @@ constexpr std::array kKeys = {
     QF_CONFIG_KEY(checkpoint, every),
     QF_CONFIG_KEY(checkpoint, keep_last),
     QF_CONFIG_KEY(distributed, bucket_mb),
+    QF_CONFIG_KEY(index, docs),
+    QF_CONFIG_KEY(index, out),
+    QF_CONFIG_KEY(index, encoder),
+    QF_CONFIG_KEY(index, chunk_tokens),
+    QF_CONFIG_KEY(index, overlap),
+    QF_CONFIG_KEY(index, tokenizer),
+    QF_CONFIG_KEY(index, ann),
 };
 // clang-format on
 
 #undef QF_CONFIG_KEY
 
-constexpr std::array<std::string_view, 7> kSections = {"run",   "model",      "lora",       "data",
-                                                       "train", "checkpoint", "distributed"};
+constexpr std::array<std::string_view, 8> kSections = {
+    "run", "model", "lora", "data", "train", "checkpoint", "distributed", "index"};
 
 // Close enough to suggest: a few edits for the name's length, or one name extends the other
 // ("rank" -> "r", "warmup" -> "warmup_steps", "micro_batch_size" -> "micro_batch").

@@ -171,6 +171,14 @@ void validate_train_config(const train::TrainConfig& config) {
     check.require("distributed.bucket_mb",
                   config.distributed.bucket_mb > 0 && config.distributed.bucket_mb <= 4096,
                   "must be > 0 and <= 4096 (MiB)");
+    const train::IndexConfig& ix = config.index;
+    check.require("index.chunk_tokens", ix.chunk_tokens >= 1, "must be >= 1");
+    check.require("index.overlap", ix.overlap >= 0 && ix.overlap < ix.chunk_tokens,
+                  "must be >= 0 and < index.chunk_tokens");
+    check.require("index.ann", ix.ann == "auto" || ix.ann == "exact" || ix.ann == "hnsw",
+                  "must be auto, exact or hnsw");
+    check.require("index.encoder", ix.encoder.empty() || !ix.docs.empty(),
+                  "needs index.docs (the documents to index)");
     throw_config_problems(check.problems(), "invalid training config");
 }
 

@@ -71,6 +71,18 @@ struct DistributedConfig {
     double bucket_mb = 25.0;  // distributed.bucket_mb: MiB per gradient all-reduce bucket
 };
 
+// The retrieval index rank 0 builds at the end of `qforge train` (docs/rag.md), so the adapter
+// and the index it will be served with come from one job.
+struct IndexConfig {
+    std::string docs;            // index.docs: .txt/.md/.jsonl directory or file; "" = no index
+    std::string out;             // index.out: index directory; "" = <run dir>/index
+    std::string encoder;         // index.encoder: BERT-family encoder directory; "" = BM25 only
+    int64_t chunk_tokens = 256;  // index.chunk_tokens
+    int64_t overlap = 32;        // index.overlap
+    std::string tokenizer;       // index.tokenizer: counts chunk tokens; "" = words
+    std::string ann = "auto";    // index.ann: auto | exact | hnsw
+};
+
 struct TrainConfig {
     RunConfig run;
     ModelConfig model;
@@ -79,6 +91,7 @@ struct TrainConfig {
     OptimConfig train;
     CheckpointConfig checkpoint;
     DistributedConfig distributed;
+    IndexConfig index;
 };
 
 }  // namespace qforge::train
