@@ -15,6 +15,7 @@
 #include "launcher/commands.h"
 #include "launcher/config.h"
 #include "launcher/progress.h"
+#include "launcher/train_index.h"
 #include "parallel/mpi_collective.h"
 #include "runtime/train/trainer.h"
 
@@ -118,6 +119,16 @@ void run_train(const TrainArgs& args) {
                     coll->world());
         std::printf("metrics / plot:    %s, %s\n", (s.run_dir / "metrics.jsonl").string().c_str(),
                     (s.run_dir / "loss.png").string().c_str());
+    }
+    try {  // the config's index: section (rank 0 writes; every rank embeds its share)
+        build_index_after_train(cfg, s.run_dir, *coll);
+    } catch (const Error& e) {
+        if (coll->world() > 1) {
+            std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
+                         e.what());
+            parallel::MpiSession::abort_job(1);
+        }
+        throw;
     }
 }
 
