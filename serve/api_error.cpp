@@ -11,7 +11,7 @@ std::string error_body(const ApiError& e) {
     j["error"]["type"] = e.type;
     j["error"]["param"] = e.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.param);
     j["error"]["code"] = e.code.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.code);
-    return j.dump();
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string error_body(int status, const std::string& message) {

@@ -200,7 +200,8 @@ void Engine::loop() {
                     ++it;
                 }
             }
-            while (!waiting_.empty() && m.pool.in_use() < m.pool.slots()) {
+            while (!waiting_.empty() &&
+                   m.pool.in_use() + static_cast<int64_t>(admitted.size()) < m.pool.slots()) {
                 admitted.push_back(std::move(waiting_.front()));
                 waiting_.pop_front();
             }

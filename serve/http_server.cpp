@@ -328,6 +328,8 @@ struct HttpServer::Impl {
     void accept() {
         acceptor.async_accept(ioc, [this](beast::error_code ec, tcp::socket socket) {
             if (!ec) {
+                beast::error_code e;
+                socket.set_option(tcp::no_delay(true), e);  // SSE chunks go out at once
                 std::make_shared<Session>(std::move(socket), shared)->start();
             }
             if (acceptor.is_open()) {

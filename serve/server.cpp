@@ -445,7 +445,8 @@ void Server::Impl::route(HttpRequest req, std::shared_ptr<Responder> res) {
             want("GET");
             endpoint = "/v1/models/{id}";
             const std::string id = p.substr(std::string("/v1/models/").size());
-            for (const auto& m : models_json()["data"]) {
+            const json all = models_json();
+            for (const auto& m : all["data"]) {
                 if (m["id"] == id) {
                     return send(res, endpoint, 200, "application/json", dump(m), t0);
                 }
