@@ -1,16 +1,34 @@
 // What is here: kernels/memory.h. The CUDA branch exists only when this build has the backend.
 #include "kernels/memory.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #ifdef QFORGE_HAS_CUDA
 #include <cuda_runtime.h>
+
+#include "kernels/cuda/pointwise.h"
 #endif
 
 namespace qforge::kernels {
 
 namespace {
+
+// GPU allocation accounting (sizes by pointer, since cudaFree is not told the size).
+struct DeviceLedger {
+    std::mutex mu;
+    std::unordered_map<void*, std::size_t> sizes;
+    std::size_t in_use = 0, peak = 0;
+};
+
+DeviceLedger& ledger() {
+    static DeviceLedger l;
+    return l;
+}
 
 #ifdef QFORGE_HAS_CUDA
 void cuda_check(cudaError_t err, const char* what, std::size_t bytes) {
@@ -38,6 +56,11 @@ void* buffer_alloc(const Ctx& ctx, std::size_t bytes) {
 #ifdef QFORGE_HAS_CUDA
     void* ptr = nullptr;
     cuda_check(cudaMalloc(&ptr, bytes == 0 ? 1 : bytes), "cudaMalloc", bytes);
+    auto& l = ledger();
+    const std::lock_guard lock(l.mu);
+    l.sizes[ptr] = bytes;
+    l.in_use += bytes;
+    l.peak = std::max(l.peak, l.in_use);
     return ptr;
 #else
     no_cuda("buffer_alloc");
@@ -54,7 +77,25 @@ void buffer_free(const Ctx& ctx, void* ptr) noexcept {
     }
 #ifdef QFORGE_HAS_CUDA
     (void)cudaFree(ptr);  // noexcept: a failed free at teardown cannot be reported usefully
+    auto& l = ledger();
+    const std::lock_guard lock(l.mu);
+    if (auto it = l.sizes.find(ptr); it != l.sizes.end()) {
+        l.in_use -= it->second;
+        l.sizes.erase(it);
+    }
 #endif
+}
+
+std::size_t device_bytes_in_use() {
+    auto& l = ledger();
+    const std::lock_guard lock(l.mu);
+    return l.in_use;
+}
+
+std::size_t device_bytes_peak() {
+    auto& l = ledger();
+    const std::lock_guard lock(l.mu);
+    return l.peak;
 }
 
 void buffer_upload(const Ctx& ctx, void* dst, const void* host_src, std::size_t bytes) {
@@ -97,6 +138,21 @@ void buffer_zero(const Ctx& ctx, void* dst, std::size_t bytes) {
     cuda_check(cudaMemsetAsync(dst, 0, bytes, stream_of(ctx)), "cudaMemsetAsync", bytes);
 #else
     no_cuda("buffer_zero");
+#endif
+}
+
+void fill(const Ctx& ctx, float* out, int64_t n, float value) {
+    if (n <= 0) {
+        return;
+    }
+    if (ctx.device == Device::kCpu) {
+        std::fill_n(out, n, value);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda::fill_f32(ctx.stream, out, n, value);
+#else
+    no_cuda("fill");
 #endif
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/common.h"
 
@@ -15,10 +16,17 @@ void buffer_upload(const Ctx& ctx, void* dst, const void* host_src, std::size_t 
 void buffer_download(const Ctx& ctx, void* host_dst, const void* src, std::size_t bytes);
 // Sets `bytes` bytes at dst to zero (cudaMemsetAsync on ctx.stream; no sync).
 void buffer_zero(const Ctx& ctx, void* dst, std::size_t bytes);
+// out[0, n) = value (a kernel on ctx.stream on CUDA; no sync).
+void fill(const Ctx& ctx, float* out, int64_t n, float value);
 // Copies between two buffers of the same backend (device to device on CUDA, async on ctx.stream).
 void buffer_copy(const Ctx& ctx, void* dst, const void* src, std::size_t bytes);
 // Waits until every op queued on ctx.stream has finished (a no-op on the CPU).
 void stream_synchronize(const Ctx& ctx);
+
+// Bytes of GPU memory held by buffer_alloc now, and the most held at once since the start of
+// the process (0 without CUDA). Memory taken by cuBLASLt/NCCL internally is not counted.
+std::size_t device_bytes_in_use();
+std::size_t device_bytes_peak();
 
 // Owns one buffer_alloc'd block; move-only.
 class BackendBuffer {

@@ -1,5 +1,5 @@
 // What is here: `qforge train <config.yaml> [--set key=value ...] [--resume]`: QLoRA
-// fine-tuning on the CPU backend, one process or many MPI ranks (mpirun/srun). Rank 0 shows
+// fine-tuning on a GPU or the CPU, one process or many MPI ranks (mpirun/srun). Rank 0 shows
 // the progress bar and writes the run directory; an error on any rank ends the whole job.
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/common.h"
@@ -16,7 +17,9 @@
 #include "launcher/config.h"
 #include "launcher/progress.h"
 #include "launcher/train_index.h"
+#include "parallel/device_memory.h"
 #include "parallel/mpi_collective.h"
+#include "parallel/nccl_collective.h"
 #include "runtime/train/trainer.h"
 
 namespace qforge::launcher {
@@ -29,6 +32,7 @@ struct TrainArgs {
     bool resume = false;
     std::string resume_dir;  // optional: the run directory to continue
     int64_t stop_after = 0;
+    std::string init, shape, device;  // shorthands for model.init, model.shape, train.device
 };
 
 std::string fmt_loss(double x) {
@@ -36,7 +40,16 @@ std::string fmt_loss(double x) {
 }
 
 void run_train(const TrainArgs& args) {
-    train::TrainConfig cfg = load_train_config(args.config, args.overrides);
+    std::vector<std::string> overrides;
+    for (const auto& [key, value] :
+         {std::pair{"model.init", &args.init}, std::pair{"model.shape", &args.shape},
+          std::pair{"train.device", &args.device}}) {
+        if (!value->empty()) {
+            overrides.push_back(fmt::format("{}={}", key, *value));
+        }
+    }
+    overrides.insert(overrides.end(), args.overrides.begin(), args.overrides.end());
+    train::TrainConfig cfg = load_train_config(args.config, overrides);
     if (!args.resume_dir.empty()) {  // --resume runs/<name>: that directory is the run
         const std::filesystem::path dir = std::filesystem::path(args.resume_dir).lexically_normal();
         QF_CHECK(std::filesystem::is_directory(dir), "--resume {}: no such run directory",
@@ -50,8 +63,22 @@ void run_train(const TrainArgs& args) {
     std::unique_ptr<train::Collective> coll;
     if (parallel::launched_by_mpi()) {
         mpi.emplace(nullptr, nullptr);
-        coll = std::make_unique<parallel::MpiCollective>(
-            MPI_COMM_WORLD, parallel::bucket_bytes_from_mb(cfg.distributed.bucket_mb));
+        const std::size_t bucket = parallel::bucket_bytes_from_mb(cfg.distributed.bucket_mb);
+        const bool gpu = cfg.train.device == "cuda" ||
+                         (cfg.train.device == "auto" && parallel::cuda_device_count() > 0);
+        const auto& topo = mpi->topology();
+        if (gpu && topo.local_world <= parallel::cuda_device_count()) {
+            // One GPU per local rank: NCCL (it selects the GPU before anything is allocated).
+            parallel::NcclOptions nccl;
+            nccl.bucket_bytes = bucket;
+            coll = std::make_unique<parallel::NcclCollective>(MPI_COMM_WORLD, nccl);
+        } else {
+            // CPU ranks, or more ranks than GPUs on a node (NCCL refuses two ranks on one GPU):
+            // MPI, staging GPU gradients through pinned host memory.
+            auto mpi_coll = std::make_unique<parallel::MpiCollective>(MPI_COMM_WORLD, bucket);
+            mpi_coll->set_device_buffers(gpu);
+            coll = std::move(mpi_coll);
+        }
     } else {
         coll = std::make_unique<train::LocalCollective>();
     }
@@ -115,8 +142,12 @@ void run_train(const TrainArgs& args) {
                     s.finished ? "" : " (stopped early: continue with --resume)");
         std::printf("held-out loss:     %s -> %s\n", fmt_loss(s.initial_val_loss).c_str(),
                     fmt_loss(s.final_val_loss).c_str());
-        std::printf("throughput:        %.0f tokens/s (%d rank(s), cpu)\n", s.tokens_per_s,
-                    coll->world());
+        std::printf("throughput:        %.0f tokens/s (%d rank(s), %s)\n", s.tokens_per_s,
+                    coll->world(), s.device.c_str());
+        if (s.peak_device_gib > 0) {
+            std::printf("peak GPU memory:   %.2f GiB (qforge buffers, rank 0)\n",
+                        s.peak_device_gib);
+        }
         std::printf("metrics / plot:    %s, %s\n", (s.run_dir / "metrics.jsonl").string().c_str(),
                     (s.run_dir / "loss.png").string().c_str());
     }
@@ -151,6 +182,13 @@ void register_train(CLI::App& app) {
                     "Checkpoint and exit after N optimizer steps of this invocation (for "
                     "time-limited jobs); continue later with --resume")
         ->check(CLI::NonNegativeNumber);
+    sub->add_option(
+        "--init", args.init,
+        "Same as --set model.init=...: pretrained, or random (benchmarks; with --shape)");
+    sub->add_option(
+        "--shape", args.shape,
+        "Same as --set model.shape=...: llama3-8b, llama3-1b or tiny (with --init random)");
+    sub->add_option("--device", args.device, "Same as --set train.device=...: auto, cpu or cuda");
     add_command(app, sub, [resume] {
         args.resume = resume->count() > 0;
         run_train(args);

@@ -79,6 +79,8 @@ public:
     // allreduce_gradients takes device pointers from now on (allreduce_sum stays on the host).
     void set_device_buffers(bool on) { device_buffers_ = on; }
 
+    bool accepts_device_buffers() const override { return device_buffers_; }
+
     MPI_Comm comm() const { return comm_; }
 
 private:

@@ -47,6 +47,8 @@ public:
     // when the sum is complete (the same contract as the MPI transport).
     void allreduce_gradients(float* device_data, int64_t n) override;
 
+    bool accepts_device_buffers() const override { return true; }
+
     void barrier() override;
 
     // The stream (a cudaStream_t) that produces the gradients; nullptr = the legacy default

@@ -25,6 +25,11 @@ public:
 
     bool is_nf4() const { return nf4_.has_value(); }
 
+    // The NF4 storage (nullptr when dense) and the dense fp32 weights (nullptr when NF4).
+    const Nf4Weight* nf4() const { return nf4_ ? &*nf4_ : nullptr; }
+
+    const float* dense_data() const { return nf4_ ? nullptr : dense_.data<float>(); }
+
     // fp32 (rows, cols) weights: the dense tensor, or NF4 dequantized into `scratch`.
     const float* weights(std::vector<float>& scratch) const;
     std::size_t storage_bytes() const;

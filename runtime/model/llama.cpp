@@ -145,7 +145,7 @@ Tensor LlamaModel::forward(std::span<const int32_t> tokens, int64_t B, int64_t T
         att(N * Hq * D), gate(N * F), up(N * F), rstd(N);
     kernels::embedding_forward(ctx, x.data(), tokens.data(), weights_.embed.data<float>(), N, C, V);
 
-    std::vector<float> xd;  // LoRA dropout scratch (unused at inference)
+    DeviceArray<float> xd(ctx, 0);  // LoRA scratch (u = x A^T at inference)
     for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
         const auto& W = weights_.layers[static_cast<std::size_t>(l)];
         // y = beta * y + x W^T (+ the adapter's low-rank update when one is given)

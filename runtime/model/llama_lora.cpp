@@ -7,12 +7,12 @@
 #include "runtime/model/llama_lora.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/attention.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/embedding.h"
 #include "kernels/linear.h"
+#include "kernels/memory.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
@@ -24,77 +24,117 @@ using kernels::Ctx;
 namespace {
 constexpr int64_t kLogitChunkFloats = int64_t{1} << 22;  // 16 MiB of fp32 logits per chunk
 
-void zero(std::vector<float>& v) {
-    std::fill(v.begin(), v.end(), 0.0f);
-}
-
 std::size_t sz(int64_t n) {
     return static_cast<std::size_t>(n);
 }
 }  // namespace
 
+LoraTrainStep::LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B,
+                             int64_t T, bool activation_checkpointing)
+    : model_(model),
+      adapter_(adapter),
+      ctx_(model.ctx()),
+      params_(adapter.params().data()),
+      B_(B),
+      T_(T),
+      checkpointing_(activation_checkpointing) {
+    init(B, T);
+}
+
 LoraTrainStep::LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B,
                              int64_t T, bool activation_checkpointing)
-    : model_(model), adapter_(adapter), B_(B), T_(T), checkpointing_(activation_checkpointing) {
-    const auto& c = model.config();
+    : owned_model_(std::make_unique<LlamaOnDevice>(LlamaOnDevice::from_model(model, Ctx{}))),
+      model_(*owned_model_),
+      adapter_(adapter),
+      ctx_(model_.ctx()),
+      params_(adapter.params().data()),
+      B_(B),
+      T_(T),
+      checkpointing_(activation_checkpointing) {
+    init(B, T);
+}
+
+void LoraTrainStep::init(int64_t B, int64_t T) {
+    const auto& c = model_.config();
     QF_CHECK(B >= 1 && T >= 1, "train step needs B, T >= 1, got {} x {}", B, T);
     QF_CHECK(T <= c.max_position_embeddings, "seq_len {} exceeds max_position_embeddings {}", T,
              c.max_position_embeddings);
-    QF_CHECK(adapter.num_layers() == c.num_hidden_layers, "the adapter has {} layers, the model {}",
-             adapter.num_layers(), c.num_hidden_layers);
+    QF_CHECK(adapter_.num_layers() == c.num_hidden_layers,
+             "the adapter has {} layers, the model {}", adapter_.num_layers(), c.num_hidden_layers);
     const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
     const int64_t L = c.num_hidden_layers;
-    xs_.assign(sz(L + 1), std::vector<float>(sz(N * C)));
+    for (int64_t l = 0; l <= L; ++l) {
+        xs_.push_back(make(N * C));
+    }
     acts_.resize(checkpointing_ ? 1 : sz(L));
     for (auto& a : acts_) {
         allocate(a);
     }
-    positions_.resize(sz(N));
-    dequant_.resize(kNumLoraTargets);
-    dres_.resize(sz(N * C));
-    dxn_.resize(sz(N * C));
-    dF1_.resize(sz(N * F));
-    dF2_.resize(sz(N * F));
-    dF3_.resize(sz(N * F));
-    dq_.resize(sz(N * Hq * D));
-    dk_.resize(sz(N * Hkv * D));
-    dv_.resize(sz(N * Hkv * D));
-    datt_.resize(sz(N * Hq * D));
-    xf_.resize(sz(N * C));
-    rstd_f_.resize(sz(N));
-    dxf_.resize(sz(N * C));
-    losses_.resize(sz(N));
-    lse_rows_.resize(sz(N));
-    dloss_.resize(sz(N));
+    input_ = DeviceArray<int32_t>(ctx_, N);
+    targets_ = DeviceArray<int32_t>(ctx_, N);
+    segments_ = DeviceArray<int32_t>(ctx_, N);
+    positions_ = DeviceArray<int32_t>(ctx_, N);
+    positions_host_.resize(sz(N));
+    losses_host_.resize(sz(N));
+    dequant_ = make(0);
+    dres_ = make(N * C);
+    dxn_ = make(N * C);
+    dF1_ = make(N * F);
+    dF2_ = make(N * F);
+    dF3_ = make(N * F);
+    dq_ = make(N * Hq * D);
+    dk_ = make(N * Hkv * D);
+    dv_ = make(N * Hkv * D);
+    datt_ = make(N * Hq * D);
+    du_ = make(0);
+    xd_ = make(0);
+    xf_ = make(N * C);
+    rstd_f_ = make(N);
+    dxf_ = make(N * C);
+    losses_ = make(N);
+    lse_rows_ = make(N);
+    dloss_ = make(N);
+    logits_ = make(0);
+    dlogits_ = make(0);
 }
 
-void LoraTrainStep::allocate(LayerActs& a) const {
+void LoraTrainStep::allocate(LayerActs& a) {
     const auto& c = model_.config();
     const int64_t N = B_ * T_, C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads;
-    a.xn1.resize(sz(N * C));
-    a.rstd1.resize(sz(N));
-    a.q.resize(sz(N * Hq * D));
-    a.k.resize(sz(N * Hkv * D));
-    a.v.resize(sz(N * Hkv * D));
-    a.att.resize(sz(N * Hq * D));
-    a.lse.resize(sz(B_ * Hq * T_));
-    a.x_mid.resize(sz(N * C));
-    a.xn2.resize(sz(N * C));
-    a.rstd2.resize(sz(N));
-    a.gate.resize(sz(N * F));
-    a.up.resize(sz(N * F));
-    a.h.resize(sz(N * F));
+    a.xn1 = make(N * C);
+    a.rstd1 = make(N);
+    a.q = make(N * Hq * D);
+    a.k = make(N * Hkv * D);
+    a.v = make(N * Hkv * D);
+    a.att = make(N * Hq * D);
+    a.lse = make(B_ * Hq * T_);
+    a.x_mid = make(N * C);
+    a.xn2 = make(N * C);
+    a.rstd2 = make(N);
+    a.gate = make(N * F);
+    a.up = make(N * F);
+    a.h = make(N * F);
     for (auto& u : a.u) {
-        u.resize(sz(N * adapter_.options().r));
+        u = make(N * adapter_.options().r);
     }
 }
 
 LoraProjection LoraTrainStep::projection(int64_t l, int t, bool training, uint64_t seed,
                                          uint64_t micro_key) {
-    LoraProjection p = lora_projection_of(model_.weights().layers[sz(l)].projection(t),
-                                          dequant_[sz(t)], &adapter_, l, t);
+    const ProjectionOnDevice& w = model_.projection(l, t);
+    LoraProjection p{};
+    p.W = model_.projection_weights(l, t, dequant_);  // valid until the next projection()
+    p.in = w.cols;
+    p.out = w.rows;
+    const auto& s = adapter_.slot(l, static_cast<LoraTarget>(t));
+    if (s.enabled) {
+        p.A = params_ + s.a_offset;
+        p.B = params_ + s.b_offset;
+        p.r = adapter_.options().r;
+        p.scale = adapter_.scale();
+    }
     p.dropout = training ? adapter_.options().dropout : 0.0f;
     p.seed = seed;
     p.key = (micro_key * 1024 + static_cast<uint64_t>(l)) * 8 + static_cast<uint64_t>(t);
@@ -105,16 +145,16 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                                   const float* x_in, float* x_out, bool training, uint64_t seed,
                                   uint64_t micro_key) {
     const auto& c = model_.config();
-    const auto& W = model_.weights().layers[sz(l)];
     const int64_t N = batch.B * batch.T, C = c.hidden_size, F = c.intermediate_size;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
-    const Ctx ctx{};
+    const Ctx& ctx = ctx_;
     auto proj = [&](int t) {
         return projection(l, t, training, seed, micro_key);
     };
+    const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
 
-    kernels::rmsnorm_forward(ctx, a.xn1.data(), a.rstd1.data(), x_in, W.attn_norm.data<float>(), N,
-                             C, c.rms_norm_eps);
+    kernels::rmsnorm_forward(ctx, a.xn1.data(), a.rstd1.data(), x_in, model_.attn_norm(l), N, C,
+                             c.rms_norm_eps);
     lora_projection_forward(ctx, proj(0), a.q.data(), a.xn1.data(), N, 0.0f, a.u[0].data(), xd_);
     lora_projection_forward(ctx, proj(1), a.k.data(), a.xn1.data(), N, 0.0f, a.u[1].data(), xd_);
     lora_projection_forward(ctx, proj(2), a.v.data(), a.xn1.data(), N, 0.0f, a.u[2].data(), xd_);
@@ -122,20 +162,20 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                           N, Hq, D);
     kernels::rope_forward(ctx, a.k.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                           N, Hkv, D);
-    auto p = kernels::make_attn_params_contiguous(a.att.data(), a.lse.data(), a.q.data(),
-                                                  a.k.data(), a.v.data(), batch.segment_ids,
-                                                  batch.B, batch.T, Hq, Hkv, D);
+    auto p =
+        kernels::make_attn_params_contiguous(a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
+                                             a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D);
     kernels::attention_forward(ctx, p);
-    std::memcpy(a.x_mid.data(), x_in, sizeof(float) * sz(N * C));
+    kernels::buffer_copy(ctx, a.x_mid.data(), x_in, sizeof(float) * sz(N * C));
     lora_projection_forward(ctx, proj(3), a.x_mid.data(), a.att.data(), N, 1.0f, a.u[3].data(),
                             xd_);
 
-    kernels::rmsnorm_forward(ctx, a.xn2.data(), a.rstd2.data(), a.x_mid.data(),
-                             W.mlp_norm.data<float>(), N, C, c.rms_norm_eps);
+    kernels::rmsnorm_forward(ctx, a.xn2.data(), a.rstd2.data(), a.x_mid.data(), model_.mlp_norm(l),
+                             N, C, c.rms_norm_eps);
     lora_projection_forward(ctx, proj(4), a.gate.data(), a.xn2.data(), N, 0.0f, a.u[4].data(), xd_);
     lora_projection_forward(ctx, proj(5), a.up.data(), a.xn2.data(), N, 0.0f, a.u[5].data(), xd_);
     kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
-    std::memcpy(x_out, a.x_mid.data(), sizeof(float) * sz(N * C));
+    kernels::buffer_copy(ctx, x_out, a.x_mid.data(), sizeof(float) * sz(N * C));
     lora_projection_forward(ctx, proj(6), x_out, a.h.data(), N, 1.0f, a.u[6].data(), xd_);
 }
 
@@ -143,10 +183,10 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
                                    const float* x_in, float* dres, float* grads, bool training,
                                    uint64_t seed, uint64_t micro_key) {
     const auto& c = model_.config();
-    const auto& W = model_.weights().layers[sz(l)];
     const int64_t N = batch.B * batch.T, C = c.hidden_size, F = c.intermediate_size;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
-    const Ctx ctx{};
+    const Ctx& ctx = ctx_;
+    const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
     auto back = [&](int t, float* dx, const float* dy, const float* x) {
         const auto p = projection(l, t, training, seed, micro_key);
         const auto& s = adapter_.slot(l, static_cast<LoraTarget>(t));
@@ -154,39 +194,42 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         float* dB = s.enabled ? grads + s.b_offset : nullptr;
         lora_projection_backward(ctx, p, dx, dA, dB, dy, x, a.u[sz(t)].data(), N, du_, xd_);
     };
+    auto zero = [&](Buf& b, int64_t n) {
+        kernels::buffer_zero(ctx, b.data(), sizeof(float) * sz(n));
+    };
 
     // MLP: x_out = x_mid + down(h), h = silu(gate) * up
-    std::fill_n(dF3_.begin(), N * F, 0.0f);
+    zero(dF3_, N * F);
     back(6, dF3_.data(), dres, a.h.data());
-    std::fill_n(dF1_.begin(), N * F, 0.0f);
-    std::fill_n(dF2_.begin(), N * F, 0.0f);
+    zero(dF1_, N * F);
+    zero(dF2_, N * F);
     kernels::swiglu_backward(ctx, dF1_.data(), dF2_.data(), dF3_.data(), a.gate.data(), a.up.data(),
                              N * F);
-    std::fill_n(dxn_.begin(), N * C, 0.0f);
+    zero(dxn_, N * C);
     back(4, dxn_.data(), dF1_.data(), a.xn2.data());
     back(5, dxn_.data(), dF2_.data(), a.xn2.data());
-    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), a.x_mid.data(),
-                              W.mlp_norm.data<float>(), a.rstd2.data(), N, C);
+    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), a.x_mid.data(), model_.mlp_norm(l),
+                              a.rstd2.data(), N, C);
 
     // Attention: x_mid = x + o(attn)
-    std::fill_n(datt_.begin(), N * Hq * D, 0.0f);
+    zero(datt_, N * Hq * D);
     back(3, datt_.data(), dres, a.att.data());
-    zero(dq_);
-    zero(dk_);
-    zero(dv_);
-    auto p = kernels::make_attn_params_contiguous(a.att.data(), a.lse.data(), a.q.data(),
-                                                  a.k.data(), a.v.data(), batch.segment_ids,
-                                                  batch.B, batch.T, Hq, Hkv, D);
+    zero(dq_, N * Hq * D);
+    zero(dk_, N * Hkv * D);
+    zero(dv_, N * Hkv * D);
+    auto p =
+        kernels::make_attn_params_contiguous(a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
+                                             a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D);
     kernels::attention_backward(ctx, p, dq_.data(), dk_.data(), dv_.data(), datt_.data());
     kernels::rope_backward(ctx, dq_.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                            N, Hq, D);
     kernels::rope_backward(ctx, dk_.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                            N, Hkv, D);
-    std::fill_n(dxn_.begin(), N * C, 0.0f);
+    zero(dxn_, N * C);
     back(0, dxn_.data(), dq_.data(), a.xn1.data());
     back(1, dxn_.data(), dk_.data(), a.xn1.data());
     back(2, dxn_.data(), dv_.data(), a.xn1.data());
-    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, W.attn_norm.data<float>(),
+    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, model_.attn_norm(l),
                               a.rstd1.data(), N, C);
 }
 
@@ -198,63 +241,70 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
              B_, T_);
     const int64_t N = batch.B * batch.T, C = c.hidden_size, V = c.vocab_size;
     const int64_t L = c.num_hidden_layers;
-    const Ctx ctx{};
+    const Ctx& ctx = ctx_;
     for (int64_t i = 0; i < N; ++i) {
-        positions_[sz(i)] = batch.positions ? batch.positions[i] : static_cast<int32_t>(i % T_);
+        positions_host_[sz(i)] =
+            batch.positions ? batch.positions[i] : static_cast<int32_t>(i % T_);
     }
-    kernels::embedding_forward(ctx, xs_[0].data(), batch.input,
-                               model_.weights().embed.data<float>(), N, C, V);
+    positions_.upload(positions_host_.data(), N);
+    input_.upload(batch.input, N);
+    targets_.upload(batch.targets, N);
+    if (batch.segment_ids != nullptr) {
+        segments_.upload(batch.segment_ids, N);
+    }
+    kernels::embedding_forward(ctx, xs_[0].data(), input_.data(), model_.embed(), N, C, V);
     for (int64_t l = 0; l < L; ++l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         layer_forward(l, batch, a, xs_[sz(l)].data(), xs_[sz(l + 1)].data(), backward, seed,
                       micro_key);
     }
 
-    // Loss head in row chunks: xf = rmsnorm(x_L); logits = xf @ lm_head^T; CE.
+    // Loss head in row chunks: xf = rmsnorm(x_L); logits = xf @ lm_head^T; CE. The full (N, V)
+    // logits never exist at once.
     kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), xs_[sz(L)].data(),
-                             model_.weights().final_norm.data<float>(), N, C, c.rms_norm_eps);
-    const float* head = model_.weights().lm_head.data<float>();
+                             model_.final_norm(), N, C, c.rms_norm_eps);
+    const float* head = model_.lm_head();
     const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, kLogitChunkFloats / V));
-    logits_.resize(sz(chunk * V));
+    logits_.ensure(chunk * V);
     if (backward) {
-        dlogits_.resize(sz(chunk * V));
-        std::fill_n(dxf_.begin(), N * C, 0.0f);
+        dlogits_.ensure(chunk * V);
+        kernels::buffer_zero(ctx, dxf_.data(), sizeof(float) * sz(N * C));
+        kernels::fill(ctx, dloss_.data(), N, loss_scale);
     }
-    LossSum total;
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
         const int64_t rows = std::min(chunk, N - r0);
         kernels::linear_forward(ctx, logits_.data(), xf_.data() + r0 * C, head, nullptr, rows, C,
                                 V);
         kernels::cross_entropy_forward(ctx, losses_.data() + r0, lse_rows_.data() + r0,
-                                       logits_.data(), batch.targets + r0, rows, V);
-        for (int64_t i = r0; i < r0 + rows; ++i) {
-            if (batch.targets[i] != -100) {
-                total.sum += losses_[sz(i)];
-                total.tokens += 1;
-            }
-            dloss_[sz(i)] = loss_scale;
-        }
+                                       logits_.data(), targets_.data() + r0, rows, V);
         if (backward) {
             kernels::cross_entropy_backward(ctx, dlogits_.data(), logits_.data(),
-                                            lse_rows_.data() + r0, batch.targets + r0,
+                                            lse_rows_.data() + r0, targets_.data() + r0,
                                             dloss_.data() + r0, rows, V);
             kernels::linear_backward(ctx, dxf_.data() + r0 * C, nullptr, nullptr, dlogits_.data(),
                                      xf_.data() + r0 * C, head, rows, C, V);
+        }
+    }
+    losses_.download(losses_host_.data(), N);
+    LossSum total;
+    for (int64_t i = 0; i < N; ++i) {
+        if (batch.targets[i] != -100) {
+            total.sum += losses_host_[sz(i)];
+            total.tokens += 1;
         }
     }
     if (!backward) {
         return total;
     }
 
-    std::fill_n(dres_.begin(), N * C, 0.0f);
+    kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
     kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), xs_[sz(L)].data(),
-                              model_.weights().final_norm.data<float>(), rstd_f_.data(), N, C);
+                              model_.final_norm(), rstd_f_.data(), N, C);
     for (int64_t l = L - 1; l >= 0; --l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         if (checkpointing_) {  // recompute this layer's activations from its saved input
-            std::vector<float>& scratch_out = dxf_;  // x_out is not needed again
-            layer_forward(l, batch, a, xs_[sz(l)].data(), scratch_out.data(), true, seed,
-                          micro_key);
+            float* scratch_out = dxf_.data();  // x_out is not needed again
+            layer_forward(l, batch, a, xs_[sz(l)].data(), scratch_out, true, seed, micro_key);
         }
         layer_backward(l, batch, a, xs_[sz(l)].data(), dres_.data(), grads, true, seed, micro_key);
     }

@@ -6,15 +6,19 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "runtime/model/llama.h"
+#include "runtime/model/llama_on_device.h"
 #include "runtime/model/lora.h"
 #include "runtime/model/lora_ops.h"
+#include "runtime/tensor/device_array.h"
 
 namespace qforge {
 
-// One micro-batch of B packed rows of T tokens (layout of train::DataLoader::Batch).
+// One micro-batch of B packed rows of T tokens (layout of train::DataLoader::Batch), in host
+// memory whatever the device: the step uploads what it needs.
 struct TokenBatch {
     int64_t B = 0, T = 0;
     const int32_t* input = nullptr;        // (B,T)
@@ -30,13 +34,23 @@ struct LossSum {
 
 class LoraTrainStep {
 public:
-    // Workspace for micro-batches of up to B x T tokens, allocated once here.
+    // Workspace for micro-batches of up to B x T tokens, allocated once here on the model's
+    // device. The adapter's A/B values are read from set_params() (default: the adapter's own
+    // host params, which suits the CPU).
+    LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B, int64_t T,
+                  bool activation_checkpointing);
+    // CPU convenience: a view of a loaded model.
     LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B, int64_t T,
                   bool activation_checkpointing);
 
+    // Where the LoRA parameters live on the step's device (laid out like adapter.params()).
+    void set_params(const float* params) { params_ = params; }
+
+    const kernels::Ctx& ctx() const { return ctx_; }
+
     // Forward + backward. Gradients of (loss_scale * sum of token losses) are accumulated
-    // (+=) into grads, laid out like adapter.params(). Dropout masks are keyed by
-    // (dropout_seed, micro_key) so a resumed run draws the same ones.
+    // (+=) into grads (on the step's device), laid out like adapter.params(). Dropout masks are
+    // keyed by (dropout_seed, micro_key) so a resumed run draws the same ones.
     LossSum forward_backward(const TokenBatch& batch, float loss_scale, uint64_t dropout_seed,
                              uint64_t micro_key, float* grads);
 
@@ -44,11 +58,14 @@ public:
     LossSum forward_loss(const TokenBatch& batch);
 
 private:
+    using Buf = DeviceArray<float>;
+
     struct LayerActs {
-        std::vector<float> xn1, rstd1, q, k, v, att, lse, x_mid, xn2, rstd2, gate, up, h;
-        std::array<std::vector<float>, kNumLoraTargets> u;
+        Buf xn1, rstd1, q, k, v, att, lse, x_mid, xn2, rstd2, gate, up, h;
+        std::array<Buf, kNumLoraTargets> u;
     };
 
+    void init(int64_t B, int64_t T);
     void layer_forward(int64_t l, const TokenBatch& batch, LayerActs& a, const float* x_in,
                        float* x_out, bool training, uint64_t seed, uint64_t micro_key);
     void layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a, const float* x_in,
@@ -57,19 +74,26 @@ private:
     LossSum run(const TokenBatch& batch, bool backward, float loss_scale, uint64_t seed,
                 uint64_t micro_key, float* grads);
     LoraProjection projection(int64_t l, int t, bool training, uint64_t seed, uint64_t micro_key);
-    void allocate(LayerActs& a) const;
+    void allocate(LayerActs& a);
 
-    const LlamaModel& model_;
+    Buf make(int64_t n) const { return Buf(ctx_, n); }
+
+    std::unique_ptr<LlamaOnDevice> owned_model_;  // the CPU convenience constructor's view
+    const LlamaOnDevice& model_;
     const LoraAdapter& adapter_;
+    kernels::Ctx ctx_;
+    const float* params_;
     int64_t B_, T_;
     bool checkpointing_;
-    std::vector<std::vector<float>> xs_;  // layer inputs (L+1) x (N,C); xs_[L] = final hidden
-    std::vector<LayerActs> acts_;         // L sets, or 1 when checkpointing
-    std::vector<int32_t> positions_;
-    std::vector<std::vector<float>> dequant_;  // per projection: its fp32 weights (NF4 scratch)
+    std::vector<Buf> xs_;          // layer inputs (L+1) x (N,C); xs_[L] = final hidden
+    std::vector<LayerActs> acts_;  // L sets, or 1 when checkpointing
+    DeviceArray<int32_t> input_, targets_, segments_, positions_;
+    Buf dequant_;  // the fp32 weights of the projection in use (NF4 dequantized right before use)
     // backward scratch
-    std::vector<float> dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
-    std::vector<float> xf_, rstd_f_, logits_, dlogits_, dxf_, losses_, lse_rows_, dloss_;
+    Buf dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
+    Buf xf_, rstd_f_, logits_, dlogits_, dxf_, losses_, lse_rows_, dloss_;
+    std::vector<float> losses_host_;
+    std::vector<int32_t> positions_host_;
 };
 
 }  // namespace qforge

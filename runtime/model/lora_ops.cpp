@@ -15,11 +15,11 @@ using kernels::gemm;
 namespace {
 // drop(x) into xd, or x itself when there is no dropout.
 const float* dropped_input(const kernels::Ctx& ctx, const LoraProjection& p, const float* x,
-                           int64_t N, std::vector<float>& xd) {
+                           int64_t N, DeviceArray<float>& xd) {
     if (p.dropout <= 0.0f) {
         return x;
     }
-    xd.resize(static_cast<std::size_t>(N * p.in));
+    xd.ensure(N * p.in);
     kernels::dropout_forward(ctx, xd.data(), x, N * p.in, p.dropout, p.seed, p.key);
     return xd.data();
 }
@@ -45,16 +45,16 @@ LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>
 
 void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, float* y,
                              const float* x, int64_t N, float beta, float* u,
-                             std::vector<float>& xd) {
+                             DeviceArray<float>& xd) {
     gemm(ctx, false, true, N, p.out, p.in, 1.0f, x, p.in, p.W, p.in, beta, y, p.out);
     if (p.A == nullptr || N == 0) {
         return;
     }
-    std::vector<float> local;
     float* uu = u;
-    if (uu == nullptr) {
-        local.resize(static_cast<std::size_t>(N * p.r));
-        uu = local.data();
+    if (uu == nullptr) {  // inference: u is not kept (dropout is off, so xd is free)
+        QF_CHECK(p.dropout <= 0.0f, "lora_projection_forward: dropout needs a u buffer");
+        xd.ensure(N * p.r);
+        uu = xd.data();
     }
     const float* xin = dropped_input(ctx, p, x, N, xd);
     gemm(ctx, false, true, N, p.r, p.in, 1.0f, xin, p.in, p.A, p.in, 0.0f, uu, p.r);
@@ -63,7 +63,7 @@ void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, f
 
 void lora_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p, float* dx,
                               float* dA, float* dB, const float* dy, const float* x, const float* u,
-                              int64_t N, std::vector<float>& du, std::vector<float>& xd) {
+                              int64_t N, DeviceArray<float>& du, DeviceArray<float>& xd) {
     if (N == 0) {
         return;
     }
@@ -73,7 +73,7 @@ void lora_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p, 
     if (p.A == nullptr) {
         return;
     }
-    du.resize(static_cast<std::size_t>(N * p.r));
+    du.ensure(N * p.r);
     // dB += s dy^T u ; dU = s dy B
     gemm(ctx, true, false, p.out, p.r, N, p.scale, dy, p.out, u, p.r, 1.0f, dB, p.r);
     gemm(ctx, false, false, N, p.r, p.out, p.scale, dy, p.out, p.B, p.r, 0.0f, du.data(), p.r);
@@ -87,7 +87,7 @@ void lora_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p, 
         gemm(ctx, false, false, N, p.in, p.r, 1.0f, du.data(), p.r, p.A, p.in, 1.0f, dx, p.in);
         return;
     }
-    xd.resize(static_cast<std::size_t>(N * p.in));
+    xd.ensure(N * p.in);
     gemm(ctx, false, false, N, p.in, p.r, 1.0f, du.data(), p.r, p.A, p.in, 0.0f, xd.data(), p.in);
     kernels::dropout_backward(ctx, dx, xd.data(), N * p.in, p.dropout, p.seed, p.key);
 }

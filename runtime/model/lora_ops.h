@@ -8,6 +8,7 @@
 #include "kernels/common.h"
 #include "runtime/model/frozen_linear.h"
 #include "runtime/model/lora.h"
+#include "runtime/tensor/device_array.h"
 
 namespace qforge {
 
@@ -27,15 +28,16 @@ LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>
                                   const LoraAdapter* adapter, int64_t layer, int t);
 
 // y (N,out) = beta * y + x W^T + s * drop(x) A^T B^T. u (N,r) receives drop(x) A^T when
-// non-null (saved for backward). xd is scratch of N*in floats, used only with dropout.
+// non-null (saved for backward). xd is scratch on ctx (grown to N*in floats with dropout, or
+// N*r when u is null).
 void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, float* y,
                              const float* x, int64_t N, float beta, float* u,
-                             std::vector<float>& xd);
+                             DeviceArray<float>& xd);
 
 // dx (N,in) += dy W + s * drop'(dy B A); dA (r,in) += s * ...; dB (out,r) += s * dy^T u.
-// du is scratch of N*r floats, xd of N*in floats.
+// du and xd are scratch on ctx (grown to N*r and N*in floats).
 void lora_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p, float* dx,
                               float* dA, float* dB, const float* dy, const float* x, const float* u,
-                              int64_t N, std::vector<float>& du, std::vector<float>& xd);
+                              int64_t N, DeviceArray<float>& du, DeviceArray<float>& xd);
 
 }  // namespace qforge

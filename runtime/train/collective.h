@@ -20,6 +20,10 @@ public:
     // (parallel::GradientBucketer); the result is the same sum as allreduce_sum.
     virtual void allreduce_gradients(float* data, int64_t n) { allreduce_sum(data, n); }
 
+    // True when allreduce_gradients takes GPU memory (NCCL, or MPI staging it through the
+    // host); otherwise the trainer stages GPU gradients itself.
+    virtual bool accepts_device_buffers() const { return false; }
+
     virtual void barrier() = 0;
 };
 

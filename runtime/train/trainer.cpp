@@ -13,10 +13,16 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "kernels/adamw.h"
+#include "kernels/memory.h"
+#include "kernels/registry.h"
 #include "runtime/io/atomic_file.h"
 #include "runtime/model/llama_lora.h"
+#include "runtime/model/llama_on_device.h"
+#include "runtime/model/llama_shapes.h"
+#include "runtime/tensor/device_array.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/data.h"
@@ -66,6 +72,21 @@ EvalMetrics evaluate(LoraTrainStep& step, const std::vector<Sequence>& rows, int
     return m;
 }
 
+kernels::Ctx device_for(const std::string& device) {
+    const bool gpu = kernels::cuda_available();
+    if (device == "cuda") {
+        QF_CHECK(gpu, "train.device=cuda: {}",
+                 kernels::op_supported(kernels::Op::kGemm, kernels::Device::kCuda)
+                     ? "no GPU is visible to this process"
+                     : "this build has no CUDA backend (configure with nvcc)");
+        return {kernels::Device::kCuda, nullptr};
+    }
+    if (device == "auto" && gpu) {
+        return {kernels::Device::kCuda, nullptr};
+    }
+    return {};
+}
+
 class MetricsLog {
 public:
     MetricsLog(const fs::path& path, bool append)
@@ -96,21 +117,34 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
     TrainSummary summary;
     summary.run_dir = fs::path(cfg.run.output_dir) / cfg.run.name;
     summary.adapter_dir = summary.run_dir / "adapter";
-    QF_CHECK(cfg.model.init == "pretrained",
-             "model.init={} is not supported by the CPU trainer yet (use pretrained)",
-             cfg.model.init);
+    const kernels::Ctx ctx = device_for(cfg.train.device);
+    const bool on_host = ctx.device == kernels::Device::kCpu;
 
-    // Model, tokenizer, data.
+    // Model (loaded, or random-initialised in a named shape on the device), tokenizer, data.
+    const bool random_init = cfg.model.init == "random";
     const fs::path model_dir = cfg.model.path;
+    const std::string base_name =
+        random_init ? fmt::format("random:{}", cfg.model.shape) : model_dir.string();
     const Tokenizer tokenizer =
         Tokenizer::load(cfg.model.tokenizer.empty() ? model_dir : fs::path(cfg.model.tokenizer));
-    LlamaLoadOptions load_opts;
-    load_opts.quantize_nf4 = cfg.model.quantize == "nf4";
-    const LlamaModel model = LlamaModel::load(model_dir, load_opts);
-    say(fmt::format("model {}: {} layers, hidden {}, vocab {}, base weights {:.2f} MiB ({})",
-                    model_dir.string(), model.config().num_hidden_layers,
-                    model.config().hidden_size, model.config().vocab_size,
-                    static_cast<double>(model.weight_bytes()) / (1 << 20), cfg.model.quantize));
+    const bool nf4 = cfg.model.quantize == "nf4";
+    std::optional<LlamaModel> host_model;
+    std::optional<LlamaOnDevice> dev_model;
+    if (random_init) {
+        dev_model.emplace(
+            LlamaOnDevice::random(llama_shape(cfg.model.shape), ctx, nf4, cfg.run.seed));
+    } else {
+        LlamaLoadOptions load_opts;
+        load_opts.quantize_nf4 = nf4;
+        host_model.emplace(LlamaModel::load(model_dir, load_opts));
+        dev_model.emplace(LlamaOnDevice::from_model(*host_model, ctx));
+    }
+    const io::LlamaConfig& model_config = dev_model->config();
+    say(fmt::format("model {}: {} layers, hidden {}, vocab {}, base weights {:.2f} MiB ({}) on {}",
+                    base_name, model_config.num_hidden_layers, model_config.hidden_size,
+                    model_config.vocab_size,
+                    static_cast<double>(dev_model->weight_bytes()) / (1 << 20), cfg.model.quantize,
+                    kernels::device_name(ctx.device)));
 
     DataOptions data_opts;
     for (const auto& f : cfg.data.train) {
@@ -138,7 +172,8 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
              "(data.seq_len {} is shorter than the prompts; {} of {} examples were truncated) or "
              "is empty; raise data.seq_len",
              cfg.data.seq_len, data.stats.truncated, data.stats.examples);
-    DataLoader loader(data.train, cfg.train.micro_batch, cfg.run.seed, coll.rank(), coll.world());
+    DataLoader loader(data.train, cfg.train.micro_batch, cfg.run.seed, coll.rank(), coll.world(),
+                      cfg.train.grad_accum);
     QF_CHECK(loader.steps_per_epoch() >= 1,
              "{} train rows are too few for micro_batch {} on {} ranks", data.train.size(),
              cfg.train.micro_batch, coll.world());
@@ -154,7 +189,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
     lora_opts.dropout = cfg.lora.dropout;
     lora_opts.use_rslora = cfg.lora.use_rslora;
     lora_opts.target_modules = cfg.lora.target_modules;
-    LoraAdapter adapter = LoraAdapter::create(model.config(), lora_opts, cfg.run.seed);
+    LoraAdapter adapter = LoraAdapter::create(model_config, lora_opts, cfg.run.seed);
     std::vector<float> m(static_cast<std::size_t>(adapter.num_params()), 0.0f);
     std::vector<float> v(m.size(), 0.0f);
     TrainerState state;
@@ -165,7 +200,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
         const auto latest = checkpoint_latest(summary.run_dir);
         QF_CHECK(latest.has_value(), "--resume: no checkpoint-<step> directory in {}",
                  summary.run_dir.string());
-        checkpoint_load(*latest, model.config(), adapter, m, v, state);
+        checkpoint_load(*latest, model_config, adapter, m, v, state);
         QF_CHECK(state.world == coll.world(),
                  "{}: the run was started with {} ranks, now {}: the data order would differ",
                  latest->string(), state.world, coll.world());
@@ -182,9 +217,34 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
     }
     coll.barrier();
 
-    LoraTrainStep step_fn(model, adapter, cfg.train.micro_batch, cfg.data.seq_len,
-                          cfg.train.activation_checkpointing);
+    // Parameters, gradients and AdamW moments live where the step runs. On the CPU they are the
+    // host vectors themselves; on a GPU, copies that sync_to_host() brings back for checkpoints.
+    const auto n_params = static_cast<int64_t>(m.size());
     std::vector<float> grads(m.size());
+    DeviceArray<float> params_dev, grads_dev, m_dev, v_dev;
+    if (!on_host) {
+        for (auto* a : {&params_dev, &grads_dev, &m_dev, &v_dev}) {
+            a->bind(ctx);
+            a->ensure(n_params);
+        }
+        params_dev.upload(adapter.params().data(), n_params);
+        m_dev.upload(m.data(), n_params);
+        v_dev.upload(v.data(), n_params);
+    }
+    float* params_p = on_host ? adapter.params().data() : params_dev.data();
+    float* grads_p = on_host ? grads.data() : grads_dev.data();
+    float* m_p = on_host ? m.data() : m_dev.data();
+    float* v_p = on_host ? v.data() : v_dev.data();
+    auto sync_to_host = [&] {
+        if (!on_host) {
+            params_dev.download(adapter.params().data(), n_params);
+            m_dev.download(m.data(), n_params);
+            v_dev.download(v.data(), n_params);
+        }
+    };
+    LoraTrainStep step_fn(*dev_model, adapter, cfg.train.micro_batch, cfg.data.seq_len,
+                          cfg.train.activation_checkpointing);
+    step_fn.set_params(params_p);
     const Schedule schedule = schedule_from_string(cfg.train.schedule);
     std::unique_ptr<MetricsLog> log;
     std::vector<std::pair<double, double>> train_curve, val_curve;
@@ -239,7 +299,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
         coll.allreduce_sum(counts, 1);
         const float loss_scale = counts[0] > 0 ? static_cast<float>(1.0 / counts[0]) : 0.0f;
 
-        std::fill(grads.begin(), grads.end(), 0.0f);
+        kernels::buffer_zero(ctx, grads_p, sizeof(float) * grads.size());
         double loss_sum[1] = {0.0};
         for (std::size_t i = 0; i < accum; ++i) {
             const uint64_t micro_key =
@@ -247,17 +307,21 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
                  static_cast<uint64_t>(coll.rank())) *
                     accum +
                 i;
-            loss_sum[0] += step_fn
-                               .forward_backward(view(micro[i]), loss_scale, cfg.run.seed,
-                                                 micro_key, grads.data())
-                               .sum;
+            loss_sum[0] +=
+                step_fn
+                    .forward_backward(view(micro[i]), loss_scale, cfg.run.seed, micro_key, grads_p)
+                    .sum;
         }
-        coll.allreduce_gradients(grads.data(), static_cast<int64_t>(grads.size()));
+        if (on_host || coll.accepts_device_buffers()) {
+            coll.allreduce_gradients(grads_p, n_params);
+        } else if (coll.world() > 1) {  // staged through the host for a host-only transport
+            grads_dev.download(grads.data(), n_params);
+            coll.allreduce_gradients(grads.data(), n_params);
+            grads_dev.upload(grads.data(), n_params);
+        }
         coll.allreduce_sum(loss_sum, 1);
 
-        const kernels::Ctx ctx{};
-        const double norm = std::sqrt(
-            kernels::sum_of_squares(ctx, grads.data(), static_cast<int64_t>(grads.size())));
+        const double norm = std::sqrt(kernels::sum_of_squares(ctx, grads_p, n_params));
         float clip = 1.0f;
         if (cfg.train.max_grad_norm > 0.0f && norm > cfg.train.max_grad_norm) {
             clip = static_cast<float>(cfg.train.max_grad_norm / (norm + 1e-6));
@@ -267,8 +331,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
         kernels::AdamWParams ap{
             lr,   cfg.train.beta1, cfg.train.beta2, cfg.train.eps, cfg.train.weight_decay,
             clip, state.step + 1};
-        kernels::adamw_update(ctx, adapter.params().data(), grads.data(), m.data(), v.data(),
-                              static_cast<int64_t>(grads.size()), ap);
+        kernels::adamw_update(ctx, params_p, grads_p, m_p, v_p, n_params, ap);
         state.step += 1;
         const auto ls = loader.state();
         state.epoch = ls.epoch;
@@ -315,8 +378,9 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
         }
         if (last || stop_early ||
             (cfg.checkpoint.every > 0 && state.step % cfg.checkpoint.every == 0)) {
+            sync_to_host();
             if (lead) {
-                checkpoint_save(summary.run_dir, adapter, m, v, state, model_dir.string(),
+                checkpoint_save(summary.run_dir, adapter, m, v, state, base_name,
                                 cfg.checkpoint.keep_last);
                 write_plot();
             }
@@ -335,14 +399,17 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
     if (!has_val) {
         summary.final_val_loss = nan;
     }
+    sync_to_host();
     if (lead && summary.finished) {
-        adapter.save_peft(summary.adapter_dir, model_dir.string());
+        adapter.save_peft(summary.adapter_dir, base_name);
         write_plot();
     }
     coll.barrier();
     summary.steps = state.step;
     const double run_s = seconds_since(t_run);
     summary.tokens_per_s = run_s > 0 ? static_cast<double>(tokens_run) / run_s : 0.0;
+    summary.device = std::string(kernels::device_name(ctx.device));
+    summary.peak_device_gib = static_cast<double>(kernels::device_bytes_peak()) / (1 << 30);
     return summary;
 }
 

@@ -46,7 +46,9 @@ struct TrainSummary {
     bool finished = false;              // false when stopped early by stop_after_steps
     double initial_val_loss = 0.0;      // before the first update (NaN without validation rows)
     double final_val_loss = 0.0;
-    double tokens_per_s = 0.0;  // average over the steps run in this process
+    double tokens_per_s = 0.0;     // average over the steps run in this process
+    std::string device;            // "cpu" or "cuda"
+    double peak_device_gib = 0.0;  // most GPU memory held by qforge's buffers at once (0 on CPU)
     int64_t train_rows = 0, validation_rows = 0;
 };
 

@@ -1,0 +1,81 @@
+// What is here: LlamaOnDevice, the frozen base weights of a Llama where a train step runs: on the
+// CPU a view of a loaded LlamaModel (no copy); on a GPU an upload of it, NF4 projections kept as
+// NF4. Or a random-initialised model of a named shape, generated and quantized where it lives
+// (so an 8B benchmark base never exists in fp32 on the host).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "kernels/nf4.h"
+#include "runtime/io/hf_config.h"
+#include "runtime/model/llama.h"
+#include "runtime/tensor/device_array.h"
+
+namespace qforge {
+
+// One frozen (rows, cols) projection: dense fp32, or NF4 storage on the same device.
+struct ProjectionOnDevice {
+    int64_t rows = 0, cols = 0;
+    const float* dense = nullptr;  // when not NF4
+    bool nf4 = false;
+    kernels::Nf4View nf4_view{};
+};
+
+class LlamaOnDevice {
+public:
+    // The model's weights on ctx.device (CPU: borrowed from `model`, which must outlive this).
+    static LlamaOnDevice from_model(const LlamaModel& model, const kernels::Ctx& ctx);
+
+    // Weights drawn from N(0, 0.02^2) (transformers' initializer_range) with norms at 1, then the
+    // projections quantized to NF4 (when nf4) on ctx.device. Deterministic in seed.
+    static LlamaOnDevice random(const io::LlamaConfig& config, const kernels::Ctx& ctx, bool nf4,
+                                uint64_t seed);
+
+    const io::LlamaConfig& config() const { return config_; }
+
+    const kernels::Ctx& ctx() const { return ctx_; }
+
+    const float* embed() const { return embed_; }
+
+    const float* lm_head() const { return lm_head_; }
+
+    const float* final_norm() const { return final_norm_; }
+
+    const float* attn_norm(int64_t layer) const { return attn_norm_[static_cast<size_t>(layer)]; }
+
+    const float* mlp_norm(int64_t layer) const { return mlp_norm_[static_cast<size_t>(layer)]; }
+
+    // Projection t (LoraTarget order: q k v o gate up down) of a layer.
+    const ProjectionOnDevice& projection(int64_t layer, int t) const {
+        return proj_[static_cast<size_t>(layer * 7 + t)];
+    }
+
+    // Its fp32 weights: the dense pointer, or the NF4 storage dequantized into scratch (on ctx).
+    const float* projection_weights(int64_t layer, int t, DeviceArray<float>& scratch) const;
+
+    const float* rope_cos() const { return rope_cos_; }
+
+    const float* rope_sin() const { return rope_sin_; }
+
+    // Bytes of base weights held on the device (NF4 counted as stored).
+    std::size_t weight_bytes() const { return weight_bytes_; }
+
+private:
+    float* own_f32(int64_t n);
+    uint8_t* own_u8(int64_t n);
+    void make_rope_tables();
+
+    io::LlamaConfig config_;
+    kernels::Ctx ctx_;
+    const float *embed_ = nullptr, *lm_head_ = nullptr, *final_norm_ = nullptr;
+    const float *rope_cos_ = nullptr, *rope_sin_ = nullptr;
+    std::vector<const float*> attn_norm_, mlp_norm_;
+    std::vector<ProjectionOnDevice> proj_;
+    std::deque<DeviceArray<float>> f32_;  // storage owned here (deque: stable addresses)
+    std::deque<DeviceArray<uint8_t>> u8_;
+    std::size_t weight_bytes_ = 0;
+};
+
+}  // namespace qforge
