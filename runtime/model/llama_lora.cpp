@@ -22,7 +22,12 @@ namespace qforge {
 using kernels::Ctx;
 
 namespace {
-constexpr int64_t kLogitChunkFloats = int64_t{1} << 22;  // 16 MiB of fp32 logits per chunk
+// fp32 logits per loss-head chunk: 16 MiB on the CPU (cache-sized); 512 MiB on a GPU, where a
+// chunk of few rows would make the LM-head GEMM re-read the whole (V, C) head per handful of
+// rows (memory-bound) and add a host sync per chunk.
+int64_t logit_chunk_floats(const Ctx& ctx) {
+    return ctx.device == kernels::Device::kCpu ? int64_t{1} << 22 : int64_t{1} << 27;
+}
 
 std::size_t sz(int64_t n) {
     return static_cast<std::size_t>(n);
@@ -96,7 +101,6 @@ void LoraTrainStep::init(int64_t B, int64_t T) {
     lse_rows_ = make(N);
     dloss_ = make(N);
     logits_ = make(0);
-    dlogits_ = make(0);
 }
 
 void LoraTrainStep::allocate(LayerActs& a) {
@@ -264,10 +268,10 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), xs_[sz(L)].data(),
                              model_.final_norm(), N, C, c.rms_norm_eps);
     const float* head = model_.lm_head();
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, kLogitChunkFloats / V));
+    const int64_t chunk =
+        std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
     logits_.ensure(chunk * V);
     if (backward) {
-        dlogits_.ensure(chunk * V);
         kernels::buffer_zero(ctx, dxf_.data(), sizeof(float) * sz(N * C));
         kernels::fill(ctx, dloss_.data(), N, loss_scale);
     }
@@ -278,10 +282,11 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
         kernels::cross_entropy_forward(ctx, losses_.data() + r0, lse_rows_.data() + r0,
                                        logits_.data(), targets_.data() + r0, rows, V);
         if (backward) {
-            kernels::cross_entropy_backward(ctx, dlogits_.data(), logits_.data(),
+            // dlogits overwrite the logits in place: one (chunk, V) buffer.
+            kernels::cross_entropy_backward(ctx, logits_.data(), logits_.data(),
                                             lse_rows_.data() + r0, targets_.data() + r0,
                                             dloss_.data() + r0, rows, V);
-            kernels::linear_backward(ctx, dxf_.data() + r0 * C, nullptr, nullptr, dlogits_.data(),
+            kernels::linear_backward(ctx, dxf_.data() + r0 * C, nullptr, nullptr, logits_.data(),
                                      xf_.data() + r0 * C, head, rows, C, V);
         }
     }

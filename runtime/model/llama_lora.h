@@ -91,7 +91,7 @@ private:
     Buf dequant_;  // the fp32 weights of the projection in use (NF4 dequantized right before use)
     // backward scratch
     Buf dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
-    Buf xf_, rstd_f_, logits_, dlogits_, dxf_, losses_, lse_rows_, dloss_;
+    Buf xf_, rstd_f_, logits_, dxf_, losses_, lse_rows_, dloss_;
     std::vector<float> losses_host_;
     std::vector<int32_t> positions_host_;
 };
