@@ -14,6 +14,7 @@
 #include "kernels/common.h"
 #include "launcher/config.h"
 #include "launcher/config_keys.h"
+#include "launcher/eval_config.h"
 #include "launcher/sweep_plan.h"
 #include "support/test_support.h"
 
@@ -272,6 +273,10 @@ TEST_F(ShippedConfigs, AllParseAndValidate) {
             const auto plan = sweep_plan_load(entry.path());
             std::filesystem::current_path(cwd);
             EXPECT_FALSE(plan.trials.empty());
+            continue;
+        }
+        if (body.find("\nmetrics:") != std::string::npos) {  // an eval config (docs/eval.md)
+            EXPECT_FALSE(load_eval_config(entry.path()).metrics.names.empty());
             continue;
         }
         const auto config = load_train_config(entry.path(), {});
