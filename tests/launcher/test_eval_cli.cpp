@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/io/hf_config.h"
+#include "runtime/io/safetensors.h"
 #include "runtime/model/lora.h"
 #include "support/test_support.h"
 
@@ -51,7 +52,7 @@ std::string dolly() {
 }
 
 const char* kAllMetrics =
-    "metrics: [rouge, bleu, chrf, chrf++, squad, perplexity, bertscore, geval]\n"
+    "metrics: [rouge, bleu, chrf, chrf++, squad, perplexity, bertscore, bleurt, geval]\n"
     "bertscore:\n  encoder: " QFORGE_SOURCE_DIR "/tests/golden/bert/model\n";
 
 std::string all_metrics() {
@@ -59,6 +60,28 @@ std::string all_metrics() {
            "  tokenizer: " + (test::data_dir() / "models/all-MiniLM-L6-v2-tokenizer").string() +
            "\ngeval:\n  criteria: [fluency, {name: brevity, description: short answers}]\n"
            "  steps_max_tokens: 8\n";
+}
+
+// A BLEURT-layout checkpoint: the golden BERT encoder + the golden classifier head as two
+// shards, with the MiniLM tokenizer (as tests/evaluation/test_learned_golden.cpp builds it).
+fs::path make_bleurt(const fs::path& dir) {
+    const fs::path bert = fs::path(QFORGE_SOURCE_DIR) / "tests/golden/bert/model";
+    const fs::path tok = test::data_dir() / "models/all-MiniLM-L6-v2-tokenizer";
+    fs::create_directories(dir);
+    fs::copy_file(bert / "config.json", dir / "config.json");
+    fs::copy_file(bert / "model.safetensors", dir / "a.safetensors");
+    fs::copy_file(fs::path(QFORGE_SOURCE_DIR) / "tests/golden/eval/classifier.safetensors",
+                  dir / "b.safetensors");
+    fs::copy_file(tok / "tokenizer.json", dir / "tokenizer.json");
+    fs::copy_file(tok / "tokenizer_config.json", dir / "tokenizer_config.json");
+    nlohmann::json map = {{"classifier.weight", "b.safetensors"},
+                          {"classifier.bias", "b.safetensors"}};
+    for (const std::string& n : io::SafetensorsFile::open(bert / "model.safetensors").names()) {
+        map[n] = "a.safetensors";
+    }
+    std::ofstream(dir / "model.safetensors.index.json")
+        << nlohmann::json{{"weight_map", map}}.dump();
+    return dir;
 }
 
 nlohmann::json read_report(const fs::path& dir) {
@@ -73,7 +96,9 @@ TEST(EvalCli, BaseAndAdaptersAllMetricsAndReports) {
     test::TempDir tmp;
     make_run(tmp.path() / "trial-0", 4, 1);
     make_run(tmp.path() / "trial-1", 8, 2);
-    const std::string cfg = write_config(tmp.path(), dolly(), all_metrics());
+    const std::string cfg = write_config(tmp.path(), dolly(),
+                                         all_metrics() + "bleurt:\n  checkpoint: " +
+                                             make_bleurt(tmp.path() / "bleurt").string() + "\n");
     const auto r = test::run_command(std::string(QFORGE_BINARY) + " eval --config " + cfg +
                                      " --adapters " + (tmp.path() / "trial-0").string() + " " +
                                      (tmp.path() / "trial-1" / "adapter").string());
@@ -90,9 +115,9 @@ TEST(EvalCli, BaseAndAdaptersAllMetricsAndReports) {
     EXPECT_EQ(j["hyperparam_keys"], nlohmann::json{"lora.r"});
     EXPECT_EQ(j["systems"][2]["hyperparams"]["lora.r"], "8");
     const std::vector<std::string> want = {
-        "rouge1",        "rouge2",       "rougeL",     "bleu",        "chrf",        "chrf++",
-        "exact_match",   "f1",           "perplexity", "bertscore_p", "bertscore_r", "bertscore_f1",
-        "geval_fluency", "geval_brevity"};
+        "rouge1",      "rouge2",       "rougeL", "bleu",          "chrf",
+        "chrf++",      "exact_match",  "f1",     "perplexity",    "bertscore_p",
+        "bertscore_r", "bertscore_f1", "bleurt", "geval_fluency", "geval_brevity"};
     for (const auto& s : j["systems"]) {
         ASSERT_EQ(s["metrics"].size(), want.size());
         for (std::size_t k = 0; k < want.size(); k++) {
