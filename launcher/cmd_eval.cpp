@@ -76,6 +76,12 @@ void load_scoring(const EvalConfig& c, const LlamaModel& model, const Tokenizer&
         s.judge = std::make_unique<eval::LocalJudge>(model, tok, c.model);
     }
     s.scorers.judge = s.judge.get();
+    // Write (or read) the evaluation steps now: an unreachable judge fails before any
+    // generation runs, and every system then reads the steps from the cache.
+    for (const eval::GevalCriterion& crit : c.metrics.geval_criteria) {
+        eval::geval_steps(*s.judge, crit, c.metrics.geval_cache_dir,
+                          c.metrics.geval_steps_max_tokens);
+    }
 }
 
 struct SystemSpec {
