@@ -36,6 +36,10 @@ void bias_grad(void* stream, float* dbias, const float* dout, int64_t N, int64_t
 void attention_forward(void* stream, const AttnParams& p, bool tensor_cores);
 void attention_backward(void* stream, const AttnParams& p, float* dq, float* dk, float* dv,
                         const float* dout, bool tensor_cores);
+// The bf16 tensor-core flash attention (kernels/cuda/attention_mma.cu), head_dim 64 and 128 only.
+void attention_mma_forward(void* stream, const AttnParams& p);
+void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float* dk, float* dv,
+                            const float* dout);
 // The largest head_dim the CUDA attention kernels take.
 constexpr int64_t kAttentionMaxHeadDim = 128;
 
