@@ -56,8 +56,9 @@ double time_calls(const std::function<void()>& fn, int iters) {
 void bench_attention(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
                      qforge::kernels::AttentionImpl impl) {
     qforge::kernels::set_cuda_attention_impl(impl);
-    const char* mode =
-        impl == qforge::kernels::AttentionImpl::kTensorCores ? "tensor-cores" : "cuda-cores";
+    const char* mode = impl == qforge::kernels::AttentionImpl::kTensorCores ? "tensor-cores"
+                       : impl == qforge::kernels::AttentionImpl::kBf16      ? "bf16-mma"
+                                                                            : "cuda-cores";
     auto q = random_buffer(B * T * Hq * D, 1), k = random_buffer(B * T * Hkv * D, 2);
     auto v = random_buffer(B * T * Hkv * D, 3), dout = random_buffer(B * T * Hq * D, 4);
     BackendBuffer out(kCuda, B * T * Hq * D * 4), lse(kCuda, B * Hq * T * 4);
@@ -114,14 +115,17 @@ int main() {
         std::printf("dense_cuda_bench: no GPU present\n");
         return 0;
     }
-    // cuda-cores: the fp32 kernels (the default); tensor-cores: TF32 wmma for head_dim 64/128.
+    // cuda-cores: the fp32 kernels; tensor-cores: TF32 wmma; bf16-mma (the default): bf16
+    // mma.sync flash attention (head_dim 64/128).
     using qforge::kernels::AttentionImpl;
-    for (const auto impl : {AttentionImpl::kCudaCores, AttentionImpl::kTensorCores}) {
+    for (const auto impl :
+         {AttentionImpl::kCudaCores, AttentionImpl::kTensorCores, AttentionImpl::kBf16}) {
         bench_attention("Llama-3-8B", 1, 2048, 32, 8, 128, impl);
         bench_attention("Llama-3.2-1B", 1, 2048, 32, 8, 64, impl);
     }
+    bench_attention("Llama-3-8B", 1, 8192, 32, 8, 128, AttentionImpl::kBf16);
     bench_attention("stories260K", 32, 256, 8, 4, 8, AttentionImpl::kCudaCores);
-    qforge::kernels::set_cuda_attention_impl(AttentionImpl::kCudaCores);
+    qforge::kernels::set_cuda_attention_impl(AttentionImpl::kBf16);
     bench_gemm(4096, 4096, 14336);
     return 0;
 }

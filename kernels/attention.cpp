@@ -14,12 +14,17 @@ namespace qforge::kernels {
 namespace {
 
 std::atomic<AttentionImpl>& attention_impl() {
-    static std::atomic<AttentionImpl> impl{AttentionImpl::kCudaCores};
+    static std::atomic<AttentionImpl> impl{AttentionImpl::kBf16};
     return impl;
 }
 
 [[maybe_unused]] bool tensor_cores() {
     return attention_impl().load() == AttentionImpl::kTensorCores;
+}
+
+// kBf16 runs head_dim 64 and 128 on kernels/cuda/attention_mma.cu.
+[[maybe_unused]] bool bf16_mma(const AttnParams& p) {
+    return attention_impl().load() == AttentionImpl::kBf16 && (p.D == 64 || p.D == 128);
 }
 
 void check_attn_params(std::string_view op, const AttnParams& p) {
@@ -113,6 +118,9 @@ void attention_forward(const Ctx& ctx, const AttnParams& p) {
         case Device::kCuda:
 #ifdef QFORGE_HAS_CUDA
             check_cuda_attn(op, p);
+            if (bf16_mma(p)) {
+                return cuda::attention_mma_forward(ctx.stream, p);
+            }
             return cuda::attention_forward(ctx.stream, p, tensor_cores());
 #else
             break;
@@ -134,6 +142,9 @@ void attention_backward(const Ctx& ctx, const AttnParams& p, float* dq, float* d
         case Device::kCuda:
 #ifdef QFORGE_HAS_CUDA
             check_cuda_attn(op, p);
+            if (bf16_mma(p)) {
+                return cuda::attention_mma_backward(ctx.stream, p, dq, dk, dv, dout);
+            }
             return cuda::attention_backward(ctx.stream, p, dq, dk, dv, dout, tensor_cores());
 #else
             break;

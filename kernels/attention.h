@@ -16,11 +16,13 @@ AttnParams make_attn_params_contiguous(float* out, float* lse, const float* q, c
 
 void attention_forward(const Ctx& ctx, const AttnParams& p);
 
-// Which CUDA kernels attention runs, for every later call in the process. kCudaCores (default):
-// fp32 arithmetic, any head_dim up to 128. kTensorCores: head_dim 64 and 128 on TF32 tensor
-// cores (operands rounded to 10-bit mantissas: out ~3e-4 relative error), other head dims as
-// kCudaCores. On the H100 the tensor-core kernels are not yet faster (docs/kernels.md).
-enum class AttentionImpl { kCudaCores, kTensorCores };
+// Which CUDA kernels attention runs, for every later call in the process. kBf16 (default):
+// head_dim 64 and 128 on bf16 tensor cores (mma.sync, fp32 accumulation and softmax; operands
+// rounded to 8-bit mantissas: out ~4e-3, gradients ~1e-2 relative error), other head dims as
+// kCudaCores. kCudaCores: fp32 arithmetic, any head_dim up to 128 (the reference). kTensorCores:
+// head_dim 64 and 128 on TF32 wmma (out ~3e-4 relative error; slower than kCudaCores on the H100,
+// docs/kernels.md), other head dims as kCudaCores.
+enum class AttentionImpl { kCudaCores, kTensorCores, kBf16 };
 void set_cuda_attention_impl(AttentionImpl impl);
 AttentionImpl cuda_attention_impl();
 

@@ -1,0 +1,646 @@
+// What is here: the bf16 tensor-core flash attention (FlashAttention-2 on mma.sync m16n8k16,
+// fp32 accumulation) for head_dim 64 and 128, used when cuda_attention_impl() is kBf16 (the
+// default; kernels/attention.h). q, k, v (and dout) are first copied into bf16 scratch in
+// [b][head][row][D] order (attn_to_bf16), so that tiles stream into shared memory with cp.async;
+// softmax statistics, out, lse and the gradients stay fp32.
+//
+// Forward: one block per (64 query rows, head, batch), 4 warps x 16 rows x full D; Q fragments
+// stay in registers, 64-key K/V tiles are double-buffered (cp.async), online softmax in
+// registers (the S accumulator fragments turn into the P operand without touching shared memory).
+// With dout given it writes dsum = dot(dout, out) instead of out (the backward's preprocessing
+// when the caller has no out).
+// Backward: one block per (64-key tile, query head, batch), warp w owns keys 16w..16w+15 and
+// keeps their dK, dV in registers over the query tiles of 64: S^T = K Q^T and dP^T = V dO^T,
+// P^T, dS^T in registers, dV += P^T dO, dK += dS^T Q; dS^T goes through shared memory for
+// dQ = dS K (warp w: query rows 16w..), added to dq with atomics; dK, dV are added with atomics
+// at the end (the query heads of a GQA group share them).
+#include <cstdint>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/scratch.h"
+
+namespace qforge::kernels::cuda {
+
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kBr = 64;  // query rows per tile
+constexpr int kBc = 64;  // keys per tile
+
+// Shared-memory rows of DH bf16 padded by 8 (16 bytes): 8 consecutive rows start in 8 different
+// 16-byte bank groups, so ldmatrix reads them without conflicts.
+template <int DH>
+constexpr int kLds = DH + 8;
+constexpr int kLdsS = kBc + 8;  // backward dS^T rows (64 queries)
+
+__device__ inline uint32_t smem_addr(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ inline void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+
+__device__ inline void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+
+// c (16x8 fp32) += a (16x16 bf16, row) * b (16x8 bf16, col).
+__device__ inline void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ inline uint32_t pack_bf16(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// 16 bytes global -> shared; bytes = 0 fills zeros (src is then not read).
+__device__ inline void cp_async16(void* dst, const void* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+                 "r"(valid ? 16 : 0)
+                 : "memory");
+}
+
+__device__ inline void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+template <int N>
+__device__ inline void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Rows [r0, r0 + 64) of a bf16 [rows][DH] head into shared [64][lds]; rows >= nrows are zeros.
+template <int DH>
+__device__ inline void load_tile_async(__nv_bfloat16* dst, const __nv_bfloat16* head, int64_t r0,
+                                       int64_t nrows) {
+    constexpr int kChunks = DH / 8;  // 16-byte chunks per row
+#pragma unroll
+    for (int i = 0; i < 64 * kChunks / kThreads; i++) {
+        const int idx = static_cast<int>(threadIdx.x) + i * kThreads;
+        const int r = idx / kChunks, c = idx % kChunks;
+        const int64_t row = r0 + r;
+        const bool valid = row < nrows;
+        cp_async16(dst + r * kLds<DH> + c * 8, head + (valid ? row : 0) * DH + c * 8, valid);
+    }
+}
+
+// ---- fp32 (strided) -> bf16 [b][head][row][D] --------------------------------------------------
+
+// One thread per 8 consecutive elements of a row; src (b, r, h, d) at b*bs + r*rs + h*D + d.
+template <bool kVec>
+__global__ void attn_to_bf16_kernel(__nv_bfloat16* dst, const float* src, int64_t B, int64_t rows,
+                                    int64_t H, int64_t D, int64_t bs, int64_t rs) {
+    const int64_t n = B * H * rows * (D / 8);
+    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+         i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+        const int64_t c = i % (D / 8);
+        const int64_t r = (i / (D / 8)) % rows;
+        const int64_t h = (i / (D / 8 * rows)) % H;
+        const int64_t b = i / (D / 8 * rows * H);
+        const float* s = src + b * bs + r * rs + h * D + c * 8;
+        float x[8];
+        if constexpr (kVec) {
+            const float4 a = *reinterpret_cast<const float4*>(s);
+            const float4 e = *reinterpret_cast<const float4*>(s + 4);
+            x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w;
+            x[4] = e.x, x[5] = e.y, x[6] = e.z, x[7] = e.w;
+        } else {
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                x[k] = s[k];
+            }
+        }
+        uint4 out;
+        out.x = pack_bf16(x[0], x[1]);
+        out.y = pack_bf16(x[2], x[3]);
+        out.z = pack_bf16(x[4], x[5]);
+        out.w = pack_bf16(x[6], x[7]);
+        *reinterpret_cast<uint4*>(dst + i * 8) = out;
+    }
+}
+
+void to_bf16(cudaStream_t stream, __nv_bfloat16* dst, const float* src, int64_t B, int64_t rows,
+             int64_t H, int64_t D, int64_t bs, int64_t rs) {
+    const int64_t n = B * H * rows * (D / 8);
+    if (n == 0) {
+        return;
+    }
+    const bool vec = reinterpret_cast<uintptr_t>(src) % 16 == 0 && bs % 4 == 0 && rs % 4 == 0;
+    const int64_t blocks64 = (n + 255) / 256 < 8192 ? (n + 255) / 256 : 8192;
+    const auto blocks = static_cast<unsigned>(blocks64);
+    if (vec) {
+        attn_to_bf16_kernel<true><<<blocks, 256, 0, stream>>>(dst, src, B, rows, H, D, bs, rs);
+    } else {
+        attn_to_bf16_kernel<false><<<blocks, 256, 0, stream>>>(dst, src, B, rows, H, D, bs, rs);
+    }
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+// bf16 copies of q (and dout) [B][Hq][T][D] and k, v [B][Hkv][Tk][D] in one scratch buffer.
+struct Bf16Copies {
+    __nv_bfloat16 *q, *k, *v, *dout;
+};
+
+Bf16Copies make_copies(cudaStream_t stream, const AttnParams& p, const float* dout) {
+    const int64_t nq = p.B * p.Hq * p.T * p.D, nkv = p.B * p.Hkv * p.Tk * p.D;
+    const int64_t total = nq * (dout != nullptr ? 2 : 1) + 2 * nkv;
+    auto* base = static_cast<__nv_bfloat16*>(
+        stream_scratch(stream, ScratchSlot::kAttentionBf16, static_cast<size_t>(total) * 2));
+    Bf16Copies c{base, base + nq, base + nq + nkv, dout != nullptr ? base + nq + 2 * nkv : nullptr};
+    to_bf16(stream, c.q, p.q, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
+    to_bf16(stream, c.k, p.k, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
+    to_bf16(stream, c.v, p.v, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
+    if (dout != nullptr) {
+        to_bf16(stream, c.dout, dout, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
+    }
+    return c;
+}
+
+// ---- forward ---------------------------------------------------------------------------------
+
+template <int DH>
+constexpr int fwd_smem_bytes() {
+    return (kBr + 4 * kBc) * kLds<DH> * 2 + 2 * kBc * 4;
+}
+
+template <int DH, bool kDsum>
+__global__ void __launch_bounds__(kThreads)
+    attn_fwd_mma_kernel(AttnParams p, Bf16Copies c, float scale_log2, const float* dout,
+                        float* dsum) {
+    constexpr int LDS = kLds<DH>;
+    constexpr int KD = DH / 16;  // k-steps over D
+    constexpr int ND = DH / 8;   // n-tiles over D
+    extern __shared__ __align__(128) unsigned char smem[];
+    auto* sQ = reinterpret_cast<__nv_bfloat16*>(smem);            // [64][LDS]
+    __nv_bfloat16* sK = sQ + kBr * LDS;                           // [2][64][LDS]
+    __nv_bfloat16* sV = sK + 2 * kBc * LDS;                       // [2][64][LDS]
+    auto* sSeg = reinterpret_cast<int32_t*>(sV + 2 * kBc * LDS);  // [2][64]
+
+    const int tid = static_cast<int>(threadIdx.x);
+    const int lane = tid % 32, warp = tid / 32;
+    const int g = lane / 4, tq = lane % 4;
+    const int64_t bh = blockIdx.x;
+    const int64_t b = bh / p.Hq, h = bh % p.Hq;
+    const int64_t kvh = h / (p.Hq / p.Hkv);
+    const int64_t t0 = (gridDim.y - 1 - blockIdx.y) * static_cast<int64_t>(kBr);
+    const int64_t t_last = (t0 + kBr < p.T ? t0 + kBr : p.T) - 1;
+    const int64_t kend = p.q_pos0 + t_last + 1;  // keys seen by this block
+    const int n_tiles = static_cast<int>((kend + kBc - 1) / kBc);
+    const __nv_bfloat16* qh = c.q + (b * p.Hq + h) * p.T * DH;
+    const __nv_bfloat16* kh = c.k + (b * p.Hkv + kvh) * p.Tk * DH;
+    const __nv_bfloat16* vh = c.v + (b * p.Hkv + kvh) * p.Tk * DH;
+    const int32_t* seg = p.segment_ids != nullptr ? p.segment_ids + b * p.T : nullptr;
+
+    auto load_kv = [&](int j) {
+        const int buf = j % 2;
+        load_tile_async<DH>(sK + buf * kBc * LDS, kh, static_cast<int64_t>(j) * kBc, kend);
+        load_tile_async<DH>(sV + buf * kBc * LDS, vh, static_cast<int64_t>(j) * kBc, kend);
+        if (seg != nullptr && tid < kBc) {
+            const int64_t key = static_cast<int64_t>(j) * kBc + tid;
+            sSeg[buf * kBc + tid] = key < p.T ? seg[key] : -1;
+        }
+    };
+    load_tile_async<DH>(sQ, qh, t0, p.T);
+    load_kv(0);
+    cp_async_commit();
+
+    // This thread's rows: t0 + 16 warp + g and + 8.
+    const int64_t row0 = t0 + warp * 16 + g;
+    const int64_t qpos[2] = {p.q_pos0 + row0, p.q_pos0 + row0 + 8};
+    int32_t qseg[2] = {0, 0};
+    if (seg != nullptr) {
+        qseg[0] = row0 < p.T ? seg[row0] : -2;
+        qseg[1] = row0 + 8 < p.T ? seg[row0 + 8] : -2;
+    }
+
+    uint32_t qf[KD][4];
+    float o[ND][4];
+#pragma unroll
+    for (int n = 0; n < ND; n++) {
+        o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    }
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+    for (int j = 0; j < n_tiles; j++) {
+        if (j + 1 < n_tiles) {
+            load_kv(j + 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (j == 0) {
+#pragma unroll
+            for (int kk = 0; kk < KD; kk++) {
+                ldmatrix_x4(qf[kk], sQ + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
+            }
+        }
+        const __nv_bfloat16* k_s = sK + (j % 2) * kBc * LDS;
+        const __nv_bfloat16* v_s = sV + (j % 2) * kBc * LDS;
+        const int32_t* seg_s = sSeg + (j % 2) * kBc;
+        const int64_t k0 = static_cast<int64_t>(j) * kBc;
+
+        float s[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+        }
+#pragma unroll
+        for (int kk = 0; kk < KD; kk++) {
+#pragma unroll
+            for (int np = 0; np < 4; np++) {
+                uint32_t kb[4];
+                ldmatrix_x4(kb, k_s + (np * 16 + (lane / 16) * 8 + lane % 8) * LDS + kk * 16 +
+                                    ((lane / 8) % 2) * 8);
+                mma_bf16(s[2 * np], qf[kk], kb[0], kb[1]);
+                mma_bf16(s[2 * np + 1], qf[kk], kb[2], kb[3]);
+            }
+        }
+        const bool need_mask = seg != nullptr || k0 + kBc - 1 > p.q_pos0 + t0 + warp * 16;
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float x = s[n][e] * scale_log2;
+                if (need_mask) {
+                    const int kc = n * 8 + 2 * tq + (e & 1);
+                    const int r = e / 2;
+                    const bool vis = k0 + kc <= qpos[r] && (seg == nullptr || seg_s[kc] == qseg[r]);
+                    x = vis ? x : -INFINITY;
+                }
+                s[n][e] = x;
+            }
+        }
+        float mx[2] = {m[0], m[1]};
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[n][0], s[n][1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[n][2], s[n][3]));
+        }
+        float alpha[2], mu[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r];  // all masked so far
+            alpha[r] = exp2f(m[r] - mu[r]);
+            m[r] = mx[r];
+            l[r] *= alpha[r];
+        }
+#pragma unroll
+        for (int n = 0; n < ND; n++) {
+            o[n][0] *= alpha[0];
+            o[n][1] *= alpha[0];
+            o[n][2] *= alpha[1];
+            o[n][3] *= alpha[1];
+        }
+        uint32_t pa[4][4];  // P as the A operand: k-step kk covers keys 16 kk .. 16 kk + 15
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            const float p0 = exp2f(s[n][0] - mu[0]), p1 = exp2f(s[n][1] - mu[0]);
+            const float p2 = exp2f(s[n][2] - mu[1]), p3 = exp2f(s[n][3] - mu[1]);
+            l[0] += p0 + p1;
+            l[1] += p2 + p3;
+            pa[n / 2][(n % 2) * 2] = pack_bf16(p0, p1);
+            pa[n / 2][(n % 2) * 2 + 1] = pack_bf16(p2, p3);
+        }
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+            for (int dp = 0; dp < DH / 16; dp++) {
+                uint32_t vb[4];
+                ldmatrix_x4_trans(vb, v_s + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LDS +
+                                          dp * 16 + (lane / 16) * 8);
+                mma_bf16(o[2 * dp], pa[kk], vb[0], vb[1]);
+                mma_bf16(o[2 * dp + 1], pa[kk], vb[2], vb[3]);
+            }
+        }
+        __syncthreads();  // the next iteration's load overwrites this buffer
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int64_t t = row0 + 8 * r;
+        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+        const int64_t off = b * p.q_batch_stride + t * p.q_row_stride + h * DH + 2 * tq;
+        if constexpr (kDsum) {
+            float dot = 0.0f;
+            if (t < p.T) {
+#pragma unroll
+                for (int n = 0; n < ND; n++) {
+                    dot += o[n][2 * r] * inv * dout[off + n * 8] +
+                           o[n][2 * r + 1] * inv * dout[off + n * 8 + 1];
+                }
+            }
+            dot += __shfl_xor_sync(0xffffffffu, dot, 1);
+            dot += __shfl_xor_sync(0xffffffffu, dot, 2);
+            if (t < p.T && tq == 0) {
+                dsum[(b * p.Hq + h) * p.T + t] = dot;
+            }
+        } else if (t < p.T) {
+#pragma unroll
+            for (int n = 0; n < ND; n++) {
+                p.out[off + n * 8] = o[n][2 * r] * inv;
+                p.out[off + n * 8 + 1] = o[n][2 * r + 1] * inv;
+            }
+            if (p.lse != nullptr && tq == 0) {
+                p.lse[(b * p.Hq + h) * p.T + t] = (m[r] + log2f(l[r])) * kLn2;
+            }
+        }
+    }
+}
+
+template <int DH, bool kDsum>
+void launch_fwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, const float* dout,
+                float* dsum) {
+    const dim3 grid(static_cast<unsigned>(p.B * p.Hq),
+                    static_cast<unsigned>((p.T + kBr - 1) / kBr));
+    constexpr int smem = fwd_smem_bytes<DH>();
+    QF_CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_mma_kernel<DH, kDsum>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    attn_fwd_mma_kernel<DH, kDsum>
+        <<<grid, kThreads, smem, stream>>>(p, c, attn_scale_log2(p.D), dout, dsum);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+// ---- backward --------------------------------------------------------------------------------
+
+template <int DH>
+constexpr int bwd_smem_bytes() {
+    return 4 * 64 * kLds<DH> * 2 + 64 * kLdsS * 2 + 4 * 64 * 4;
+}
+
+template <int DH>
+__global__ void __launch_bounds__(kThreads)
+    attn_bwd_mma_kernel(AttnParams p, Bf16Copies c, float scale, float scale_log2,
+                        const float* dsum, float* dq, float* dk, float* dv) {
+    constexpr int LDS = kLds<DH>;
+    constexpr int KD = DH / 16;
+    constexpr int ND = DH / 8;
+    extern __shared__ __align__(128) unsigned char smem[];
+    auto* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [64 keys][LDS]
+    __nv_bfloat16* sV = sK + kBc * LDS;
+    __nv_bfloat16* sQ = sV + kBc * LDS;                       // [64 queries][LDS]
+    __nv_bfloat16* sO = sQ + kBr * LDS;                       // dout
+    __nv_bfloat16* sS = sO + kBr * LDS;                       // dS^T [64 keys][kLdsS]
+    auto* sLse = reinterpret_cast<float*>(sS + kBc * kLdsS);  // log2 units
+    float* sDsum = sLse + kBr;
+    auto* sSegQ = reinterpret_cast<int32_t*>(sDsum + kBr);
+    int32_t* sSegK = sSegQ + kBr;
+
+    const int tid = static_cast<int>(threadIdx.x);
+    const int lane = tid % 32, warp = tid / 32;
+    const int g = lane / 4, tq = lane % 4;
+    const int64_t bh = blockIdx.x;
+    const int64_t b = bh / p.Hq, h = bh % p.Hq;
+    const int64_t kvh = h / (p.Hq / p.Hkv);
+    const int64_t j0 = static_cast<int64_t>(blockIdx.y) * kBc;
+    if (j0 >= p.q_pos0 + p.T) {
+        return;  // keys past the last query are never seen
+    }
+    const int64_t first_t = j0 - p.q_pos0 > 0 ? j0 - p.q_pos0 : 0;
+    const int64_t qt_begin = first_t / kBr;
+    const int64_t n_qt = (p.T + kBr - 1) / kBr;
+    const __nv_bfloat16* qh = c.q + (b * p.Hq + h) * p.T * DH;
+    const __nv_bfloat16* oh = c.dout + (b * p.Hq + h) * p.T * DH;
+    const __nv_bfloat16* kh = c.k + (b * p.Hkv + kvh) * p.Tk * DH;
+    const __nv_bfloat16* vh = c.v + (b * p.Hkv + kvh) * p.Tk * DH;
+    const int32_t* seg = p.segment_ids != nullptr ? p.segment_ids + b * p.T : nullptr;
+    const int64_t stat0 = (b * p.Hq + h) * p.T;
+
+    load_tile_async<DH>(sK, kh, j0, p.Tk);
+    load_tile_async<DH>(sV, vh, j0, p.Tk);
+    cp_async_commit();
+    if (seg != nullptr && tid < kBc) {
+        sSegK[tid] = j0 + tid < p.T ? seg[j0 + tid] : -1;
+    }
+    // This thread's keys (rows of S^T): j0 + 16 warp + g and + 8.
+    const int kr0 = warp * 16 + g;
+
+    float dkacc[ND][4], dvacc[ND][4];
+#pragma unroll
+    for (int n = 0; n < ND; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            dkacc[n][e] = 0.0f;
+            dvacc[n][e] = 0.0f;
+        }
+    }
+
+    for (int64_t qt = qt_begin; qt < n_qt; qt++) {
+        const int64_t t0 = qt * kBr;
+        __syncthreads();  // the previous tile's sQ, sO, sS reads are done
+        load_tile_async<DH>(sQ, qh, t0, p.T);
+        load_tile_async<DH>(sO, oh, t0, p.T);
+        cp_async_commit();
+        if (tid < kBr) {
+            const int64_t t = t0 + tid;
+            const bool valid = t < p.T;
+            sLse[tid] = valid ? p.lse[stat0 + t] * kLog2e : INFINITY;  // P = 0 for rows >= T
+            sDsum[tid] = valid ? dsum[stat0 + t] : 0.0f;
+            sSegQ[tid] = (seg != nullptr && valid) ? seg[t] : -2;
+        }
+        cp_async_wait<0>();
+        __syncthreads();
+
+        // S^T = K Q^T, dP^T = V dO^T: rows = the warp's 16 keys, columns = 64 queries.
+        float st[8][4], dpt[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                st[n][e] = 0.0f;
+                dpt[n][e] = 0.0f;
+            }
+        }
+#pragma unroll
+        for (int kk = 0; kk < KD; kk++) {
+            uint32_t ka[4], va[4];
+            ldmatrix_x4(ka, sK + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
+            ldmatrix_x4(va, sV + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
+#pragma unroll
+            for (int np = 0; np < 4; np++) {
+                const int off =
+                    (np * 16 + (lane / 16) * 8 + lane % 8) * LDS + kk * 16 + ((lane / 8) % 2) * 8;
+                uint32_t qb[4], ob[4];
+                ldmatrix_x4(qb, sQ + off);
+                ldmatrix_x4(ob, sO + off);
+                mma_bf16(st[2 * np], ka, qb[0], qb[1]);
+                mma_bf16(st[2 * np + 1], ka, qb[2], qb[3]);
+                mma_bf16(dpt[2 * np], va, ob[0], ob[1]);
+                mma_bf16(dpt[2 * np + 1], va, ob[2], ob[3]);
+            }
+        }
+        const bool need_mask = seg != nullptr || j0 + kBc - 1 > p.q_pos0 + t0;
+        uint32_t pa[4][4], dsa[4][4];  // P^T, dS^T as A operands (k-step = 16 queries)
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            float pv[4], dsv[4];
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int qc = n * 8 + 2 * tq + (e & 1);
+                const int kr = kr0 + (e / 2) * 8;
+                float x = st[n][e] * scale_log2 - sLse[qc];
+                if (need_mask) {
+                    const bool vis =
+                        j0 + kr <= p.q_pos0 + t0 + qc && (seg == nullptr || sSegK[kr] == sSegQ[qc]);
+                    x = vis ? x : -INFINITY;
+                }
+                pv[e] = exp2f(x);
+                dsv[e] = pv[e] * (dpt[n][e] - sDsum[qc]);
+            }
+            pa[n / 2][(n % 2) * 2] = pack_bf16(pv[0], pv[1]);
+            pa[n / 2][(n % 2) * 2 + 1] = pack_bf16(pv[2], pv[3]);
+            dsa[n / 2][(n % 2) * 2] = pack_bf16(dsv[0], dsv[1]);
+            dsa[n / 2][(n % 2) * 2 + 1] = pack_bf16(dsv[2], dsv[3]);
+            auto* srow = reinterpret_cast<uint32_t*>(sS + kr0 * kLdsS + n * 8 + 2 * tq);
+            srow[0] = dsa[n / 2][(n % 2) * 2];
+            srow[8 * kLdsS / 2] = dsa[n / 2][(n % 2) * 2 + 1];
+        }
+        // dV += P^T dO, dK += dS^T Q (B operands: dO, Q are [query][d], i.e. k-major: trans).
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+            for (int dp = 0; dp < DH / 16; dp++) {
+                const int off =
+                    (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LDS + dp * 16 + (lane / 16) * 8;
+                uint32_t ob[4], qb[4];
+                ldmatrix_x4_trans(ob, sO + off);
+                ldmatrix_x4_trans(qb, sQ + off);
+                mma_bf16(dvacc[2 * dp], pa[kk], ob[0], ob[1]);
+                mma_bf16(dvacc[2 * dp + 1], pa[kk], ob[2], ob[3]);
+                mma_bf16(dkacc[2 * dp], dsa[kk], qb[0], qb[1]);
+                mma_bf16(dkacc[2 * dp + 1], dsa[kk], qb[2], qb[3]);
+            }
+        }
+        if (dq == nullptr) {
+            continue;
+        }
+        __syncthreads();  // sS (dS^T) complete
+        // dQ = dS K for query rows 16 warp .. + 15: A = dS from sS [key][query] (trans),
+        // B = K [key][d] (k-major: trans).
+        uint32_t da[4][4];
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            const int mi = lane / 8;
+            ldmatrix_x4_trans(da[kk], sS + (kk * 16 + (mi / 2) * 8 + lane % 8) * kLdsS + warp * 16 +
+                                          (mi % 2) * 8);
+        }
+        const int64_t tr0 = t0 + warp * 16 + g;
+        float* dq0 = dq + b * p.q_batch_stride + tr0 * p.q_row_stride + h * DH + 2 * tq;
+        float* dq1 = dq0 + 8 * p.q_row_stride;
+        const bool ok0 = tr0 < p.T, ok1 = tr0 + 8 < p.T;
+#pragma unroll
+        for (int dp = 0; dp < DH / 16; dp++) {
+            float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                uint32_t kb[4];
+                ldmatrix_x4_trans(kb, sK + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LDS +
+                                          dp * 16 + (lane / 16) * 8);
+                mma_bf16(acc[0], da[kk], kb[0], kb[1]);
+                mma_bf16(acc[1], da[kk], kb[2], kb[3]);
+            }
+#pragma unroll
+            for (int nn = 0; nn < 2; nn++) {
+                const int d = dp * 16 + nn * 8;
+                if (ok0) {
+                    atomicAdd(dq0 + d, acc[nn][0] * scale);
+                    atomicAdd(dq0 + d + 1, acc[nn][1] * scale);
+                }
+                if (ok1) {
+                    atomicAdd(dq1 + d, acc[nn][2] * scale);
+                    atomicAdd(dq1 + d + 1, acc[nn][3] * scale);
+                }
+            }
+        }
+    }
+
+    // dK, dV rows of the warp's keys (atomics: the other query heads of the group add too).
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int64_t key = j0 + kr0 + 8 * r;
+        if (key >= p.Tk) {
+            continue;
+        }
+        const int64_t off = b * p.kv_batch_stride + key * p.kv_row_stride + kvh * DH + 2 * tq;
+#pragma unroll
+        for (int n = 0; n < ND; n++) {
+            if (dk != nullptr) {
+                atomicAdd(dk + off + n * 8, dkacc[n][2 * r] * scale);
+                atomicAdd(dk + off + n * 8 + 1, dkacc[n][2 * r + 1] * scale);
+            }
+            if (dv != nullptr) {
+                atomicAdd(dv + off + n * 8, dvacc[n][2 * r]);
+                atomicAdd(dv + off + n * 8 + 1, dvacc[n][2 * r + 1]);
+            }
+        }
+    }
+}
+
+template <int DH>
+void launch_bwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, const float* dsum,
+                float* dq, float* dk, float* dv) {
+    const dim3 grid(static_cast<unsigned>(p.B * p.Hq),
+                    static_cast<unsigned>((p.Tk + kBc - 1) / kBc));
+    constexpr int smem = bwd_smem_bytes<DH>();
+    QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_mma_kernel<DH>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    attn_bwd_mma_kernel<DH><<<grid, kThreads, smem, stream>>>(
+        p, c, 1.0f / sqrtf(static_cast<float>(p.D)), attn_scale_log2(p.D), dsum, dq, dk, dv);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+void attention_mma_forward(void* stream, const AttnParams& p) {
+    if (p.B == 0 || p.T == 0) {
+        return;
+    }
+    const auto s = static_cast<cudaStream_t>(stream);
+    const Bf16Copies c = make_copies(s, p, nullptr);
+    p.D == 64 ? launch_fwd<64, false>(s, p, c, nullptr, nullptr)
+              : launch_fwd<128, false>(s, p, c, nullptr, nullptr);
+}
+
+void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float* dk, float* dv,
+                            const float* dout) {
+    if (p.B == 0 || p.T == 0 || (dq == nullptr && dk == nullptr && dv == nullptr)) {
+        return;
+    }
+    const auto s = static_cast<cudaStream_t>(stream);
+    auto* dsum = static_cast<float*>(stream_scratch(stream, ScratchSlot::kAttentionRows,
+                                                    static_cast<size_t>(p.B * p.Hq * p.T) * 4));
+    const Bf16Copies c = make_copies(s, p, dout);
+    if (p.out != nullptr) {
+        attention_dsum(s, p, dout, dsum, false);  // dot(dout, out), fp32
+    } else {
+        p.D == 64 ? launch_fwd<64, true>(s, p, c, dout, dsum)
+                  : launch_fwd<128, true>(s, p, c, dout, dsum);
+    }
+    p.D == 64 ? launch_bwd<64>(s, p, c, dsum, dq, dk, dv)
+              : launch_bwd<128>(s, p, c, dsum, dq, dk, dv);
+}
+
+}  // namespace qforge::kernels::cuda
