@@ -9,7 +9,6 @@
 #include "kernels/common.h"
 #include "rag/bm25.h"
 #include "rag/crag_strips.h"
-#include "rag/text_analyzer.h"
 
 namespace qforge::rag {
 
@@ -39,15 +38,10 @@ CragAction crag_decide(const std::vector<double>& scores, const CragOptions& o) 
 
 std::string crag_rewrite_query(const std::string& question, const Bm25Index& index,
                                std::size_t max_keywords) {
-    const auto terms = analyze_terms(question, AnalyzerOptions{true});
-    std::vector<std::pair<double, std::size_t>> ranked;  // (-idf, first position)
-    std::vector<std::string> distinct;
-    for (const std::string& t : terms) {
-        if (std::find(distinct.begin(), distinct.end(), t) == distinct.end()) {
-            ranked.push_back(
-                {-bm25_idf(index.num_chunks(), index.document_frequency(t)), distinct.size()});
-            distinct.push_back(t);
-        }
+    const std::vector<std::string> distinct = question_terms(question);
+    std::vector<std::pair<double, std::size_t>> ranked;  // (-idf, position in the question)
+    for (std::size_t i = 0; i < distinct.size(); ++i) {
+        ranked.push_back({-bm25_idf(index.num_chunks(), index.document_frequency(distinct[i])), i});
     }
     std::stable_sort(ranked.begin(), ranked.end());
     std::string out;

@@ -61,8 +61,8 @@ struct CragResult {
 // The action for a set of evaluator scores (an empty set is Incorrect).
 CragAction crag_decide(const std::vector<double>& scores, const CragOptions& options);
 
-// The keyword query: the question's distinct analysed terms (stop words dropped), rarest in
-// the index first (then in question order), at most max_keywords, joined by spaces.
+// The keyword query: the question's terms (question_terms), rarest in the index first (then
+// in question order), at most max_keywords, joined by spaces.
 std::string crag_rewrite_query(const std::string& question, const Bm25Index& index,
                                std::size_t max_keywords);
 

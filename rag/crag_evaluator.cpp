@@ -11,10 +11,22 @@
 
 namespace qforge::rag {
 
+std::vector<std::string> question_terms(std::string_view question) {
+    static const std::set<std::string_view> kQuestionWords = {
+        "what", "which", "who",  "whom", "whose", "when", "where", "why",  "how", "did",
+        "do",   "does",  "were", "has",  "have",  "had",  "many",  "much", "can", "could"};
+    std::vector<std::string> out;
+    for (std::string& t : analyze_terms(question, AnalyzerOptions{true})) {
+        if (kQuestionWords.count(t) == 0 && std::find(out.begin(), out.end(), t) == out.end()) {
+            out.push_back(std::move(t));
+        }
+    }
+    return out;
+}
+
 double LexicalEvaluator::score(std::string_view question, std::string_view passage) const {
     const AnalyzerOptions analyzer{true};
-    const auto q = analyze_terms(question, analyzer);
-    const std::set<std::string> q_terms(q.begin(), q.end());
+    const std::vector<std::string> q_terms = question_terms(question);
     const auto p = analyze_terms(passage, analyzer);
     const std::set<std::string> p_terms(p.begin(), p.end());
     double found = 0, total = 0;
@@ -31,12 +43,18 @@ double LexicalEvaluator::score(std::string_view question, std::string_view passa
 ModelEvaluator::ModelEvaluator(const LlamaModel& model, const Tokenizer& tokenizer,
                                const LoraAdapter* adapter)
     : model_(model), tokenizer_(tokenizer), adapter_(adapter) {
-    const auto yes = tokenizer_.encode(" Yes", false);
-    const auto no = tokenizer_.encode(" No", false);
-    QF_CHECK(!yes.empty() && !no.empty() && yes[0] != no[0],
-             "crag: the tokenizer cannot tell \" Yes\" from \" No\" by their first token");
-    yes_ = yes[0];
-    no_ = no[0];
+    // The first token where "Answer: Yes" and "Answer: No" differ: what the model predicts
+    // after the prompt's "Answer:" (with its leading-space handling, whatever the tokenizer).
+    const auto yes = tokenizer_.encode("Answer: Yes", false);
+    const auto no = tokenizer_.encode("Answer: No", false);
+    std::size_t i = 0;
+    while (i < yes.size() && i < no.size() && yes[i] == no[i]) {
+        ++i;
+    }
+    QF_CHECK(i < yes.size() && i < no.size(),
+             "crag: the tokenizer gives the same tokens for \"Answer: Yes\" and \"Answer: No\"");
+    yes_ = yes[i];
+    no_ = no[i];
 }
 
 double ModelEvaluator::score(std::string_view question, std::string_view passage) const {

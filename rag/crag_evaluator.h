@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rag/bm25_index.h"
 #include "runtime/model/llama.h"
@@ -23,9 +24,14 @@ public:
     virtual std::string name() const = 0;
 };
 
-// score = sum of idf(t) over the question's distinct terms t found in the passage, divided by
-// the sum over all of them (terms analysed as the index analyses chunks, stop words dropped;
-// idf = BM25's, from the index, so rare words weigh more). 0 for a question with no terms.
+// The question's evidence terms: analysed as the index analyses chunks, English stop words
+// and question words (what, which, who, did, ...: rare in passages, so high idf, but not
+// evidence) dropped, distinct, in question order.
+std::vector<std::string> question_terms(std::string_view question);
+
+// score = sum of idf(t) over the question's terms t (question_terms) found in the passage,
+// divided by the sum over all of them (idf = BM25's, from the index, so rare words weigh
+// more). 0 for a question with no terms.
 class LexicalEvaluator final : public RelevanceEvaluator {
 public:
     explicit LexicalEvaluator(const Bm25Index& index) : index_(index) {}
@@ -42,7 +48,8 @@ private:
 //   "Document: <passage>\nQuestion: <question>\nIs the document relevant to the question?
 //    Answer Yes or No.\nAnswer:"
 // and returns p(Yes) / (p(Yes) + p(No)) from the next-token distribution (Yes/No are the
-// first tokens of " Yes" and " No"). The passage is cut from the end to fit the context.
+// tokens where "Answer: Yes" and "Answer: No" first differ). The passage is cut from the end
+// to fit the context.
 class ModelEvaluator final : public RelevanceEvaluator {
 public:
     ModelEvaluator(const LlamaModel& model, const Tokenizer& tokenizer,
