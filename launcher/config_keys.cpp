@@ -55,6 +55,7 @@ constexpr std::array kKeys = {
     QF_CONFIG_KEY(train, max_grad_norm),
     QF_CONFIG_KEY(train, activation_checkpointing),
     QF_CONFIG_KEY(train, device),
+    QF_CONFIG_KEY(train, matmul_precision),
     QF_CONFIG_KEY(train, eval_every),
     QF_CONFIG_KEY(train, log_every),
     QF_CONFIG_KEY(checkpoint, every),

@@ -136,6 +136,7 @@ void check_optim(Checker& check, const train::OptimConfig& t, const train::DataC
     check.require("train.lr", t.lr > 0, "must be > 0");
     check.choice("train.schedule", t.schedule, {"cosine", "linear", "constant"});
     check.choice("train.device", t.device, {"auto", "cpu", "cuda"});
+    check.choice("train.matmul_precision", t.matmul_precision, {"tf32", "bf16", "fp32"});
     check.require("train.warmup_steps", t.warmup_steps >= 0, "must be >= 0");
     check.require("train.min_lr_ratio", t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1,
                   "must be in [0, 1]");

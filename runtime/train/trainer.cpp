@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "kernels/adamw.h"
+#include "kernels/gemm.h"
 #include "kernels/memory.h"
 #include "kernels/registry.h"
 #include "runtime/io/atomic_file.h"
@@ -119,6 +120,12 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
     summary.adapter_dir = summary.run_dir / "adapter";
     const kernels::Ctx ctx = device_for(cfg.train.device);
     const bool on_host = ctx.device == kernels::Device::kCpu;
+    if (!on_host) {
+        kernels::set_cuda_gemm_math(cfg.train.matmul_precision == "bf16" ? kernels::GemmMath::kBf16
+                                    : cfg.train.matmul_precision == "fp32"
+                                        ? kernels::GemmMath::kFp32
+                                        : kernels::GemmMath::kTf32);
+    }
 
     // Model (loaded, or random-initialised in a named shape on the device), tokenizer, data.
     const bool random_init = cfg.model.init == "random";
