@@ -1,13 +1,21 @@
-// What is here: the BM25 retrieval quality benchmark: recall@1/5/10 and MRR@10 over all
-// 10,570 SQuAD v1.1 dev questions (gold = the question's paragraph) and the 174 Python 3.11
-// FAQ questions (gold = the FAQ section holding the question and its answer), plus index
-// build time and single-thread queries/s. Prints one Markdown table row per corpus.
+// What is here: the retrieval quality benchmark: recall@1/5/10 and MRR@10 over all 10,570
+// SQuAD v1.1 dev questions (gold = the question's paragraph) and the 174 Python 3.11 FAQ
+// questions (gold = the FAQ section holding the question and its answer), plus index build
+// time and single-thread queries/s, for BM25 and (with --encoder) dense and hybrid retrieval;
+// then corrective RAG's refinement on SQuAD: how often the refined context still holds a gold
+// answer, and how many context tokens it saves. Prints Markdown table rows.
 //
 //   rag_quality [--data DIR] [--tokenizer DIR|words] [--chunk-tokens N] [--overlap M]
-//               [--no-stop-words] [--k1 X] [--b Y]
+//               [--no-stop-words] [--k1 X] [--b Y] [--encoder DIR [--encoder-tokenizer DIR]]
+//               [--max-length N] [--crag-questions N]
 //
 // recall@k = fraction of questions with a relevant chunk among the top k;
 // MRR@10 = mean of 1/rank of the first relevant chunk (0 when none in the top 10).
+// CRAG: for each question, the BM25 top 5 (k = 5) vs the corrective context (lexical
+// evaluator, default thresholds): "gold kept" = fraction of questions whose context contains
+// one of the gold answer strings verbatim; "tokens saved" = 1 - (sum of refined context
+// tokens) / (sum of top-5 context tokens), counted with --tokenizer.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +30,9 @@
 
 #include "kernels/common.h"
 #include "rag/bm25_index.h"
+#include "rag/crag.h"
 #include "rag/index_build.h"
+#include "rag/retriever.h"
 
 namespace fs = std::filesystem;
 using namespace qforge;
@@ -52,12 +62,15 @@ struct Result {
     double recall1 = 0, recall5 = 0, recall10 = 0, mrr10 = 0, qps = 0;
 };
 
-Result evaluate(const rag::Bm25Index& index, const std::vector<Query>& queries) {
+using SearchFn = std::function<std::vector<rag::ScoredChunk>(const std::string&)>;
+
+Result evaluate(const rag::Bm25Index& index, const std::vector<Query>& queries,
+                const SearchFn& search) {
     Result r;
     std::vector<std::vector<rag::ScoredChunk>> all(queries.size());
     const auto t0 = Clock::now();
     for (std::size_t i = 0; i < queries.size(); ++i) {
-        all[i] = index.search(queries[i].question, 10);
+        all[i] = search(queries[i].question);
     }
     r.qps = static_cast<double>(queries.size()) / since(t0);
     for (std::size_t i = 0; i < queries.size(); ++i) {
@@ -79,13 +92,87 @@ Result evaluate(const rag::Bm25Index& index, const std::vector<Query>& queries) 
     return r;
 }
 
-void report_row(const char* corpus, const rag::IndexBuildReport& build, double build_s,
+void report_row(const std::string& corpus, const rag::IndexBuildReport& build, double build_s,
                 std::size_t n_queries, const Result& r) {
-    std::printf("| %s | %zu | %llu | %zu | %.3f | %.3f | %.3f | %.3f | %.2f | %.0f |\n", corpus,
-                build.documents_added,
+    std::printf("| %s | %zu | %llu | %zu | %.3f | %.3f | %.3f | %.3f | %.2f | %.0f |\n",
+                corpus.c_str(), build.documents_added,
                 static_cast<unsigned long long>(build.manifest.counts.chunks), n_queries, r.recall1,
                 r.recall5, r.recall10, r.mrr10, build_s, r.qps);
     std::fflush(stdout);
+}
+
+// One row per retrieval mode the index supports: bm25; with embeddings dense, hybrid RRF and
+// hybrid weighted. Build time is the whole build (BM25 and embedding) for every row.
+void report_modes(const std::string& corpus, const fs::path& dir,
+                  const rag::IndexBuildReport& build, double build_s,
+                  const std::vector<Query>& queries) {
+    const auto r = rag::Retriever::open(dir);
+    report_row(
+        corpus + ", bm25", build, build_s, queries.size(),
+        evaluate(r.bm25(), queries, [&](const std::string& q) { return r.bm25().search(q, 10); }));
+    if (!r.has_dense()) {
+        return;
+    }
+    const std::pair<const char*, rag::RetrieveOptions> modes[] = {
+        {", dense", {rag::RetrieveMode::kDense, rag::FusionMethod::kRrf, 10}},
+        {", hybrid rrf", {rag::RetrieveMode::kHybrid, rag::FusionMethod::kRrf, 10}},
+        {", hybrid weighted", {rag::RetrieveMode::kHybrid, rag::FusionMethod::kWeighted, 10}}};
+    for (const auto& [name, o] : modes) {
+        report_row(
+            corpus + name, build, build_s, queries.size(),
+            evaluate(r.bm25(), queries, [&](const std::string& q) { return r.search(q, o); }));
+    }
+}
+
+struct SquadQuestion {
+    std::string question;
+    std::vector<std::string> answers;
+};
+
+bool holds_answer(const std::string& context, const std::vector<std::string>& answers) {
+    return std::any_of(answers.begin(), answers.end(),
+                       [&](const std::string& a) { return context.find(a) != std::string::npos; });
+}
+
+// Corrective RAG's refinement against the plain top-5 context on SQuAD.
+void report_crag(const fs::path& dir, const std::vector<SquadQuestion>& questions,
+                 const std::string& tokenizer) {
+    const auto r = rag::Retriever::open(dir);
+    const rag::LexicalEvaluator ev(r.bm25());
+    const rag::TokenCounter count = rag::make_token_counter(tokenizer);
+    rag::CragOptions o;
+    rag::RetrieveOptions ro;
+    ro.k = o.k = 5;
+    std::size_t kept_plain = 0, kept_crag = 0, actions[3] = {0, 0, 0};
+    double tokens_plain = 0, tokens_crag = 0;
+    const auto t0 = Clock::now();
+    for (const SquadQuestion& q : questions) {
+        const rag::CragResult res = rag::corrective_retrieve(q.question, r, ro, ev, o);
+        std::string plain, refined;
+        for (const auto& h : res.retrieved) {
+            plain += std::string(r.bm25().chunk(h.chunk).text) + "\n";
+        }
+        for (const auto& p : res.passages) {
+            refined += p.text + "\n";
+        }
+        kept_plain += holds_answer(plain, q.answers);
+        kept_crag += holds_answer(refined, q.answers);
+        tokens_plain += static_cast<double>(count(plain));
+        tokens_crag += static_cast<double>(count(refined));
+        ++actions[static_cast<int>(res.action)];
+    }
+    const double secs = since(t0);
+    const double n = static_cast<double>(questions.size());
+    std::printf(
+        "\n| CRAG on SQuAD (BM25 top 5, lexical evaluator, upper %.2f, lower %.2f, strip_min "
+        "%.2f) | questions | correct | ambiguous | incorrect | gold in top-5 context | gold in "
+        "refined context | context tokens saved | questions/s |\n|---|---|---|---|---|---|---|---|"
+        "---|\n| | %zu | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.0f |\n",
+        o.upper, o.lower, o.strip_min, questions.size(),
+        100.0 * static_cast<double>(actions[0]) / n, 100.0 * static_cast<double>(actions[2]) / n,
+        100.0 * static_cast<double>(actions[1]) / n, 100.0 * static_cast<double>(kept_plain) / n,
+        100.0 * static_cast<double>(kept_crag) / n, 100.0 * (1.0 - tokens_crag / tokens_plain),
+        n / secs);
 }
 
 }  // namespace
@@ -94,6 +181,7 @@ int main(int argc, char** argv) try {
     fs::path data = std::getenv("QFORGE_DATA") ? std::getenv("QFORGE_DATA") : "../shared/data";
     rag::IndexParams params;
     std::string tokenizer;
+    std::size_t crag_questions = 0;  // 0 = all
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -114,6 +202,17 @@ int main(int argc, char** argv) try {
             params.bm25.k1 = std::stod(next());
         } else if (a == "--b") {
             params.bm25.b = std::stod(next());
+        } else if (a == "--encoder") {
+            params.dense.emplace();
+            params.dense->encoder = fs::absolute(next()).string();
+        } else if (a == "--encoder-tokenizer") {
+            QF_CHECK(params.dense, "rag_quality: --encoder-tokenizer after --encoder");
+            params.dense->tokenizer = fs::absolute(next()).string();
+        } else if (a == "--max-length") {
+            QF_CHECK(params.dense, "rag_quality: --max-length after --encoder");
+            params.dense->max_length = std::stoul(next());
+        } else if (a == "--crag-questions") {
+            crag_questions = std::stoul(next());
         } else {
             QF_FAIL("rag_quality: unknown argument {}", a);
         }
@@ -126,21 +225,27 @@ int main(int argc, char** argv) try {
         fs::temp_directory_path() / ("qforge_rag_quality." + std::to_string(getpid()));
     fs::create_directories(work);
 
-    std::printf("tokenizer %s, chunk %zu tokens, overlap %zu, stop words %s, k1 %.2f, b %.2f\n\n",
+    std::printf("tokenizer %s, chunk %zu tokens, overlap %zu, stop words %s, k1 %.2f, b %.2f\n",
                 params.tokenizer.c_str(), params.chunk.max_tokens, params.chunk.overlap,
                 params.stop_words ? "english" : "none", params.bm25.k1, params.bm25.b);
+    if (params.dense) {
+        std::printf("encoder %s (%s pooling, max_length %zu, exact search)\n",
+                    params.dense->encoder.c_str(), params.dense->pooling.c_str(),
+                    params.dense->max_length);
+    }
+    std::printf("\n");
     std::printf(
         "| corpus | docs | chunks | questions | R@1 | R@5 | R@10 | MRR@10 | build s | "
         "queries/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
 
     // SQuAD v1.1 dev: one document per paragraph.
+    std::vector<SquadQuestion> with_answers;
     {
         const fs::path squad = data / "datasets" / "squad-v1.1-dev";
         auto t0 = Clock::now();
         const auto build =
             rag::build_index({squad / "rag_corpus.jsonl", work / "squad", false, params});
         const double build_s = since(t0);
-        const auto index = rag::Bm25Index::load(work / "squad");
         std::vector<Query> queries;
         std::ifstream in(squad / "rag_queries.jsonl");
         std::string line;
@@ -150,8 +255,9 @@ int main(int argc, char** argv) try {
             queries.push_back({j.at("question"), [gold](const rag::ChunkView& c) {
                                    return c.doc_id == gold;
                                }});
+            with_answers.push_back({j.at("question"), j.at("answers")});
         }
-        report_row("SQuAD v1.1 dev", build, build_s, queries.size(), evaluate(index, queries));
+        report_modes("SQuAD v1.1 dev", work / "squad", build, build_s, queries);
     }
     // Python 3.11 FAQ: relevant = a chunk of the source file overlapping the bytes from the
     // question's heading to the end of its answer.
@@ -160,7 +266,6 @@ int main(int argc, char** argv) try {
         auto t0 = Clock::now();
         const auto build = rag::build_index({py / "faq", work / "faq", false, params});
         const double build_s = since(t0);
-        const auto index = rag::Bm25Index::load(work / "faq");
         std::vector<Query> queries;
         std::ifstream in(py / "faq_qa.jsonl");
         std::string line;
@@ -186,12 +291,16 @@ int main(int argc, char** argv) try {
                                           c.byte_offset + c.text.size() > begin;
                                }});
         }
-        report_row("Python 3.11 FAQ", build, build_s, queries.size(), evaluate(index, queries));
+        report_modes("Python 3.11 FAQ", work / "faq", build, build_s, queries);
         if (unlocated > 0) {
             std::printf("\n(%zu FAQ answers not found verbatim in their file were left out)\n",
                         unlocated);
         }
     }
+    if (crag_questions > 0 && crag_questions < with_answers.size()) {
+        with_answers.resize(crag_questions);
+    }
+    report_crag(work / "squad", with_answers, params.tokenizer);
     fs::remove_all(work);
     return 0;
 
