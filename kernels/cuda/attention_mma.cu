@@ -84,6 +84,33 @@ __device__ inline void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
+// dst[0..3] += v; dst 16-byte aligned.
+__device__ inline void atomic_add4(float* dst, float4 v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    atomicAdd(reinterpret_cast<float4*>(dst), v);
+#else
+    atomicAdd(dst, v.x);
+    atomicAdd(dst + 1, v.y);
+    atomicAdd(dst + 2, v.z);
+    atomicAdd(dst + 3, v.w);
+#endif
+}
+
+// An mma C fragment holds (row g: c0, c1) and (row g + 8: c2, c3) at columns 2 tq, 2 tq + 1.
+// One shuffle within the quad turns it into 4 consecutive columns of one row: lanes with even tq
+// get row g, columns 2 tq .. 2 tq + 3; odd tq get row g + 8, columns 2 tq - 2 .. 2 tq + 1
+// (row quad_row(tq) + g, column 2 * (tq & ~1)).
+__device__ inline float4 quad_row4(float c0, float c1, float c2, float c3, int tq) {
+    const bool odd = (tq & 1) != 0;
+    const float r0 = __shfl_xor_sync(0xffffffffu, odd ? c0 : c2, 1);
+    const float r1 = __shfl_xor_sync(0xffffffffu, odd ? c1 : c3, 1);
+    return odd ? make_float4(r0, r1, c2, c3) : make_float4(c0, c1, r0, r1);
+}
+
+__device__ inline int quad_row(int tq) {
+    return (tq & 1) * 8;
+}
+
 // Rows [r0, r0 + 64) of a bf16 [rows][DH] head into shared [64][lds]; rows >= nrows are zeros.
 template <int DH>
 __device__ inline void load_tile_async(__nv_bfloat16* dst, const __nv_bfloat16* head, int64_t r0,
@@ -156,13 +183,16 @@ struct Bf16Copies {
     __nv_bfloat16 *q, *k, *v, *dout;
 };
 
-Bf16Copies make_copies(cudaStream_t stream, const AttnParams& p, const float* dout) {
+// The forward reads q straight from fp32 (with_q false: c.q is not filled).
+Bf16Copies make_copies(cudaStream_t stream, const AttnParams& p, const float* dout, bool with_q) {
     const int64_t nq = p.B * p.Hq * p.T * p.D, nkv = p.B * p.Hkv * p.Tk * p.D;
     const int64_t total = nq * (dout != nullptr ? 2 : 1) + 2 * nkv;
     auto* base = static_cast<__nv_bfloat16*>(
         stream_scratch(stream, ScratchSlot::kAttentionBf16, static_cast<size_t>(total) * 2));
     Bf16Copies c{base, base + nq, base + nq + nkv, dout != nullptr ? base + nq + 2 * nkv : nullptr};
-    to_bf16(stream, c.q, p.q, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
+    if (with_q) {
+        to_bf16(stream, c.q, p.q, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
+    }
     to_bf16(stream, c.k, p.k, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
     to_bf16(stream, c.v, p.v, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
     if (dout != nullptr) {
@@ -179,9 +209,9 @@ constexpr int fwd_smem_bytes() {
 }
 
 template <int DH, bool kDsum>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     attn_fwd_mma_kernel(AttnParams p, Bf16Copies c, float scale_log2, const float* dout,
-                        float* dsum) {
+                        float* dsum, bool vec) {
     constexpr int LDS = kLds<DH>;
     constexpr int KD = DH / 16;  // k-steps over D
     constexpr int ND = DH / 8;   // n-tiles over D
@@ -201,7 +231,6 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t t_last = (t0 + kBr < p.T ? t0 + kBr : p.T) - 1;
     const int64_t kend = p.q_pos0 + t_last + 1;  // keys seen by this block
     const int n_tiles = static_cast<int>((kend + kBc - 1) / kBc);
-    const __nv_bfloat16* qh = c.q + (b * p.Hq + h) * p.T * DH;
     const __nv_bfloat16* kh = c.k + (b * p.Hkv + kvh) * p.Tk * DH;
     const __nv_bfloat16* vh = c.v + (b * p.Hkv + kvh) * p.Tk * DH;
     const int32_t* seg = p.segment_ids != nullptr ? p.segment_ids + b * p.T : nullptr;
@@ -215,9 +244,39 @@ __global__ void __launch_bounds__(kThreads)
             sSeg[buf * kBc + tid] = key < p.T ? seg[key] : -1;
         }
     };
-    load_tile_async<DH>(sQ, qh, t0, p.T);
     load_kv(0);
     cp_async_commit();
+    {  // Q straight from fp32 (read once per block), rounded to bf16 on the way
+        const float* qf32 = p.q + b * p.q_batch_stride + h * DH;
+        constexpr int kChunks = DH / 8;
+#pragma unroll 4
+        for (int i = 0; i < kBr * kChunks / kThreads; i++) {
+            const int idx = tid + i * kThreads;
+            const int r = idx / kChunks, c8 = (idx % kChunks) * 8;
+            const int64_t t = t0 + r;
+            float x[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            if (t < p.T) {
+                const float* src = qf32 + t * p.q_row_stride + c8;
+                if (vec) {
+                    const float4 a = *reinterpret_cast<const float4*>(src);
+                    const float4 e = *reinterpret_cast<const float4*>(src + 4);
+                    x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w;
+                    x[4] = e.x, x[5] = e.y, x[6] = e.z, x[7] = e.w;
+                } else {
+#pragma unroll
+                    for (int k = 0; k < 8; k++) {
+                        x[k] = src[k];
+                    }
+                }
+            }
+            uint4 u;
+            u.x = pack_bf16(x[0], x[1]);
+            u.y = pack_bf16(x[2], x[3]);
+            u.z = pack_bf16(x[4], x[5]);
+            u.w = pack_bf16(x[6], x[7]);
+            *reinterpret_cast<uint4*>(sQ + r * LDS + c8) = u;
+        }
+    }
 
     // This thread's rows: t0 + 16 warp + g and + 8.
     const int64_t row0 = t0 + warp * 16 + g;
@@ -358,14 +417,28 @@ __global__ void __launch_bounds__(kThreads)
             if (t < p.T && tq == 0) {
                 dsum[(b * p.Hq + h) * p.T + t] = dot;
             }
-        } else if (t < p.T) {
+        } else if (t < p.T && !vec) {
 #pragma unroll
             for (int n = 0; n < ND; n++) {
                 p.out[off + n * 8] = o[n][2 * r] * inv;
                 p.out[off + n * 8 + 1] = o[n][2 * r + 1] * inv;
             }
-            if (p.lse != nullptr && tq == 0) {
-                p.lse[(b * p.Hq + h) * p.T + t] = (m[r] + log2f(l[r])) * kLn2;
+        }
+        if (!kDsum && t < p.T && p.lse != nullptr && tq == 0) {
+            p.lse[(b * p.Hq + h) * p.T + t] = (m[r] + log2f(l[r])) * kLn2;
+        }
+    }
+    if (!kDsum && vec) {  // 16-byte stores of 4 consecutive columns (quad_row4)
+        const int64_t t = row0 + quad_row(tq);
+        const float lr = (tq & 1) != 0 ? l[1] : l[0];
+        const float inv = lr > 0.0f ? 1.0f / lr : 0.0f;
+        float* dst = p.out + b * p.q_batch_stride + t * p.q_row_stride + h * DH + 2 * (tq & ~1);
+#pragma unroll
+        for (int n = 0; n < ND; n++) {
+            const float4 x = quad_row4(o[n][0], o[n][1], o[n][2], o[n][3], tq);
+            if (t < p.T) {
+                *reinterpret_cast<float4*>(dst + n * 8) =
+                    make_float4(x.x * inv, x.y * inv, x.z * inv, x.w * inv);
             }
         }
     }
@@ -379,35 +452,46 @@ void launch_fwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, c
     constexpr int smem = fwd_smem_bytes<DH>();
     QF_CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_mma_kernel<DH, kDsum>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    const bool vec = reinterpret_cast<uintptr_t>(p.q) % 16 == 0 &&
+                     (kDsum || reinterpret_cast<uintptr_t>(p.out) % 16 == 0) &&
+                     p.q_batch_stride % 4 == 0 && p.q_row_stride % 4 == 0;
     attn_fwd_mma_kernel<DH, kDsum>
-        <<<grid, kThreads, smem, stream>>>(p, c, attn_scale_log2(p.D), dout, dsum);
+        <<<grid, kThreads, smem, stream>>>(p, c, attn_scale_log2(p.D), dout, dsum, vec);
     QF_CUDA_LAUNCH_CHECK();
 }
 
 // ---- backward --------------------------------------------------------------------------------
 
+// Backward: query tiles double-buffered (the next one loads during this one's math) where two
+// blocks per SM still fit in shared memory.
+template <int DH>
+constexpr int kBwdStages = DH == 64 ? 2 : 1;
+
 template <int DH>
 constexpr int bwd_smem_bytes() {
-    return 4 * 64 * kLds<DH> * 2 + 64 * kLdsS * 2 + 4 * 64 * 4;
+    return (2 + 2 * kBwdStages<DH>)*64 * kLds<DH> * 2 + 64 * kLdsS * 2 +
+           (3 * kBwdStages<DH> + 1) * 64 * 4;
 }
 
 template <int DH>
 __global__ void __launch_bounds__(kThreads)
     attn_bwd_mma_kernel(AttnParams p, Bf16Copies c, float scale, float scale_log2,
-                        const float* dsum, float* dq, float* dk, float* dv) {
+                        const float* dsum, float* dq, float* dk, float* dv, bool vec_q,
+                        bool vec_kv) {
     constexpr int LDS = kLds<DH>;
     constexpr int KD = DH / 16;
     constexpr int ND = DH / 8;
     extern __shared__ __align__(128) unsigned char smem[];
+    constexpr int NS = kBwdStages<DH>;
     auto* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [64 keys][LDS]
     __nv_bfloat16* sV = sK + kBc * LDS;
-    __nv_bfloat16* sQ = sV + kBc * LDS;                       // [64 queries][LDS]
-    __nv_bfloat16* sO = sQ + kBr * LDS;                       // dout
-    __nv_bfloat16* sS = sO + kBr * LDS;                       // dS^T [64 keys][kLdsS]
-    auto* sLse = reinterpret_cast<float*>(sS + kBc * kLdsS);  // log2 units
-    float* sDsum = sLse + kBr;
-    auto* sSegQ = reinterpret_cast<int32_t*>(sDsum + kBr);
-    int32_t* sSegK = sSegQ + kBr;
+    __nv_bfloat16* sQb = sV + kBc * LDS;                       // [NS][64 queries][LDS]
+    __nv_bfloat16* sOb = sQb + NS * kBr * LDS;                 // dout, [NS][64][LDS]
+    __nv_bfloat16* sS = sOb + NS * kBr * LDS;                  // dS^T [64 keys][kLdsS]
+    auto* sLseb = reinterpret_cast<float*>(sS + kBc * kLdsS);  // [NS][64], log2 units
+    float* sDsumb = sLseb + NS * kBr;
+    auto* sSegQb = reinterpret_cast<int32_t*>(sDsumb + NS * kBr);
+    int32_t* sSegK = sSegQb + NS * kBr;
 
     const int tid = static_cast<int>(threadIdx.x);
     const int lane = tid % 32, warp = tid / 32;
@@ -429,8 +513,23 @@ __global__ void __launch_bounds__(kThreads)
     const int32_t* seg = p.segment_ids != nullptr ? p.segment_ids + b * p.T : nullptr;
     const int64_t stat0 = (b * p.Hq + h) * p.T;
 
+    auto load_q_tile = [&](int64_t qt, int buf) {
+        const int64_t t0 = qt * kBr;
+        load_tile_async<DH>(sQb + buf * kBr * LDS, qh, t0, p.T);
+        load_tile_async<DH>(sOb + buf * kBr * LDS, oh, t0, p.T);
+        if (tid < kBr) {
+            const int64_t t = t0 + tid;
+            const bool valid = t < p.T;
+            sLseb[buf * kBr + tid] = valid ? p.lse[stat0 + t] * kLog2e : INFINITY;  // P = 0
+            sDsumb[buf * kBr + tid] = valid ? dsum[stat0 + t] : 0.0f;
+            sSegQb[buf * kBr + tid] = (seg != nullptr && valid) ? seg[t] : -2;
+        }
+    };
     load_tile_async<DH>(sK, kh, j0, p.Tk);
     load_tile_async<DH>(sV, vh, j0, p.Tk);
+    if constexpr (NS == 2) {
+        load_q_tile(qt_begin, 0);
+    }
     cp_async_commit();
     if (seg != nullptr && tid < kBc) {
         sSegK[tid] = j0 + tid < p.T ? seg[j0 + tid] : -1;
@@ -450,19 +549,25 @@ __global__ void __launch_bounds__(kThreads)
 
     for (int64_t qt = qt_begin; qt < n_qt; qt++) {
         const int64_t t0 = qt * kBr;
-        __syncthreads();  // the previous tile's sQ, sO, sS reads are done
-        load_tile_async<DH>(sQ, qh, t0, p.T);
-        load_tile_async<DH>(sO, oh, t0, p.T);
-        cp_async_commit();
-        if (tid < kBr) {
-            const int64_t t = t0 + tid;
-            const bool valid = t < p.T;
-            sLse[tid] = valid ? p.lse[stat0 + t] * kLog2e : INFINITY;  // P = 0 for rows >= T
-            sDsum[tid] = valid ? dsum[stat0 + t] : 0.0f;
-            sSegQ[tid] = (seg != nullptr && valid) ? seg[t] : -2;
+        const int buf = NS == 2 ? static_cast<int>((qt - qt_begin) & 1) : 0;
+        __syncthreads();  // the previous tile's reads of its buffers and of sS are done
+        if constexpr (NS == 1) {
+            load_q_tile(qt, 0);
+            cp_async_commit();
+            cp_async_wait<0>();
+        } else if (qt + 1 < n_qt) {
+            load_q_tile(qt + 1, buf ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
         }
-        cp_async_wait<0>();
         __syncthreads();
+        const __nv_bfloat16* sQ = sQb + buf * kBr * LDS;
+        const __nv_bfloat16* sO = sOb + buf * kBr * LDS;
+        const float* sLse = sLseb + buf * kBr;
+        const float* sDsum = sDsumb + buf * kBr;
+        const int32_t* sSegQ = sSegQb + buf * kBr;
 
         // S^T = K Q^T, dP^T = V dO^T: rows = the warp's 16 keys, columns = 64 queries.
         float st[8][4], dpt[8][4];
@@ -548,9 +653,11 @@ __global__ void __launch_bounds__(kThreads)
                                           (mi % 2) * 8);
         }
         const int64_t tr0 = t0 + warp * 16 + g;
+        const int64_t tv = tr0 + quad_row(tq);  // vec4: this lane's row
         float* dq0 = dq + b * p.q_batch_stride + tr0 * p.q_row_stride + h * DH + 2 * tq;
         float* dq1 = dq0 + 8 * p.q_row_stride;
-        const bool ok0 = tr0 < p.T, ok1 = tr0 + 8 < p.T;
+        float* dqv = dq + b * p.q_batch_stride + tv * p.q_row_stride + h * DH + 2 * (tq & ~1);
+        const bool ok0 = tr0 < p.T, ok1 = tr0 + 8 < p.T, okv = tv < p.T;
 #pragma unroll
         for (int dp = 0; dp < DH / 16; dp++) {
             float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
@@ -565,6 +672,14 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
             for (int nn = 0; nn < 2; nn++) {
                 const int d = dp * 16 + nn * 8;
+                if (vec_q) {
+                    const float4 x = quad_row4(acc[nn][0], acc[nn][1], acc[nn][2], acc[nn][3], tq);
+                    if (okv) {
+                        atomic_add4(dqv + d, make_float4(x.x * scale, x.y * scale, x.z * scale,
+                                                         x.w * scale));
+                    }
+                    continue;
+                }
                 if (ok0) {
                     atomicAdd(dq0 + d, acc[nn][0] * scale);
                     atomicAdd(dq0 + d + 1, acc[nn][1] * scale);
@@ -578,6 +693,24 @@ __global__ void __launch_bounds__(kThreads)
     }
 
     // dK, dV rows of the warp's keys (atomics: the other query heads of the group add too).
+    if (vec_kv) {
+        const int64_t key = j0 + kr0 + quad_row(tq);
+        const int64_t off =
+            b * p.kv_batch_stride + key * p.kv_row_stride + kvh * DH + 2 * (tq & ~1);
+#pragma unroll
+        for (int n = 0; n < ND; n++) {
+            const float4 x = quad_row4(dkacc[n][0], dkacc[n][1], dkacc[n][2], dkacc[n][3], tq);
+            const float4 y = quad_row4(dvacc[n][0], dvacc[n][1], dvacc[n][2], dvacc[n][3], tq);
+            if (key < p.Tk && dk != nullptr) {
+                atomic_add4(dk + off + n * 8,
+                            make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale));
+            }
+            if (key < p.Tk && dv != nullptr) {
+                atomic_add4(dv + off + n * 8, y);
+            }
+        }
+        return;
+    }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         const int64_t key = j0 + kr0 + 8 * r;
@@ -607,8 +740,15 @@ void launch_bwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, c
     constexpr int smem = bwd_smem_bytes<DH>();
     QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_mma_kernel<DH>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    attn_bwd_mma_kernel<DH><<<grid, kThreads, smem, stream>>>(
-        p, c, 1.0f / sqrtf(static_cast<float>(p.D)), attn_scale_log2(p.D), dsum, dq, dk, dv);
+    auto aligned = [](const float* x) {
+        return reinterpret_cast<uintptr_t>(x) % 16 == 0;
+    };
+    const bool vec_q = aligned(dq) && p.q_batch_stride % 4 == 0 && p.q_row_stride % 4 == 0;
+    const bool vec_kv =
+        aligned(dk) && aligned(dv) && p.kv_batch_stride % 4 == 0 && p.kv_row_stride % 4 == 0;
+    attn_bwd_mma_kernel<DH>
+        <<<grid, kThreads, smem, stream>>>(p, c, 1.0f / sqrtf(static_cast<float>(p.D)),
+                                           attn_scale_log2(p.D), dsum, dq, dk, dv, vec_q, vec_kv);
     QF_CUDA_LAUNCH_CHECK();
 }
 
@@ -619,7 +759,7 @@ void attention_mma_forward(void* stream, const AttnParams& p) {
         return;
     }
     const auto s = static_cast<cudaStream_t>(stream);
-    const Bf16Copies c = make_copies(s, p, nullptr);
+    const Bf16Copies c = make_copies(s, p, nullptr, false);
     p.D == 64 ? launch_fwd<64, false>(s, p, c, nullptr, nullptr)
               : launch_fwd<128, false>(s, p, c, nullptr, nullptr);
 }
@@ -632,7 +772,7 @@ void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float*
     const auto s = static_cast<cudaStream_t>(stream);
     auto* dsum = static_cast<float*>(stream_scratch(stream, ScratchSlot::kAttentionRows,
                                                     static_cast<size_t>(p.B * p.Hq * p.T) * 4));
-    const Bf16Copies c = make_copies(s, p, dout);
+    const Bf16Copies c = make_copies(s, p, dout, true);
     if (p.out != nullptr) {
         attention_dsum(s, p, dout, dsum, false);  // dot(dout, out), fp32
     } else {
