@@ -117,7 +117,9 @@ void MpiCollective::allreduce_sum(double* data, int64_t n) {
 
 void MpiCollective::allreduce_gradients(float* data, int64_t n) {
     if (!buckets_ || buckets_->size() != n) {
-        buckets_ = std::make_unique<GradientBucketer>(comm_, n, bucket_bytes_);
+        // Last bucket first: backward finalises the last layers' gradients first.
+        buckets_ =
+            std::make_unique<GradientBucketer>(comm_, n, bucket_bytes_, BucketOrder::kReverse);
     }
     if (!device_buffers_) {
         buckets_->allreduce(data);
@@ -128,6 +130,34 @@ void MpiCollective::allreduce_gradients(float* data, int64_t n) {
     }
     buckets_->allreduce(staging_->from_device(data, n));
     staging_->to_device(data, n);
+}
+
+void MpiCollective::begin_gradients(float* data, int64_t n) {
+    if (device_buffers_) {
+        Collective::begin_gradients(data, n);  // summed whole in finish_gradients
+        return;
+    }
+    if (!buckets_ || buckets_->size() != n) {
+        buckets_ =
+            std::make_unique<GradientBucketer>(comm_, n, bucket_bytes_, BucketOrder::kReverse);
+    }
+    buckets_->begin(data);
+    overlapping_ = true;
+}
+
+void MpiCollective::gradients_ready(int64_t offset, int64_t count) {
+    if (overlapping_) {
+        buckets_->mark_ready(offset, count);
+    }
+}
+
+void MpiCollective::finish_gradients() {
+    if (!overlapping_) {
+        Collective::finish_gradients();
+        return;
+    }
+    overlapping_ = false;
+    buckets_->finish();
 }
 
 void MpiCollective::barrier() {

@@ -74,6 +74,11 @@ public:
     // device buffers on, `data` is GPU memory: staged through pinned host memory (the MPI
     // transport of GPU ranks, e.g. several ranks sharing one GPU, where NCCL refuses).
     void allreduce_gradients(float* data, int64_t n) override;
+    // Host buffers: buckets launch (MPI_Iallreduce, last bucket first) as backward marks them
+    // ready. With device buffers there is no overlap (the staging copy needs the whole buffer).
+    void begin_gradients(float* data, int64_t n) override;
+    void gradients_ready(int64_t offset, int64_t count) override;
+    void finish_gradients() override;
     void barrier() override;
 
     // allreduce_gradients takes device pointers from now on (allreduce_sum stays on the host).
@@ -89,6 +94,7 @@ private:
     int rank_ = 0, world_ = 1;
     std::unique_ptr<GradientBucketer> buckets_;
     bool device_buffers_ = false;
+    bool overlapping_ = false;  // inside begin_gradients .. finish_gradients on host buffers
     std::unique_ptr<PinnedStaging> staging_;
 };
 

@@ -49,6 +49,13 @@ public:
 
     bool accepts_device_buffers() const override { return true; }
 
+    // train::Collective's overlap hooks: begin / mark_ready / finish below.
+    void begin_gradients(float* data, int64_t n) override { begin(data, n); }
+
+    void gradients_ready(int64_t offset, int64_t count) override { mark_ready(offset, count); }
+
+    void finish_gradients() override { finish(); }
+
     void barrier() override;
 
     // The stream (a cudaStream_t) that produces the gradients; nullptr = the legacy default

@@ -83,6 +83,17 @@ void LoraTrainStep::init(int64_t B, int64_t T) {
     positions_host_.resize(sz(N));
     losses_host_.resize(sz(N));
     dequant_ = make(0);
+    for (int64_t l = 0; l < L; ++l) {  // the adapter's layout is layer-major
+        int64_t lo = adapter_.num_params(), hi = 0;
+        for (int t = 0; t < kNumLoraTargets; ++t) {
+            const auto& s = adapter_.slot(l, static_cast<LoraTarget>(t));
+            if (s.enabled) {
+                lo = std::min(lo, s.a_offset);
+                hi = std::max(hi, s.b_offset + s.out * adapter_.options().r);
+            }
+        }
+        layer_grads_.emplace_back(lo, std::max<int64_t>(0, hi - lo));
+    }
     dres_ = make(N * C);
     dxn_ = make(N * C);
     dF1_ = make(N * F);
@@ -268,8 +279,7 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), xs_[sz(L)].data(),
                              model_.final_norm(), N, C, c.rms_norm_eps);
     const float* head = model_.lm_head();
-    const int64_t chunk =
-        std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
+    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
     logits_.ensure(chunk * V);
     if (backward) {
         kernels::buffer_zero(ctx, dxf_.data(), sizeof(float) * sz(N * C));
@@ -312,6 +322,9 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
             layer_forward(l, batch, a, xs_[sz(l)].data(), scratch_out, true, seed, micro_key);
         }
         layer_backward(l, batch, a, xs_[sz(l)].data(), dres_.data(), grads, true, seed, micro_key);
+        if (grads_ready_ && layer_grads_[sz(l)].second > 0) {
+            grads_ready_(layer_grads_[sz(l)].first, layer_grads_[sz(l)].second);
+        }
     }
     return total;
 }

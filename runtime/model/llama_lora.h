@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -47,6 +48,13 @@ public:
     void set_params(const float* params) { params_ = params; }
 
     const kernels::Ctx& ctx() const { return ctx_; }
+
+    // Called by forward_backward as each layer's backward is queued, with the slice of the
+    // gradient buffer (offset, count) that layer owns, last layer first: the gradient
+    // all-reduce can start on it while the earlier layers' backward runs. Empty: no calls.
+    void set_grads_ready(std::function<void(int64_t offset, int64_t count)> callback) {
+        grads_ready_ = std::move(callback);
+    }
 
     // Forward + backward. Gradients of (loss_scale * sum of token losses) are accumulated
     // (+=) into grads (on the step's device), laid out like adapter.params(). Dropout masks are
@@ -93,6 +101,8 @@ private:
     Buf dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
     Buf xf_, rstd_f_, logits_, dxf_, losses_, lse_rows_, dloss_;
     std::vector<float> losses_host_;
+    std::vector<std::pair<int64_t, int64_t>> layer_grads_;  // (offset, count) per layer
+    std::function<void(int64_t, int64_t)> grads_ready_;
     std::vector<int32_t> positions_host_;
 };
 

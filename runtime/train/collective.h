@@ -20,11 +20,32 @@ public:
     // (parallel::GradientBucketer); the result is the same sum as allreduce_sum.
     virtual void allreduce_gradients(float* data, int64_t n) { allreduce_sum(data, n); }
 
+    // The same sum, overlapped with backward: begin_gradients before the backward that
+    // finalises the gradients, gradients_ready(offset, count) as backward finishes each slice
+    // (a transport may launch full buckets at once), finish_gradients afterwards; then data
+    // holds the sum (on a GPU: for work queued after it on the compute stream). A transport
+    // without overlap sums everything in finish_gradients.
+    virtual void begin_gradients(float* data, int64_t n) {
+        pending_ = data;
+        pending_n_ = n;
+    }
+
+    virtual void gradients_ready(int64_t offset, int64_t count) {
+        (void)offset;
+        (void)count;
+    }
+
+    virtual void finish_gradients() { allreduce_gradients(pending_, pending_n_); }
+
     // True when allreduce_gradients takes GPU memory (NCCL, or MPI staging it through the
     // host); otherwise the trainer stages GPU gradients itself.
     virtual bool accepts_device_buffers() const { return false; }
 
     virtual void barrier() = 0;
+
+private:
+    float* pending_ = nullptr;
+    int64_t pending_n_ = 0;
 };
 
 class LocalCollective final : public Collective {

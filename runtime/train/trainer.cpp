@@ -308,19 +308,30 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
 
         kernels::buffer_zero(ctx, grads_p, sizeof(float) * grads.size());
         double loss_sum[1] = {0.0};
+        // The last micro-batch's backward finalises the gradients layer by layer: the
+        // all-reduce starts on each layer's slice as soon as it is done (overlap).
+        const bool overlap = on_host || coll.accepts_device_buffers();
         for (std::size_t i = 0; i < accum; ++i) {
             const uint64_t micro_key =
                 (static_cast<uint64_t>(state.step) * static_cast<uint64_t>(coll.world()) +
                  static_cast<uint64_t>(coll.rank())) *
                     accum +
                 i;
+            const bool last_micro = i + 1 == accum;
+            if (overlap && last_micro) {
+                coll.begin_gradients(grads_p, n_params);
+                step_fn.set_grads_ready([&coll](int64_t offset, int64_t count) {
+                    coll.gradients_ready(offset, count);
+                });
+            }
             loss_sum[0] +=
                 step_fn
                     .forward_backward(view(micro[i]), loss_scale, cfg.run.seed, micro_key, grads_p)
                     .sum;
         }
-        if (on_host || coll.accepts_device_buffers()) {
-            coll.allreduce_gradients(grads_p, n_params);
+        step_fn.set_grads_ready({});
+        if (overlap) {
+            coll.finish_gradients();
         } else if (coll.world() > 1) {  // staged through the host for a host-only transport
             grads_dev.download(grads.data(), n_params);
             coll.allreduce_gradients(grads.data(), n_params);
