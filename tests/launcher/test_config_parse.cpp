@@ -206,7 +206,7 @@ TEST(ConfigParse, UnknownKeysNameFileLineAndSuggestion) {
               "configs/x.yaml:1: unknown section \"trian\" (did you mean \"train\"?)");
     EXPECT_EQ(parse_error("optimizer:\n  lr: 1\n"),
               "configs/x.yaml:1: unknown section \"optimizer\" (sections: run, model, lora, data, "
-              "train, checkpoint, distributed)");
+              "train, checkpoint, distributed, index)");
     EXPECT_EQ(parse_error("checkpoint:\n  zzzzzz: 1\n"),
               "configs/x.yaml:2: unknown key \"checkpoint.zzzzzz\" (keys of checkpoint: every, "
               "keep_last)");
@@ -245,7 +245,7 @@ TEST(ConfigParse, WrongTypesNameKeyAndValue) {
               "configs/x.yaml:1: section \"lora\": expected a mapping of keys, got \"8\"");
     EXPECT_EQ(parse_error("- run\n- lora\n"),
               "configs/x.yaml:1: expected a mapping of sections (run, model, lora, data, train, "
-              "checkpoint, distributed), got a list");
+              "checkpoint, distributed, index), got a list");
     // A quoted number is still a number: the key's type decides.
     EXPECT_EQ(parse_train_config("train:\n  lr: \"3e-3\"\n", "x.yaml", {}).train.lr, 3e-3f);
 }
