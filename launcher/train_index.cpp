@@ -2,6 +2,9 @@
 #include "launcher/train_index.h"
 
 #include <cstdio>
+#include <memory>
+
+#include "parallel/mpi_collective.h"
 
 namespace qforge::launcher {
 
@@ -39,7 +42,13 @@ bool build_index_after_train(const train::TrainConfig& config, const std::filesy
     if (!options) {
         return false;
     }
-    options->collective = &collective;
+    // Host-memory embeddings travel over MPI whatever carried the gradients (NCCL wants
+    // device buffers).
+    std::unique_ptr<parallel::MpiCollective> mpi;
+    if (collective.world() > 1) {
+        mpi = std::make_unique<parallel::MpiCollective>();
+        options->collective = mpi.get();
+    }
     const rag::IndexBuildReport r = rag::build_index(*options);
     if (collective.rank() == 0) {
         std::printf("index:             %s (%llu documents, %llu chunks%s)\n",
