@@ -11,9 +11,9 @@
 // when the caller has no out).
 // Backward: one block per (64-key tile, query head, batch), warp w owns keys 16w..16w+15 and
 // keeps their dK, dV in registers over the query tiles of 64: S^T = K Q^T and dP^T = V dO^T,
-// P^T, dS^T in registers, dV += P^T dO, dK += dS^T Q; dS^T goes through shared memory for
-// dQ = dS K (warp w: query rows 16w..), added to dq with atomics; dK, dV are added with atomics
-// at the end (the query heads of a GQA group share them).
+// P^T, dS^T in registers, dV += P^T dO, dK += dS^T Q (query tiles double-buffered); dS^T goes
+// through shared memory for dQ = dS K (warp w: query rows 16w..), added to dq with atomics; dK,
+// dV are added with atomics at the end (the query heads of a GQA group share them).
 #include <cstdint>
 
 #include <cuda_bf16.h>
@@ -462,10 +462,11 @@ void launch_fwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, c
 
 // ---- backward --------------------------------------------------------------------------------
 
-// Backward: query tiles double-buffered (the next one loads during this one's math) where two
-// blocks per SM still fit in shared memory.
+// Backward: query tiles double-buffered (the next one loads during this one's math). At D = 128
+// that is 115456 bytes of shared memory per block: two blocks still fit in an H100 SM (228 KB,
+// 1 KB reserved per block).
 template <int DH>
-constexpr int kBwdStages = DH == 64 ? 2 : 1;
+constexpr int kBwdStages = 2;
 
 template <int DH>
 constexpr int bwd_smem_bytes() {

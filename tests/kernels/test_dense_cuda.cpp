@@ -1,8 +1,9 @@
 // What is here: the CUDA GEMM (cuBLASLt) and flash attention against references, beyond what the
 // backend-ops harness covers: every GemmMath mode with per-element bounds taken from the
 // arithmetic, padded leading dimensions and C padding left untouched, beta == 0 with a NaN C,
-// K == 0; attention with padded q/out rows, k/v inside a longer cache, GQA and segments, its
-// out padding never written, and the backward's two dot(dout, out) paths. Skips without a GPU.
+// K == 0; attention in each AttentionImpl with padded q/out rows, k/v inside a longer cache, GQA
+// and segments, its out padding never written, and the backward's two dot(dout, out) paths.
+// Skips without a GPU.
 #include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
