@@ -22,11 +22,11 @@ namespace qforge {
 using kernels::Ctx;
 
 namespace {
-// fp32 logits per loss-head chunk: 16 MiB on the CPU (cache-sized); 512 MiB on a GPU, where a
+// fp32 logits per loss-head chunk: 16 MiB on the CPU (cache-sized); 256 MiB on a GPU, where a
 // chunk of few rows would make the LM-head GEMM re-read the whole (V, C) head per handful of
 // rows (memory-bound) and add a host sync per chunk.
 int64_t logit_chunk_floats(const Ctx& ctx) {
-    return ctx.device == kernels::Device::kCpu ? int64_t{1} << 22 : int64_t{1} << 27;
+    return ctx.device == kernels::Device::kCpu ? int64_t{1} << 22 : int64_t{1} << 26;
 }
 
 std::size_t sz(int64_t n) {
@@ -267,7 +267,7 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     if (batch.segment_ids != nullptr) {
         segments_.upload(batch.segment_ids, N);
     }
-    kernels::embedding_forward(ctx, xs_[0].data(), input_.data(), model_.embed(), N, C, V);
+    model_.embed_rows(xs_[0].data(), batch.input, input_.data(), N);
     for (int64_t l = 0; l < L; ++l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         layer_forward(l, batch, a, xs_[sz(l)].data(), xs_[sz(l + 1)].data(), backward, seed,

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "kernels/embedding.h"
 #include "kernels/random.h"
 
 namespace qforge {
@@ -63,7 +64,11 @@ LlamaOnDevice LlamaOnDevice::from_model(const LlamaModel& model, const Ctx& ctx)
     auto place = [&](const Tensor& t) {
         return place_ptr(t.data<float>(), t.numel());
     };
-    d.embed_ = place(W.embed);
+    if (host || d.config_.tie_word_embeddings) {
+        d.embed_ = place(W.embed);
+    } else {
+        d.host_embed_ = W.embed.data<float>();
+    }
     d.lm_head_ = d.config_.tie_word_embeddings ? d.embed_ : place(W.lm_head);
     d.final_norm_ = place(W.final_norm);
     for (int64_t l = 0; l < L; ++l) {
@@ -130,7 +135,15 @@ LlamaOnDevice LlamaOnDevice::random(const io::LlamaConfig& config, const Ctx& ct
         kernels::buffer_upload(ctx, p, ones.data(), sz(C) * sizeof(float));
         return p;
     };
-    d.embed_ = normal(V * C);
+    if (ctx.device == Device::kCpu || c.tie_word_embeddings) {
+        d.embed_ = normal(V * C);
+    } else {  // drawn on the device like the rest, then kept on the host (see embed())
+        DeviceArray<float> table(ctx, V * C);
+        kernels::random_normal(ctx, table.data(), V * C, kInitStd, seed, key++);
+        d.host_embed_owned_.resize(sz(V * C));
+        table.download(d.host_embed_owned_.data(), V * C);
+        d.host_embed_ = d.host_embed_owned_.data();
+    }
     d.lm_head_ = c.tie_word_embeddings ? d.embed_ : normal(V * C);
     d.final_norm_ = unit();
 
@@ -182,6 +195,23 @@ LlamaOnDevice LlamaOnDevice::random(const io::LlamaConfig& config, const Ctx& ct
     }
     d.make_rope_tables();
     return d;
+}
+
+void LlamaOnDevice::embed_rows(float* out, const int32_t* host_ids, const int32_t* device_ids,
+                               int64_t N) const {
+    const int64_t C = config_.hidden_size, V = config_.vocab_size;
+    if (embed_ != nullptr) {
+        kernels::embedding_forward(ctx_, out, device_ids, embed_, N, C, V);
+        return;
+    }
+    std::vector<float> rows(sz(N * C));
+    for (int64_t i = 0; i < N; ++i) {
+        const int32_t id = host_ids[i];
+        QF_CHECK(id >= 0 && id < V,
+                 "embedding: token id {} at row {} is outside the vocabulary [0, {})", id, i, V);
+        std::copy_n(host_embed_ + static_cast<int64_t>(id) * C, C, rows.data() + i * C);
+    }
+    kernels::buffer_upload(ctx_, out, rows.data(), rows.size() * sizeof(float));
 }
 
 const float* LlamaOnDevice::projection_weights(int64_t layer, int t,

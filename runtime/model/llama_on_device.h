@@ -37,7 +37,16 @@ public:
 
     const kernels::Ctx& ctx() const { return ctx_; }
 
+    // The (V, C) input embedding on the device, or nullptr when it stays in host memory: on a
+    // GPU an untied embedding is only ever gathered row by row (it is frozen), so its rows are
+    // gathered on the host and uploaded (embed_rows) instead of holding V x C floats of GPU
+    // memory (2 GiB for Llama-3-8B).
     const float* embed() const { return embed_; }
+
+    // out (N, C) on the device = the embedding rows of ids (host, N): a gather on the host
+    // and one upload when the table stays on the host, else the embedding kernel.
+    void embed_rows(float* out, const int32_t* host_ids, const int32_t* device_ids,
+                    int64_t N) const;
 
     const float* lm_head() const { return lm_head_; }
 
@@ -76,6 +85,8 @@ private:
     std::deque<DeviceArray<float>> f32_;  // storage owned here (deque: stable addresses)
     std::deque<DeviceArray<uint8_t>> u8_;
     std::size_t weight_bytes_ = 0;
+    const float* host_embed_ = nullptr;  // the table kept on the host (see embed())
+    std::vector<float> host_embed_owned_;
 };
 
 }  // namespace qforge
