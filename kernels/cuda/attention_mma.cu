@@ -63,6 +63,13 @@ __device__ inline void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t 
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// 2^x on the SFU, denormals flushed (exp2f adds a denormal fix-up around it); 2^-inf = 0.
+__device__ inline float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 __device__ inline uint32_t pack_bf16(float lo, float hi) {
     const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&v);
@@ -293,7 +300,7 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     for (int n = 0; n < ND; n++) {
         o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
     }
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // row max (raw scores), sum
 
     for (int j = 0; j < n_tiles; j++) {
         if (j + 1 < n_tiles) {
@@ -336,7 +343,7 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
         for (int n = 0; n < 8; n++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                float x = s[n][e] * scale_log2;
+                float x = s[n][e];  // raw score: scale_log2 is folded into the exp2 FMAs
                 if (need_mask) {
                     const int kc = n * 8 + 2 * tq + (e & 1);
                     const int r = e / 2;
@@ -357,8 +364,8 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
         for (int r = 0; r < 2; r++) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r];  // all masked so far
-            alpha[r] = exp2f(m[r] - mu[r]);
+            mu[r] = (mx[r] == -INFINITY ? 0.0f : mx[r]) * scale_log2;  // 0: all masked so far
+            alpha[r] = fast_exp2(fmaf(m[r], scale_log2, -mu[r]));
             m[r] = mx[r];
             l[r] *= alpha[r];
         }
@@ -372,8 +379,10 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
         uint32_t pa[4][4];  // P as the A operand: k-step kk covers keys 16 kk .. 16 kk + 15
 #pragma unroll
         for (int n = 0; n < 8; n++) {
-            const float p0 = exp2f(s[n][0] - mu[0]), p1 = exp2f(s[n][1] - mu[0]);
-            const float p2 = exp2f(s[n][2] - mu[1]), p3 = exp2f(s[n][3] - mu[1]);
+            const float p0 = fast_exp2(fmaf(s[n][0], scale_log2, -mu[0]));
+            const float p1 = fast_exp2(fmaf(s[n][1], scale_log2, -mu[0]));
+            const float p2 = fast_exp2(fmaf(s[n][2], scale_log2, -mu[1]));
+            const float p3 = fast_exp2(fmaf(s[n][3], scale_log2, -mu[1]));
             l[0] += p0 + p1;
             l[1] += p2 + p3;
             pa[n / 2][(n % 2) * 2] = pack_bf16(p0, p1);
@@ -425,7 +434,7 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
             }
         }
         if (!kDsum && t < p.T && p.lse != nullptr && tq == 0) {
-            p.lse[(b * p.Hq + h) * p.T + t] = (m[r] + log2f(l[r])) * kLn2;
+            p.lse[(b * p.Hq + h) * p.T + t] = (m[r] * scale_log2 + log2f(l[r])) * kLn2;
         }
     }
     if (!kDsum && vec) {  // 16-byte stores of 4 consecutive columns (quad_row4)
@@ -607,13 +616,13 @@ __global__ void __launch_bounds__(kThreads)
             for (int e = 0; e < 4; e++) {
                 const int qc = n * 8 + 2 * tq + (e & 1);
                 const int kr = kr0 + (e / 2) * 8;
-                float x = st[n][e] * scale_log2 - sLse[qc];
+                float x = fmaf(st[n][e], scale_log2, -sLse[qc]);
                 if (need_mask) {
                     const bool vis =
                         j0 + kr <= p.q_pos0 + t0 + qc && (seg == nullptr || sSegK[kr] == sSegQ[qc]);
                     x = vis ? x : -INFINITY;
                 }
-                pv[e] = exp2f(x);
+                pv[e] = fast_exp2(x);
                 dsv[e] = pv[e] * (dpt[n][e] - sDsum[qc]);
             }
             pa[n / 2][(n % 2) * 2] = pack_bf16(pv[0], pv[1]);
