@@ -8,6 +8,7 @@
 //   rag_quality [--data DIR] [--tokenizer DIR|words] [--chunk-tokens N] [--overlap M]
 //               [--no-stop-words] [--k1 X] [--b Y] [--encoder DIR [--encoder-tokenizer DIR]]
 //               [--max-length N] [--crag-questions N]
+//               [--model DIR [--adapter DIR] [--answer-questions N] [--answer-tokens N]]
 //
 // recall@k = fraction of questions with a relevant chunk among the top k;
 // MRR@10 = mean of 1/rank of the first relevant chunk (0 when none in the top 10).
@@ -15,6 +16,9 @@
 // evaluator, default thresholds): "gold kept" = fraction of questions whose context contains
 // one of the gold answer strings verbatim; "tokens saved" = 1 - (sum of refined context
 // tokens) / (sum of top-5 context tokens), counted with --tokenizer.
+// With --model: SQuAD EM/F1 (official v1.1 normalisation) of the first line of greedy answers
+// to the first N questions for base alone, adapter alone, base + RAG, adapter + RAG and
+// adapter + corrective RAG (k = 3; the index's best mode).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,15 +27,18 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
+#include "evaluation/metrics/squad.h"
 #include "kernels/common.h"
 #include "rag/bm25_index.h"
 #include "rag/crag.h"
 #include "rag/index_build.h"
+#include "rag/rag_answer.h"
 #include "rag/retriever.h"
 
 namespace fs = std::filesystem;
@@ -175,6 +182,81 @@ void report_crag(const fs::path& dir, const std::vector<SquadQuestion>& question
         n / secs);
 }
 
+// The first line of `text`, trimmed.
+std::string first_line(const std::string& text) {
+    std::string line = text.substr(0, text.find('\n'));
+    const auto b = line.find_first_not_of(" \t");
+    const auto e = line.find_last_not_of(" \t\r");
+    return b == std::string::npos ? "" : line.substr(b, e - b + 1);
+}
+
+struct AnswerBench {
+    fs::path model, adapter;
+    std::size_t questions = 100;
+    int64_t tokens = 32;
+};
+
+// End-to-end answers on SQuAD questions: EM/F1 per system (see the file comment).
+void report_answers(const fs::path& dir, const std::vector<SquadQuestion>& all,
+                    const AnswerBench& ab) {
+    const auto r = rag::Retriever::open(dir);
+    const Tokenizer tok = Tokenizer::load(ab.model);
+    const LlamaModel model = LlamaModel::load(ab.model);
+    std::optional<LoraAdapter> adapter;
+    if (!ab.adapter.empty()) {
+        adapter = LoraAdapter::load_peft(ab.adapter, model.config());
+    }
+    const std::vector<SquadQuestion> qs(
+        all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min(ab.questions, all.size())));
+    std::vector<std::vector<std::string>> gold;
+    for (const auto& q : qs) {
+        gold.push_back(q.answers);
+    }
+    std::printf(
+        "\n| system (%s, greedy, %lld new tokens, first line) | questions | EM | F1 | s |\n"
+        "|---|---|---|---|---|\n",
+        ab.model.filename().string().c_str(), static_cast<long long>(ab.tokens));
+    auto run = [&](const char* name, const LoraAdapter* a, int rag_kind) {
+        const auto t0 = Clock::now();
+        std::vector<std::string> pred;
+        for (const auto& q : qs) {
+            std::string text;
+            if (rag_kind == 0) {
+                GenerateOptions g;
+                g.max_new_tokens = ab.tokens;
+                g.adapter = a;
+                g.stop_ids = model.config().eos_token_ids;
+                const auto ids = tok.encode("Question: " + q.question + "\nAnswer:", true);
+                text = tok.decode(generate(model, ids, g).tokens, true);
+            } else {
+                rag::RagAnswerOptions o;
+                o.retrieve.mode =
+                    r.has_dense() ? rag::RetrieveMode::kHybrid : rag::RetrieveMode::kBm25;
+                o.retrieve.k = 3;
+                o.corrective = rag_kind == 2;
+                o.max_new_tokens = ab.tokens;
+                text = rag::answer_question(q.question, r, model, tok, a, o).answer;
+            }
+            pred.push_back(first_line(text));
+        }
+        const auto score = eval::squad_corpus(pred, gold);
+        std::printf("| %s | %zu | %.1f | %.1f | %.1f |\n", name, qs.size(), score.exact_match,
+                    score.f1, since(t0));
+        std::fflush(stdout);
+    };
+    run("base alone", nullptr, 0);
+    if (adapter) {
+        run("adapter alone", &*adapter, 0);
+    }
+    run("base + RAG", nullptr, 1);
+    if (adapter) {
+        run("adapter + RAG", &*adapter, 1);
+        run("adapter + corrective RAG", &*adapter, 2);
+    } else {
+        run("base + corrective RAG", nullptr, 2);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -182,6 +264,7 @@ int main(int argc, char** argv) try {
     rag::IndexParams params;
     std::string tokenizer;
     std::size_t crag_questions = 0;  // 0 = all
+    AnswerBench answers;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -211,6 +294,14 @@ int main(int argc, char** argv) try {
         } else if (a == "--max-length") {
             QF_CHECK(params.dense, "rag_quality: --max-length after --encoder");
             params.dense->max_length = std::stoul(next());
+        } else if (a == "--model") {
+            answers.model = next();
+        } else if (a == "--adapter") {
+            answers.adapter = next();
+        } else if (a == "--answer-questions") {
+            answers.questions = std::stoul(next());
+        } else if (a == "--answer-tokens") {
+            answers.tokens = std::stol(next());
         } else if (a == "--crag-questions") {
             crag_questions = std::stoul(next());
         } else {
@@ -301,6 +392,9 @@ int main(int argc, char** argv) try {
         with_answers.resize(crag_questions);
     }
     report_crag(work / "squad", with_answers, params.tokenizer);
+    if (!answers.model.empty()) {
+        report_answers(work / "squad", with_answers, answers);
+    }
     fs::remove_all(work);
     return 0;
 
