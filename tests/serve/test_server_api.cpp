@@ -225,7 +225,7 @@ TEST_F(ServeApi, LogprobsAndEcho) {
             EXPECT_LE(v.get<float>(), chosen + 1e-6f) << tok;
         }
     }
-    EXPECT_EQ(joined, j["choices"][0]["text"]);
+    EXPECT_EQ(joined, j["choices"][0]["text"].get<std::string>());
     EXPECT_EQ(lp["text_offset"][1], lp["tokens"][0].get<std::string>().size());
 
     const json e = complete(c, {{"model", "stories260K"},
@@ -304,7 +304,7 @@ TEST_F(ServeApi, AdaptersLoadAndUnloadAtRunTime) {
         "/v1/load_lora_adapter",
         json{{"lora_name", "gamma"}, {"lora_path", (dir_->path() / "gamma").string()}}.dump());
     ASSERT_EQ(load.status, 200) << load.body;
-    EXPECT_EQ(complete(c, req)["choices"][0]["text"], reference("The dog", 12, "gamma"));
+    EXPECT_EQ(complete(c, req)["choices"][0]["text"].get<std::string>(), reference("The dog", 12, "gamma"));
     expect_error(
         c.post("/v1/load_lora_adapter", json{{"lora_name", "gamma"}, {"lora_path", "/x"}}.dump()),
         400, "lora_name");
