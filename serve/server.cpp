@@ -538,6 +538,7 @@ Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(op
     eo.max_batch = o.max_batch;
     eo.max_len = m.max_len;
     eo.max_queue = o.max_concurrent;
+    eo.device = o.device;
     m.engine = std::make_unique<Engine>(m.model, m.tokenizer, eo, &m.metrics);
     HttpOptions ho;
     ho.host = o.host;

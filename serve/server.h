@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/common.h"
+
 namespace qforge::serve {
 
 struct ServeOptions {
@@ -29,6 +31,7 @@ struct ServeOptions {
     double request_timeout_seconds = 300;  // a request still running then ends (408)
     bool quantize_nf4 = false;             // base projections stored as NF4
     bool allow_runtime_lora = true;        // /v1/load_lora_adapter and unload
+    kernels::Device device = kernels::Device::kCpu;  // where the batched forward runs
 };
 
 class Server {
