@@ -18,6 +18,7 @@ struct ServeArgs {
     serve::ServeOptions options;
     std::vector<std::string> adapters;
     std::string model, index;
+    std::string device = "auto";
     bool no_runtime_lora = false;
 };
 
@@ -26,6 +27,11 @@ void run_serve(ServeArgs& args) {
     o.model = args.model;
     o.index = args.index;
     o.allow_runtime_lora = !args.no_runtime_lora;
+    const bool gpu = kernels::cuda_available();
+    QF_CHECK(args.device != "cuda" || gpu,
+             "serve: --device cuda, but this build has no CUDA backend or no GPU is visible "
+             "(use --device cpu or auto)");
+    o.device = args.device == "cpu" || !gpu ? kernels::Device::kCpu : kernels::Device::kCuda;
     for (const auto& a : args.adapters) {
         const auto eq = a.find('=');
         QF_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < a.size(),
@@ -33,7 +39,8 @@ void run_serve(ServeArgs& args) {
         o.adapters.emplace_back(a.substr(0, eq), a.substr(eq + 1));
     }
     serve::Server server(o);
-    std::fprintf(stderr, "[qforge] serve: %s\n", server.describe().c_str());
+    std::fprintf(stderr, "[qforge] serve: %s; device: %s\n", server.describe().c_str(),
+                 std::string(kernels::device_name(o.device)).c_str());
     std::fprintf(stderr, "[qforge] serve: listening on http://%s:%u (OpenAI API under /v1)\n",
                  o.host.c_str(), static_cast<unsigned>(server.port()));
     std::fflush(stderr);
@@ -85,6 +92,11 @@ void register_serve(CLI::App& app) {
                     "Seconds a request may take (queued + generating); then 408")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    sub->add_option("--device", args.device,
+                    "Where the batched forward runs: auto (the GPU when one is present), cpu or "
+                    "cuda")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     sub->add_flag("--nf4", o.quantize_nf4, "Store the base projections as NF4 (QLoRA layout)");
     sub->add_flag("--no-runtime-lora", args.no_runtime_lora,
                   "Refuse /v1/load_lora_adapter and /v1/unload_lora_adapter (403)");

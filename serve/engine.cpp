@@ -57,7 +57,8 @@ struct Engine::Impl {
     };
 
     Impl(const LlamaModel& model, const EngineOptions& o)
-        : pool(model.config(), o.max_batch, o.max_len), forward(model, pool) {}
+        : pool(model.config(), o.max_batch, o.max_len, kernels::Ctx{o.device, nullptr}),
+          forward(model, pool) {}
 
     KvPool pool;
     BatchForward forward;

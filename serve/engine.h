@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/common.h"
 #include "runtime/generate/sampler.h"
 #include "runtime/model/llama.h"
 #include "runtime/model/lora.h"
@@ -68,6 +69,7 @@ struct EngineOptions {
     int64_t max_batch = 16;  // KV slots: sequences decoded together
     int64_t max_len = 512;   // positions per slot (prompt + completion)
     int64_t max_queue = 64;  // requests waiting or running; more are refused
+    kernels::Device device = kernels::Device::kCpu;  // where the batched forward runs
 };
 
 struct EngineStats {

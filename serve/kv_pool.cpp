@@ -5,17 +5,22 @@
 
 namespace qforge::serve {
 
-KvPool::KvPool(const io::LlamaConfig& config, int64_t slots, int64_t max_len)
-    : slots_(slots), max_len_(max_len), row_(config.num_key_value_heads * config.head_dim) {
+KvPool::KvPool(const io::LlamaConfig& config, int64_t slots, int64_t max_len,
+               const kernels::Ctx& ctx)
+    : ctx_(ctx),
+      slots_(slots),
+      max_len_(max_len),
+      row_(config.num_key_value_heads * config.head_dim) {
     QF_CHECK(slots >= 1, "serve: --max-batch must be >= 1, got {}", slots);
     QF_CHECK(max_len >= 2 && max_len <= config.max_position_embeddings,
              "serve: --max-len must be in [2, {}] (the model's max_position_embeddings), got {}",
              config.max_position_embeddings, max_len);
     for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
-        const std::vector<int64_t> shape = {slots, max_len, config.num_key_value_heads,
-                                            config.head_dim};
-        k_.push_back(Tensor::zeros(shape, kernels::DType::kF32));
-        v_.push_back(Tensor::zeros(shape, kernels::DType::kF32));
+        const int64_t n = slots * max_len * row_;
+        for (auto* t : {&k_, &v_}) {
+            t->emplace_back(ctx, n);
+            t->back().zero();
+        }
     }
     for (int64_t s = slots - 1; s >= 0; --s) {
         free_.push_back(s);
@@ -26,7 +31,7 @@ KvPool::KvPool(const io::LlamaConfig& config, int64_t slots, int64_t max_len)
 std::size_t KvPool::bytes() const {
     std::size_t n = 0;
     for (std::size_t l = 0; l < k_.size(); ++l) {
-        n += k_[l].nbytes() + v_[l].nbytes();
+        n += static_cast<std::size_t>(k_[l].size() + v_[l].size()) * sizeof(float);
     }
     return n;
 }
@@ -48,8 +53,8 @@ void KvPool::release(int64_t slot) {
     free_.push_back(slot);
 }
 
-float* KvPool::at(std::vector<Tensor>& t, int64_t l, int64_t s) {
-    return t[static_cast<std::size_t>(l)].data<float>() + s * max_len_ * row_;
+float* KvPool::at(std::vector<DeviceArray<float>>& t, int64_t l, int64_t s) {
+    return t[static_cast<std::size_t>(l)].data() + s * max_len_ * row_;
 }
 
 }  // namespace qforge::serve
