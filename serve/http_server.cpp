@@ -11,6 +11,7 @@
 #include <csignal>
 #include <deque>
 #include <fmt/format.h>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -220,11 +221,13 @@ private:
         stream_.expires_after(std::chrono::seconds(shared_->options.write_timeout_seconds));
         net::async_write(stream_, net::buffer(out_.front()),
                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             // out_.front() is this write's buffer even after gone() (which
+                             // keeps it while the write is in flight).
                              self->writing_ = false;
+                             self->out_.pop_front();
                              if (ec) {
                                  return self->gone();
                              }
-                             self->out_.pop_front();
                              self->do_write();
                              self->after_output();
                          });
@@ -258,7 +261,9 @@ private:
         if (in_response_ && cancelled_) {
             cancelled_->store(true);
         }
-        out_.clear();
+        // A write in flight still reads out_.front(), and its handler (maybe already queued
+        // with a success code: the client left after the bytes went out) pops it.
+        out_.erase(writing_ ? std::next(out_.begin()) : out_.begin(), out_.end());
         beast::error_code ec;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
         stream_.socket().close(ec);
