@@ -25,12 +25,7 @@ std::filesystem::path source_dir() {
     return QFORGE_SOURCE_DIR;
 }
 
-std::string read_text(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using test::read_text;
 
 // Every key holds the same value in both, floats compared bit for bit.
 void expect_same_config(const train::TrainConfig& a, const train::TrainConfig& b) {

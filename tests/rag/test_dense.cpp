@@ -25,17 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void write_text(const fs::path& file, const std::string& text) {
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << text;
-}
-
-std::string read_text(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using test::read_text;
+using test::write_text;
 
 // Brute force in double: (score, chunk) of every row, best first, ties by chunk.
 std::vector<ScoredChunk> reference_ranking(const std::vector<float>& m, std::size_t dim,

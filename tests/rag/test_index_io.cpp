@@ -18,17 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void write_text(const fs::path& file, const std::string& text) {
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << text;
-}
-
-std::string read_text(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using test::read_text;
+using test::write_text;
 
 std::string random_words(std::size_t n, std::mt19937_64& rng) {
     static const char* vocab[] = {"river",  "bank",   "money", "loan",  "fish", "boat",

@@ -60,6 +60,16 @@ TempDir::~TempDir() {
 
 namespace qforge::test {
 
+void write_text(const std::filesystem::path& file, const std::string& text) {
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary) << text;
+}
+
+std::string read_text(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 CommandResult run_command(const std::string& command) {
     TempDir dir;
     const auto out_path = dir.path() / "stdout", err_path = dir.path() / "stderr";

@@ -51,4 +51,8 @@ struct CommandResult {
 // Runs `command` through /bin/sh, capturing stdout and stderr separately.
 CommandResult run_command(const std::string& command);
 
+// Writes `text` to `file` (creating its parent directories) / reads a whole file ("" if absent).
+void write_text(const std::filesystem::path& file, const std::string& text);
+std::string read_text(const std::filesystem::path& file);
+
 }  // namespace qforge::test
