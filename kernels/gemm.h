@@ -15,6 +15,13 @@ void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int6
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc);
 
+// gemm over bf16 operands (their 16 bits), with fp32 products and accumulation and an fp32 C:
+// the same shapes, strides and beta semantics. CUDA: cuBLASLt bf16 tensor cores; CPU: the
+// operands widened to fp32 (exactly) and the fp32 reference.
+void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+               float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+               float beta, float* C, int64_t ldc);
+
 // How gemm (and linear, which calls it) rounds on the CUDA backend, for every later call in the
 // process; kTf32 by default. The CPU backend always computes in fp32.
 void set_cuda_gemm_math(GemmMath math);

@@ -77,4 +77,10 @@ void nf4_quantize_device(const Ctx& ctx, const float* w, int64_t numel, uint8_t*
 // out (numel) fp32 = the dequantized tensor, on ctx.device (where w's storage must live too).
 void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w);
 
+// The same values rounded to bf16 bits (round to nearest even), written as a (rows, cols) matrix
+// with row stride ld_out (rows * cols == w.numel, ld_out >= cols; the rest of each row is left
+// as it is): the bf16 operand of the fused NF4 + LoRA GEMM. Bit-identical across backends.
+void nf4_dequantize_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const Nf4View& w,
+                         int64_t rows, int64_t cols);
+
 }  // namespace qforge::kernels

@@ -1,0 +1,19 @@
+// What is here: convert_to_bf16, the op that rounds fp32 values to bf16 (round to nearest even,
+// NaN kept NaN) into a strided destination. The fused LoRA path (runtime/model/lora_fused.h)
+// builds the bf16 operands of its GEMMs with it: activations, and LoRA A / scaled B written
+// next to a dequantized base weight. bf16 values travel as their 16 bits (uint16_t), so this
+// header needs no CUDA type.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace qforge::kernels {
+
+// out[r * ld_out + c] = bf16(scale * in[r * ld_in + c]) for r < rows, c < cols; the rest of each
+// out row is left as it is. ld_in >= cols, ld_out >= cols.
+void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float* in,
+                     int64_t ld_in, int64_t rows, int64_t cols, float scale);
+
+}  // namespace qforge::kernels
