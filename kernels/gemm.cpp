@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string_view>
 
 #include "kernels/check_args.h"
 #include "kernels/cpu/ops.h"
@@ -18,6 +19,29 @@ std::atomic<GemmMath>& gemm_math() {
     return math;
 }
 
+// The checks gemm and gemm_bf16 share; returns whether the call has work (M, N > 0).
+bool check_gemm_args(std::string_view op, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                     int64_t K, const void* A, int64_t lda, const void* B, int64_t ldb,
+                     const float* C, int64_t ldc) {
+    check_size(op, "M", M, 0);
+    check_size(op, "N", N, 0);
+    check_size(op, "K", K, 0);
+    // Row-major: the leading dimension is the row stride, at least the stored row length.
+    const int64_t a_cols = trans_a ? M : K;
+    const int64_t b_cols = trans_b ? K : N;
+    QF_CHECK(lda >= std::max<int64_t>(1, a_cols), "{}: expected lda >= {} ({}), got {}", op,
+             std::max<int64_t>(1, a_cols), trans_a ? "M, A is (K,M)" : "K, A is (M,K)", lda);
+    QF_CHECK(ldb >= std::max<int64_t>(1, b_cols), "{}: expected ldb >= {} ({}), got {}", op,
+             std::max<int64_t>(1, b_cols), trans_b ? "K, B is (N,K)" : "N, B is (K,N)", ldb);
+    QF_CHECK(ldc >= std::max<int64_t>(1, N), "{}: expected ldc >= {} (N), got {}", op,
+             std::max<int64_t>(1, N), ldc);
+    const bool has_work = M > 0 && N > 0;
+    check_ptr(op, "A", A, has_work && K > 0);
+    check_ptr(op, "B", B, has_work && K > 0);
+    check_ptr(op, "C", C, has_work);
+    return has_work;
+}
+
 }  // namespace
 
 void set_cuda_gemm_math(GemmMath math) {
@@ -31,23 +55,8 @@ GemmMath cuda_gemm_math() {
 void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc) {
-    constexpr std::string_view op = "gemm";
-    check_size(op, "M", M, 0);
-    check_size(op, "N", N, 0);
-    check_size(op, "K", K, 0);
-    // Row-major: the leading dimension is the row stride, at least the stored row length.
-    const int64_t a_cols = trans_a ? M : K;
-    const int64_t b_cols = trans_b ? K : N;
-    QF_CHECK(lda >= std::max<int64_t>(1, a_cols), "gemm: expected lda >= {} ({}), got {}",
-             std::max<int64_t>(1, a_cols), trans_a ? "M, A is (K,M)" : "K, A is (M,K)", lda);
-    QF_CHECK(ldb >= std::max<int64_t>(1, b_cols), "gemm: expected ldb >= {} ({}), got {}",
-             std::max<int64_t>(1, b_cols), trans_b ? "K, B is (N,K)" : "N, B is (K,N)", ldb);
-    QF_CHECK(ldc >= std::max<int64_t>(1, N), "gemm: expected ldc >= {} (N), got {}",
-             std::max<int64_t>(1, N), ldc);
-    const bool has_work = M > 0 && N > 0;
-    check_ptr(op, "A", A, has_work && K > 0);
-    check_ptr(op, "B", B, has_work && K > 0);
-    check_ptr(op, "C", C, has_work);
+    const bool has_work =
+        check_gemm_args("gemm", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     switch (ctx.device) {
         case Device::kCpu:
             return cpu::gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -63,6 +72,28 @@ void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int6
 #endif
     }
     throw_unsupported(Op::kGemm, ctx.device);
+}
+
+void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+               float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+               float beta, float* C, int64_t ldc) {
+    const bool has_work =
+        check_gemm_args("gemm_bf16", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!has_work) {
+                return;
+            }
+            return cuda::gemm_bf16(ctx.stream, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
+                                   beta, C, ldc);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kGemmBf16, ctx.device);
 }
 
 }  // namespace qforge::kernels

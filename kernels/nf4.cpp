@@ -1,6 +1,7 @@
 // What is here: the public entry points of kernels/nf4.h (argument checks, then the backend).
 #include "kernels/nf4.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/check_args.h"
@@ -100,6 +101,44 @@ void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w) {
 #endif
     }
     throw_unsupported(Op::kNf4Dequantize, ctx.device);
+}
+
+void nf4_dequantize_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const Nf4View& w,
+                         int64_t rows, int64_t cols) {
+    constexpr std::string_view op = "nf4_dequantize_bf16";
+    check_size(op, "numel", w.numel, 0);
+    check_size(op, "rows", rows, 0);
+    check_size(op, "cols", cols, 0);
+    QF_CHECK(rows * cols == w.numel, "{}: expected rows * cols == numel, got {} * {} != {}", op,
+             rows, cols, w.numel);
+    check_size(op, "ld_out (>= cols)", ld_out, std::max<int64_t>(1, cols));
+    const bool work = w.numel > 0;
+    check_ptr(op, "out", out, work);
+    check_ptr(op, "packed", w.packed, work);
+    check_ptr(op, "absmax_q", w.absmax_q, work);
+    check_ptr(op, "nested_absmax", w.nested_absmax, work);
+    check_ptr(op, "nested_code", w.nested_code, work);
+    check_ptr(op, "code", w.code, work);
+    QF_CHECK(std::isfinite(w.offset), "{}: expected a finite offset, got {}", op, w.offset);
+    switch (ctx.device) {
+        case Device::kCpu:
+            if (!work) {
+                return;
+            }
+            return cpu::nf4_dequantize_bf16(out, ld_out, w, cols);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!work) {
+                return;
+            }
+            return cuda::nf4_dequantize_bf16(ctx.stream, out, ld_out, w.packed, w.absmax_q,
+                                             w.nested_absmax, w.nested_code, w.code, w.offset, rows,
+                                             cols);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kNf4DequantizeBf16, ctx.device);
 }
 
 }  // namespace qforge::kernels

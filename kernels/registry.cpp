@@ -42,8 +42,11 @@ constexpr std::array kAllOps = {
     Op::kGeluBackward,
     Op::kNf4QuantizeDevice,
     Op::kRandomNormal,
+    Op::kConvertToBf16,
+    Op::kNf4DequantizeBf16,
+    Op::kGemmBf16,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kRandomNormal) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kGemmBf16) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -110,6 +113,12 @@ std::string_view op_name(Op op) {
             return "nf4_quantize_device";
         case Op::kRandomNormal:
             return "random_normal";
+        case Op::kConvertToBf16:
+            return "convert_to_bf16";
+        case Op::kNf4DequantizeBf16:
+            return "nf4_dequantize_bf16";
+        case Op::kGemmBf16:
+            return "gemm_bf16";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

@@ -39,6 +39,9 @@ enum class Op {
     kGeluBackward,
     kNf4QuantizeDevice,
     kRandomNormal,
+    kConvertToBf16,
+    kNf4DequantizeBf16,
+    kGemmBf16,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

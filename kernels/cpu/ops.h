@@ -56,6 +56,15 @@ void nf4_quantize(const float* w, int64_t N, uint8_t* packed, uint8_t* absmax_q,
                   float* nested_absmax, float* offset);
 void nf4_dequantize(float* out, const Nf4View& w);
 
+// bf16 operand ops (kernels/cpu/bf16.cpp): bf16 values are their 16 bits. nf4_dequantize_bf16
+// writes value i at row i / cols, column i % cols of out (row stride ld_out).
+void convert_to_bf16(uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in, int64_t rows,
+                     int64_t cols, float scale);
+void nf4_dequantize_bf16(uint16_t* out, int64_t ld_out, const Nf4View& w, int64_t cols);
+void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C,
+               int64_t ldc);
+
 // Optimizer and regularization (kernels/cpu/adamw.cpp, kernels/cpu/dropout.cpp).
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n,
                   const AdamWParams& p);

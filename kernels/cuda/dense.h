@@ -25,6 +25,11 @@ bool supports_dense(Op op);
 void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M, int64_t N,
               int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
               float beta, float* C, int64_t ldc);
+// gemm_bf16 (kernels/gemm.h): bf16 operands (their bits) used in place, fp32 C, fp32 compute
+// (cuBLASLt CUBLAS_COMPUTE_32F over CUDA_R_16BF); M, N > 0, K == 0 scales C by beta.
+void gemm_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+               float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+               float beta, float* C, int64_t ldc);
 
 // out (N,OC) += bias (OC) on every row (kernels/cuda/linear.cu).
 void bias_add_rows(void* stream, float* out, const float* bias, int64_t N, int64_t OC);

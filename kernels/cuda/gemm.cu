@@ -1,8 +1,9 @@
-// What is here: gemm_f32 (kernels/cuda/dense.h), the row-major GEMM of kernels/gemm.h on
-// cuBLASLt. Row-major C (M,N) is column-major C^T (N,M), and C^T = op(B)^T op(A)^T, so the call
-// swaps the operands and keeps every leading dimension as it is (the transposition trick).
-// kBf16 first rounds the stored A and B to bf16 into per-stream scratch (rows padded to 8
-// elements, 16 bytes, so tensor-core kernels apply to any shape).
+// What is here: gemm_f32 and gemm_bf16 (kernels/cuda/dense.h), the row-major GEMMs of
+// kernels/gemm.h on cuBLASLt. Row-major C (M,N) is column-major C^T (N,M), and C^T = op(B)^T
+// op(A)^T, so the call swaps the operands and keeps every leading dimension as it is (the
+// transposition trick). kBf16 first rounds the stored A and B to bf16 into per-stream scratch (rows
+// padded to 8 elements, 16 bytes, so tensor-core kernels apply to any shape). gemm_bf16 hands its
+// bf16 operands to cuBLASLt as they are (no copy), with fp32 compute and an fp32 C.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -53,23 +54,11 @@ int64_t stage_bf16(cudaStream_t stream, ScratchSlot slot, const float* in, int64
     return ld_out;
 }
 
-}  // namespace
-
-void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M, int64_t N,
-              int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
-              float beta, float* C, int64_t ldc) {
-    const auto s = static_cast<cudaStream_t>(stream);
-    if (M == 0 || N == 0) {
-        return;
-    }
-    if (K == 0) {  // op(A) op(B) is all zeros: C = beta C
-        scale_rows_kernel<<<blocks_for(M * N, 256), 256, 0, s>>>(C, M, N, ldc, beta);
-        QF_CUDA_LAUNCH_CHECK();
-        return;
-    }
+// The column-major matmul C^T = op(B)^T op(A)^T of the row-major C = alpha op(A) op(B) + beta C.
+LtMatmul swapped(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const void* A, int64_t lda, const void* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc) {
     LtMatmul mm{};
-    mm.ab_type = CUDA_R_32F;
-    mm.compute = math == GemmMath::kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     mm.trans_a = trans_b;  // cuBLAS's A is our B
     mm.trans_b = trans_a;
     mm.m = N;
@@ -83,6 +72,30 @@ void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M
     mm.ldc = ldc;
     mm.alpha = alpha;
     mm.beta = beta;
+    return mm;
+}
+
+// K == 0: op(A) op(B) is all zeros, so C = beta C (beta == 0 writes zeros without reading C).
+void scale_c(cudaStream_t s, float* C, int64_t M, int64_t N, int64_t ldc, float beta) {
+    scale_rows_kernel<<<blocks_for(M * N, 256), 256, 0, s>>>(C, M, N, ldc, beta);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M, int64_t N,
+              int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+              float beta, float* C, int64_t ldc) {
+    const auto s = static_cast<cudaStream_t>(stream);
+    if (M == 0 || N == 0) {
+        return;
+    }
+    if (K == 0) {
+        return scale_c(s, C, M, N, ldc, beta);
+    }
+    LtMatmul mm = swapped(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    mm.ab_type = CUDA_R_32F;
+    mm.compute = math == GemmMath::kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     if (math == GemmMath::kBf16) {
         mm.ab_type = CUDA_R_16BF;
         // Stored (row-major) shapes: A is (M,K) or (K,M); B is (K,N) or (N,K).
@@ -91,6 +104,21 @@ void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M
         mm.lda =
             stage_bf16(s, ScratchSlot::kGemmB, B, trans_b ? N : K, trans_b ? K : N, ldb, &mm.A);
     }
+    cublaslt_matmul(stream, mm);
+}
+
+void gemm_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+               float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+               float beta, float* C, int64_t ldc) {
+    if (M == 0 || N == 0) {
+        return;
+    }
+    if (K == 0) {
+        return scale_c(static_cast<cudaStream_t>(stream), C, M, N, ldc, beta);
+    }
+    LtMatmul mm = swapped(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    mm.ab_type = CUDA_R_16BF;
+    mm.compute = CUBLAS_COMPUTE_32F;
     cublaslt_matmul(stream, mm);
 }
 

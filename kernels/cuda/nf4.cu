@@ -1,9 +1,12 @@
-// What is here: nf4_dequantize and the device NF4 quantizer on CUDA (kernels/cuda/pointwise.h),
-// both bit-identical with kernels/cpu/nf4.cpp: the same code searches (kernels/nf4_codes.h), the
-// same fp32 operations in the same order with explicit round-to-nearest intrinsics (so nvcc
-// cannot fuse a multiply and an add into one FMA), and the offset's double sum in the CPU's
-// order (a running sum per 256-block group, then the groups in order).
+// What is here: nf4_dequantize, nf4_dequantize_bf16 and the device NF4 quantizer on CUDA
+// (kernels/cuda/pointwise.h), all bit-identical with kernels/cpu/nf4.cpp: the same code searches
+// (kernels/nf4_codes.h), the same fp32 operations in the same order with explicit round-to-nearest
+// intrinsics (so nvcc cannot fuse a multiply and an add into one FMA), and the offset's double sum
+// in the CPU's order (a running sum per 256-block group, then the groups in order).
+#include <climits>
 #include <cstdint>
+
+#include <cuda_bf16.h>
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/pointwise.h"
@@ -53,6 +56,59 @@ __global__ void nf4_dequantize_kernel(float* out, const uint8_t* packed, const u
                 const uint8_t byte = packed[i / 2];
                 const int q = (i % 2 == 0) ? (byte >> 4) : (byte & 0x0F);
                 out[i] = __fmul_rn(levels[q], absmax);
+            }
+        }
+    }
+}
+
+// one thread per 8 values, as above, rounded to bf16 and written into the strided (rows, cols)
+// matrix: a 4-byte load and one 16-byte store when the 8 share a row and start 16 bytes aligned
+// (`vec`: packed 4-byte aligned, out 16-byte aligned, ld_out % 8 == 0; then column % 8 == 0
+// suffices), else one value at a time, stepping to the next row at the end of one. I is the
+// index type (uint32_t while numel fits).
+template <typename I>
+__global__ void nf4_dequantize_bf16_kernel(uint16_t* out, int64_t ld_out, const uint8_t* packed,
+                                           const uint8_t* absmax_q, const float* nested_absmax,
+                                           const float* nested_code, const float* code,
+                                           float offset, I numel, I cols, bool vec) {
+    __shared__ float levels[16];
+    if (threadIdx.x < 16) {
+        levels[threadIdx.x] = code[threadIdx.x];
+    }
+    __syncthreads();
+    const I groups = (numel + 7) / 8;
+    for (I g = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; g < groups;
+         g += static_cast<I>(gridDim.x) * blockDim.x) {
+        const I base = 8 * g;
+        const I b = base / kBlock;
+        const float scaled = __fmul_rn(nested_code[absmax_q[b]], nested_absmax[b / kNested]);
+        const float absmax = __fadd_rn(scaled, offset);
+        const I r = base / cols;
+        const I c = base - r * cols;
+        if (vec && c % 8 == 0 && c + 8 <= cols) {
+            const uint32_t word = reinterpret_cast<const uint32_t*>(packed)[g];
+            uint32_t pairs[4];
+            for (int k = 0; k < 4; k++) {
+                const uint32_t byte = (word >> (8 * k)) & 0xFFu;
+                const uint32_t lo =
+                    __bfloat16_as_ushort(__float2bfloat16_rn(__fmul_rn(levels[byte >> 4], absmax)));
+                const uint32_t hi = __bfloat16_as_ushort(
+                    __float2bfloat16_rn(__fmul_rn(levels[byte & 0x0Fu], absmax)));
+                pairs[k] = lo | (hi << 16);
+            }
+            *reinterpret_cast<uint4*>(out + static_cast<int64_t>(r) * ld_out + c) =
+                make_uint4(pairs[0], pairs[1], pairs[2], pairs[3]);
+        } else {
+            int64_t row = r, col = c;
+            for (I i = base; i < base + 8 && i < numel; i++) {
+                const uint8_t byte = packed[i / 2];
+                const int q = (i % 2 == 0) ? (byte >> 4) : (byte & 0x0F);
+                out[row * ld_out + col] =
+                    __bfloat16_as_ushort(__float2bfloat16_rn(__fmul_rn(levels[q], absmax)));
+                if (++col == static_cast<int64_t>(cols)) {
+                    col = 0;
+                    row++;
+                }
             }
         }
     }
@@ -153,6 +209,28 @@ void nf4_dequantize(void* stream, float* out, const uint8_t* packed, const uint8
     const unsigned grid = grid_stride_blocks(groups, kThreads);
     nf4_dequantize_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
         out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel, vec);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+void nf4_dequantize_bf16(void* stream, uint16_t* out, int64_t ld_out, const uint8_t* packed,
+                         const uint8_t* absmax_q, const float* nested_absmax,
+                         const float* nested_code, const float* code, float offset, int64_t rows,
+                         int64_t cols) {
+    const int64_t numel = rows * cols;
+    const bool vec = ld_out % 8 == 0 && reinterpret_cast<uintptr_t>(packed) % 4 == 0 &&
+                     reinterpret_cast<uintptr_t>(out) % 16 == 0;
+    const unsigned grid = grid_stride_blocks((numel + 7) / 8, kThreads);
+    const auto s = static_cast<cudaStream_t>(stream);
+    // Below INT_MAX - 8 neither the group index, 8 * group nor its grid stride wraps in 32 bits.
+    if (numel <= INT_MAX - 8) {
+        nf4_dequantize_bf16_kernel<uint32_t><<<grid, kThreads, 0, s>>>(
+            out, ld_out, packed, absmax_q, nested_absmax, nested_code, code, offset,
+            static_cast<uint32_t>(numel), static_cast<uint32_t>(cols), vec);
+    } else {
+        nf4_dequantize_bf16_kernel<int64_t>
+            <<<grid, kThreads, 0, s>>>(out, ld_out, packed, absmax_q, nested_absmax, nested_code,
+                                       code, offset, numel, cols, vec);
+    }
     QF_CUDA_LAUNCH_CHECK();
 }
 

@@ -22,6 +22,11 @@ bool supports_pointwise(Op op);
 // out[0, n) = value.
 void fill_f32(void* stream, float* out, int64_t n, float value);
 
+// convert_to_bf16 (kernels/cuda/bf16.cu), rows, cols > 0: float4 loads and 8-byte stores when
+// cols, ld_in, ld_out are multiples of 4 and in, out are 16- and 8-byte aligned; else scalar.
+void convert_to_bf16(void* stream, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
+                     int64_t rows, int64_t cols, float scale);
+
 // A bad index found on the device (an id or target out of range): `index` is -1 when none.
 struct BadIndex {
     int64_t index = -1;
@@ -93,6 +98,14 @@ void random_normal(void* stream, float* out, int64_t n, float stddev, uint64_t s
 void nf4_dequantize(void* stream, float* out, const uint8_t* packed, const uint8_t* absmax_q,
                     const float* nested_absmax, const float* nested_code, const float* code,
                     float offset, int64_t numel);
+// nf4_dequantize_bf16 (kernels/cuda/nf4.cu): the same fp32 values rounded with
+// __float2bfloat16_rn, value i at row i / cols, column i % cols (row stride ld_out); numel =
+// rows * cols > 0. One thread per 8 values, one 16-byte store when they share a row and out's
+// rows are 16-byte aligned.
+void nf4_dequantize_bf16(void* stream, uint16_t* out, int64_t ld_out, const uint8_t* packed,
+                         const uint8_t* absmax_q, const float* nested_absmax,
+                         const float* nested_code, const float* code, float offset, int64_t rows,
+                         int64_t cols);
 // nf4_quantize on the device, bit-identical with the CPU quantizer. `dynamic_map` (256 floats,
 // host memory) is dynamic_map_signed(). Uses a temporary device buffer (B floats + NB doubles,
 // stream-ordered allocation): it runs at load time, never inside a step.

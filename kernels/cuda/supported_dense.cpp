@@ -7,6 +7,7 @@ namespace qforge::kernels::cuda {
 bool supports_dense(Op op) {
     switch (op) {
         case Op::kGemm:
+        case Op::kGemmBf16:
         case Op::kLinearForward:
         case Op::kLinearBackward:
         case Op::kAttentionForward:

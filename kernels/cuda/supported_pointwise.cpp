@@ -27,6 +27,8 @@ bool supports_pointwise(Op op) {
         case Op::kGeluForward:
         case Op::kGeluBackward:
         case Op::kRandomNormal:
+        case Op::kConvertToBf16:
+        case Op::kNf4DequantizeBf16:
             return true;
         default:
             return false;

@@ -687,6 +687,7 @@ CaseList make_backend_op_cases() {
     add_nf4_cases(cases);
     add_train_cases(cases);
     add_encoder_cases(cases);
+    add_bf16_cases(cases);
     return cases;
 }
 

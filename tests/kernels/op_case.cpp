@@ -34,6 +34,18 @@ CaseTensor& CaseTensors::add_bytes(std::string name, int64_t bytes) {
     return t;
 }
 
+CaseTensor& CaseTensors::add_u16(std::string name, Role role, int64_t count) {
+    CaseTensor& t = add_i32(std::move(name), (count + 1) / 2);
+    t.role = role;
+    t.i32.assign(static_cast<size_t>(t.count), 0x5A5A5A5A);
+    static_assert(kU16Sentinel == 0x5A5A);
+    return t;
+}
+
+uint16_t* u16_data(CaseTensor& t) {
+    return reinterpret_cast<uint16_t*>(byte_data(t));
+}
+
 uint8_t* byte_data(CaseTensor& t) {
     QF_CHECK(t.dtype == kernels::DType::kI32 && t.i32.size() == static_cast<size_t>(t.count),
              "tensor '{}' is not a byte tensor (add_bytes)", t.name);

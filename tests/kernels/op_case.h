@@ -43,6 +43,10 @@ public:
     // A byte input (NF4 codes) of `bytes` bytes, held as ceil(bytes / 4) i32 words so that the
     // guards and the bit-identical input check work on it unchanged; see byte_data().
     CaseTensor& add_bytes(std::string name, int64_t bytes);
+    // A tensor of `count` bf16 values (16-bit words), held like add_bytes; every word starts as
+    // kU16Sentinel, which the harness never replaces (kWrite included), so a bit_exact case also
+    // proves that what the op must leave alone (padding columns) is left alone. See u16_data().
+    CaseTensor& add_u16(std::string name, Role role, int64_t count);
     CaseTensor& operator[](std::string_view name);
     const CaseTensor& operator[](std::string_view name) const;
 
@@ -56,6 +60,9 @@ private:
 
 // The bytes of an add_bytes tensor, for init_inputs to fill.
 uint8_t* byte_data(CaseTensor& t);
+// The 16-bit words of an add_u16 tensor.
+uint16_t* u16_data(CaseTensor& t);
+inline constexpr uint16_t kU16Sentinel = 0x5A5A;
 
 // Backend pointers of one run, by tensor name, plus the host copy of every tensor's initial
 // contents (for values an op takes by value, such as NF4's offset).
@@ -70,6 +77,8 @@ public:
     int32_t* i(std::string_view name) const { return static_cast<int32_t*>(find(name)); }
 
     uint8_t* u8(std::string_view name) const { return static_cast<uint8_t*>(find(name)); }
+
+    uint16_t* u16(std::string_view name) const { return static_cast<uint16_t*>(find(name)); }
 
     const CaseTensor& host(std::string_view name) const { return host_[name]; }
 
@@ -108,9 +117,11 @@ public:
 using CaseList = std::vector<std::shared_ptr<const OpCase>>;
 
 // Every case the harness runs (tests/kernels/backend_op_cases.cpp), which appends the lists of
-// backend_op_cases_nf4.cpp, backend_op_cases_train.cpp and backend_op_cases_encoder.cpp.
+// backend_op_cases_nf4.cpp, backend_op_cases_train.cpp, backend_op_cases_encoder.cpp and
+// backend_op_cases_bf16.cpp.
 CaseList make_backend_op_cases();
 void add_nf4_cases(CaseList& cases);
+void add_bf16_cases(CaseList& cases);
 void add_train_cases(CaseList& cases);
 void add_encoder_cases(CaseList& cases);
 

@@ -1,0 +1,42 @@
+// What is here: the dispatcher of kernels/bf16.h (argument checks, then the backend).
+#include "kernels/bf16.h"
+
+#include <algorithm>
+
+#include "kernels/check_args.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/registry.h"
+
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/pointwise.h"
+#endif
+
+namespace qforge::kernels {
+
+void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
+                     int64_t rows, int64_t cols, float scale) {
+    constexpr std::string_view op = "convert_to_bf16";
+    check_size(op, "rows", rows, 0);
+    check_size(op, "cols", cols, 0);
+    check_size(op, "ld_in (>= cols)", ld_in, std::max<int64_t>(1, cols));
+    check_size(op, "ld_out (>= cols)", ld_out, std::max<int64_t>(1, cols));
+    const bool work = rows > 0 && cols > 0;
+    check_ptr(op, "out", out, work);
+    check_ptr(op, "in", in, work);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::convert_to_bf16(out, ld_out, in, ld_in, rows, cols, scale);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!work) {
+                return;
+            }
+            return cuda::convert_to_bf16(ctx.stream, out, ld_out, in, ld_in, rows, cols, scale);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kConvertToBf16, ctx.device);
+}
+
+}  // namespace qforge::kernels

@@ -1,0 +1,252 @@
+// What is here: the harness cases of the bf16 operand ops. convert_to_bf16 and
+// nf4_dequantize_bf16 must match the CPU bit for bit (outputs are add_u16 tensors, so the
+// columns past `cols` of every row keep the harness's sentinel on both backends); shapes cover
+// the vector paths (cols, strides multiples of 4 / 8), the scalar fallbacks (odd cols, odd
+// strides, a misaligned pointer) and, for NF4, 8-value groups that straddle rows. One convert
+// case carries NaN, inf, overflow, ties and subnormals. gemm_bf16 runs every transpose pair with
+// beta 0 and not, odd and 8-aligned leading dimensions, and K = 0, compared by NMSE (both
+// backends multiply the same bf16 values exactly and sum in fp32).
+#include <algorithm>
+#include <bit>
+#include <fmt/format.h>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/bf16.h"
+#include "kernels/bf16_bits.h"
+#include "kernels/gemm.h"
+#include "kernels/nf4.h"
+#include "kernels/op_case.h"
+
+namespace qforge::test {
+namespace {
+
+using kernels::Ctx;
+using kernels::Op;
+
+// The fp32 inputs where rounding is interesting, by bit pattern.
+constexpr uint32_t kSpecialBits[] = {
+    0x7FC00000u,  // quiet NaN
+    0xFFC00001u,  // negative NaN with a payload
+    0x7F800001u,  // signalling NaN: its payload sits in the bits that rounding drops
+    0x7F800000u,  // inf
+    0xFF800000u,  // -inf
+    0x7F7FFFFFu,  // FLT_MAX: rounds up to inf
+    0x7F7F7FFFu,  // just below the rounding point: stays finite
+    0x3F808000u,  // 1 + 2^-8: a tie, to even (down)
+    0x3F818000u,  // a tie, to even (up)
+    0xBF808001u,  // just past a tie: up in magnitude
+    0x00008000u,  // a subnormal tie: to 0
+    0x00018000u,  // a subnormal tie: up
+    0x80000001u,  // the smallest negative subnormal
+    0x00000000u,  // +0
+    0x80000000u,  // -0
+};
+
+class ConvertToBf16Case : public OpCase {
+public:
+    // in_offset: the op reads from in + in_offset (1: a float4-misaligned start).
+    ConvertToBf16Case(int64_t rows, int64_t cols, int64_t ld_in, int64_t ld_out, float scale,
+                      int64_t in_offset = 0, bool special = false)
+        : rows_(rows),
+          cols_(cols),
+          ld_in_(ld_in),
+          ld_out_(ld_out),
+          scale_(scale),
+          in_offset_(in_offset),
+          special_(special) {}
+
+    Op op() const override { return Op::kConvertToBf16; }
+
+    std::string vars() const override {
+        return fmt::format("rows={},cols={},ld_in={},ld_out={},scale={},in_offset={},special={}",
+                           rows_, cols_, ld_in_, ld_out_, scale_, in_offset_, special_ ? 1 : 0);
+    }
+
+    bool bit_exact() const override { return true; }
+
+    void build(CaseTensors& t) const override {
+        t.add("in", Role::kInput, in_offset_ + rows_ * ld_in_, -4.0f, 4.0f);
+        t.add_u16("out", Role::kWrite, rows_ * ld_out_);
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        if (special_) {
+            auto& in = t["in"].f32;
+            size_t k = 0;
+            for (const uint32_t bits : kSpecialBits) {
+                in[static_cast<size_t>(in_offset_) + k] = std::bit_cast<float>(bits);
+                k += 3;  // spread over rows and columns
+            }
+        }
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::convert_to_bf16(ctx, b.u16("out"), ld_out_, b.f("in") + in_offset_, ld_in_, rows_,
+                                 cols_, scale_);
+    }
+
+private:
+    int64_t rows_, cols_, ld_in_, ld_out_;
+    float scale_;
+    int64_t in_offset_;
+    bool special_;
+};
+
+// nf4_dequantize_bf16 of weights quantized on the CPU, as Nf4DequantizeCase does for fp32.
+class Nf4DequantizeBf16Case : public OpCase {
+public:
+    // out_offset: the op writes from out + out_offset (1: a 16-byte-misaligned start).
+    Nf4DequantizeBf16Case(int64_t rows, int64_t cols, int64_t ld_out, int64_t out_offset = 0)
+        : rows_(rows), cols_(cols), ld_out_(ld_out), out_offset_(out_offset) {}
+
+    Op op() const override { return Op::kNf4DequantizeBf16; }
+
+    std::string vars() const override {
+        return fmt::format("rows={},cols={},ld_out={},out_offset={}", rows_, cols_, ld_out_,
+                           out_offset_);
+    }
+
+    bool bit_exact() const override { return true; }
+
+    int64_t numel() const { return rows_ * cols_; }
+
+    void build(CaseTensors& t) const override {
+        const kernels::Nf4Sizes sizes = kernels::nf4_storage_sizes(numel());
+        t.add_u16("out", Role::kWrite, out_offset_ + rows_ * ld_out_);
+        t.add_bytes("packed", sizes.packed_bytes);
+        t.add_bytes("absmax_q", sizes.blocks);
+        t.add("nested_absmax", Role::kInput, sizes.nested_blocks);
+        t.add("nested_code", Role::kInput, 256);
+        t.add("code", Role::kInput, 16);
+        t.add("offset", Role::kInput, 1);  // passed by value: run() reads the host copy
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        std::normal_distribution<float> dist(0.0f, 0.02f);
+        std::vector<float> w(static_cast<size_t>(numel()));
+        for (auto& x : w) {
+            x = dist(rng);
+        }
+        // One block of outliers, so the absmax codes spread over a wide range.
+        for (int64_t i = 0; i < std::min<int64_t>(numel(), kernels::kNf4BlockSize); i++) {
+            w[static_cast<size_t>(i)] *= 40.0f;
+        }
+        kernels::nf4_quantize(w.data(), numel(), byte_data(t["packed"]), byte_data(t["absmax_q"]),
+                              t["nested_absmax"].f32.data(), t["offset"].f32.data());
+        const float* nested = kernels::dynamic_map_signed();
+        t["nested_code"].f32.assign(nested, nested + 256);
+        const float* code = kernels::nf4_code_table();
+        t["code"].f32.assign(code, code + 16);
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        const kernels::Nf4View view{
+            .packed = b.u8("packed"),
+            .absmax_q = b.u8("absmax_q"),
+            .nested_absmax = b.f("nested_absmax"),
+            .nested_code = b.f("nested_code"),
+            .code = b.f("code"),
+            .offset = b.host("offset").f32[0],
+            .numel = numel(),
+        };
+        kernels::nf4_dequantize_bf16(ctx, b.u16("out") + out_offset_, ld_out_, view, rows_, cols_);
+    }
+
+private:
+    int64_t rows_, cols_, ld_out_, out_offset_;
+};
+
+class GemmBf16Case : public OpCase {
+public:
+    // pad_a, pad_b: lda - (stored row length of A), likewise B (7 with a row length of 1 mod 8
+    // gives 16-byte rows).
+    GemmBf16Case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float beta, int64_t pad_a,
+                 int64_t pad_b)
+        : ta_(ta), tb_(tb), M_(M), N_(N), K_(K), beta_(beta), pad_a_(pad_a), pad_b_(pad_b) {}
+
+    Op op() const override { return Op::kGemmBf16; }
+
+    std::string vars() const override {
+        return fmt::format("op={}{},M={},N={},K={},beta={},lda={},ldb={}", ta_ ? 'T' : 'N',
+                           tb_ ? 'T' : 'N', M_, N_, K_, beta_, lda(), ldb());
+    }
+
+    int64_t lda() const { return std::max<int64_t>(1, (ta_ ? M_ : K_) + pad_a_); }
+
+    int64_t ldb() const { return std::max<int64_t>(1, (tb_ ? K_ : N_) + pad_b_); }
+
+    void build(CaseTensors& t) const override {
+        t.add_u16("A", Role::kInput, (ta_ ? K_ : M_) * lda());
+        t.add_u16("B", Role::kInput, (tb_ ? N_ : K_) * ldb());
+        // C is dense so that every element is an output the harness judges; beta == 0 must not
+        // read it (its NaN pre-fill must not leak through).
+        t.add("C", beta_ == 0.0f ? Role::kWrite : Role::kInOut, M_ * N_);
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+        for (const char* name : {"A", "B"}) {
+            CaseTensor& x = t[name];
+            uint16_t* v = u16_data(x);
+            for (int64_t e = 0; e < 2 * x.count; e++) {
+                uint16_t bits = 0;
+                while ((bits & 0x7FFFu) == 0) {  // never a zero
+                    bits = kernels::f32_to_bf16_bits(dist(rng));
+                }
+                v[e] = bits;
+            }
+        }
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::gemm_bf16(ctx, ta_, tb_, M_, N_, K_, 0.75f, b.u16("A"), lda(), b.u16("B"), ldb(),
+                           beta_, b.f("C"), N_);
+    }
+
+private:
+    bool ta_, tb_;
+    int64_t M_, N_, K_;
+    float beta_;
+    int64_t pad_a_, pad_b_;
+};
+
+}  // namespace
+
+void add_bf16_cases(CaseList& cases) {
+    cases.emplace_back(new ConvertToBf16Case(1, 1, 1, 1, 1.0f));
+    cases.emplace_back(new ConvertToBf16Case(7, 33, 35, 40, 0.37f));         // scalar: odd cols
+    cases.emplace_back(new ConvertToBf16Case(5, 64, 64, 64, 1.0f));          // float4, dense
+    cases.emplace_back(new ConvertToBf16Case(3, 128, 132, 136, 2.5f));       // float4, ld > cols
+    cases.emplace_back(new ConvertToBf16Case(17, 1028, 1028, 1030, -0.5f));  // ld_out % 4: scalar
+    cases.emplace_back(new ConvertToBf16Case(9, 256, 260, 264, 1.0f, 1));    // misaligned in
+    cases.emplace_back(new ConvertToBf16Case(65, 4100, 4100, 4104, 0.125f));
+    cases.emplace_back(new ConvertToBf16Case(4, 16, 16, 20, 1.0f, 0, true));  // specials, float4
+    cases.emplace_back(new ConvertToBf16Case(5, 13, 13, 15, 1.0f, 0, true));  // specials, scalar
+
+    cases.emplace_back(new Nf4DequantizeBf16Case(7, 33, 40));        // groups straddle rows
+    cases.emplace_back(new Nf4DequantizeBf16Case(12, 20, 24));       // some groups in one row
+    cases.emplace_back(new Nf4DequantizeBf16Case(64, 72, 80));       // 16-byte stores, ld > cols
+    cases.emplace_back(new Nf4DequantizeBf16Case(67, 256, 256));     // dense, 2 nested groups
+    cases.emplace_back(new Nf4DequantizeBf16Case(33, 64, 68));       // ld_out % 8 != 0: scalar
+    cases.emplace_back(new Nf4DequantizeBf16Case(16, 64, 64, 1));    // misaligned out: scalar
+    cases.emplace_back(new Nf4DequantizeBf16Case(1025, 17, 17));     // odd numel, half a byte
+    cases.emplace_back(new Nf4DequantizeBf16Case(129, 4104, 4112));  // 33 nested groups
+
+    for (const bool ta : {false, true}) {
+        for (const bool tb : {false, true}) {
+            cases.emplace_back(new GemmBf16Case(ta, tb, 33, 65, 17, 0.0f, 3, 1));
+            cases.emplace_back(new GemmBf16Case(ta, tb, 33, 65, 17, 0.5f, 0, 0));
+            cases.emplace_back(new GemmBf16Case(ta, tb, 7, 1, 129, 1.0f, 2, 5));
+            cases.emplace_back(new GemmBf16Case(ta, tb, 64, 128, 256, 0.0f, 8, 0));  // tensor cores
+        }
+    }
+    cases.emplace_back(new GemmBf16Case(false, false, 5, 7, 0, 0.5f, 0, 0));  // K = 0: C *= beta
+    cases.emplace_back(new GemmBf16Case(true, false, 5, 7, 0, 0.0f, 0, 0));   // K = 0: C = 0
+}
+
+}  // namespace qforge::test
