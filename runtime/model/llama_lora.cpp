@@ -11,6 +11,7 @@
 #include "kernels/attention.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/embedding.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
 #include "kernels/memory.h"
 #include "kernels/rmsnorm.h"
@@ -69,6 +70,8 @@ void LoraTrainStep::init(int64_t B, int64_t T) {
     const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
     const int64_t L = c.num_hidden_layers;
+    fused_ = ctx_.device == kernels::Device::kCuda &&
+             kernels::cuda_gemm_math() == kernels::GemmMath::kBf16;
     for (int64_t l = 0; l <= L; ++l) {
         xs_.push_back(make(N * C));
     }
@@ -136,11 +139,22 @@ void LoraTrainStep::allocate(LayerActs& a) {
     }
 }
 
+const PackedProjection& LoraTrainStep::packed(int64_t l, int t, const LoraProjection& p) {
+    PackedProjection& pk = packed_[sz(t)];
+    if (pk.layer != l || pk.generation != generation_) {
+        pack_projection(ctx_, model_.projection(l, t), p, pk);
+        pk.layer = l;
+        pk.generation = generation_;
+    }
+    return pk;
+}
+
 LoraProjection LoraTrainStep::projection(int64_t l, int t, bool training, uint64_t seed,
                                          uint64_t micro_key) {
     const ProjectionOnDevice& w = model_.projection(l, t);
     LoraProjection p{};
-    p.W = model_.projection_weights(l, t, dequant_);  // valid until the next projection()
+    // valid until the next projection(); the fused path packs its own bf16 copy instead
+    p.W = fused_ ? nullptr : model_.projection_weights(l, t, dequant_);
     p.in = w.cols;
     p.out = w.rows;
     const auto& s = adapter_.slot(l, static_cast<LoraTarget>(t));
@@ -163,16 +177,30 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     const int64_t N = batch.B * batch.T, C = c.hidden_size, F = c.intermediate_size;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
     const Ctx& ctx = ctx_;
-    auto proj = [&](int t) {
-        return projection(l, t, training, seed, micro_key);
+    const int64_t r = adapter_.options().r;
+    // x is staged to bf16 once per shared input (fused path); fwd runs projection t on it
+    auto stage = [&](const float* x, int64_t cols) {
+        if (fused_) {
+            stage_bf16_rows(ctx, staged_, x, N, cols, r);
+        }
+    };
+    auto fwd = [&](int t, float* y, const float* x, float beta) {
+        const LoraProjection p = projection(l, t, training, seed, micro_key);
+        float* u = a.u[sz(t)].data();
+        if (fused_) {
+            fused_projection_forward(ctx, p, packed(l, t, p), y, x, staged_, N, beta, u, xd_);
+        } else {
+            lora_projection_forward(ctx, p, y, x, N, beta, u, xd_);
+        }
     };
     const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
 
     kernels::rmsnorm_forward(ctx, a.xn1.data(), a.rstd1.data(), x_in, model_.attn_norm(l), N, C,
                              c.rms_norm_eps);
-    lora_projection_forward(ctx, proj(0), a.q.data(), a.xn1.data(), N, 0.0f, a.u[0].data(), xd_);
-    lora_projection_forward(ctx, proj(1), a.k.data(), a.xn1.data(), N, 0.0f, a.u[1].data(), xd_);
-    lora_projection_forward(ctx, proj(2), a.v.data(), a.xn1.data(), N, 0.0f, a.u[2].data(), xd_);
+    stage(a.xn1.data(), C);
+    fwd(0, a.q.data(), a.xn1.data(), 0.0f);
+    fwd(1, a.k.data(), a.xn1.data(), 0.0f);
+    fwd(2, a.v.data(), a.xn1.data(), 0.0f);
     kernels::rope_forward(ctx, a.q.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                           N, Hq, D);
     kernels::rope_forward(ctx, a.k.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
@@ -182,16 +210,18 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                                              a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D);
     kernels::attention_forward(ctx, p);
     kernels::buffer_copy(ctx, a.x_mid.data(), x_in, sizeof(float) * sz(N * C));
-    lora_projection_forward(ctx, proj(3), a.x_mid.data(), a.att.data(), N, 1.0f, a.u[3].data(),
-                            xd_);
+    stage(a.att.data(), Hq * D);
+    fwd(3, a.x_mid.data(), a.att.data(), 1.0f);
 
     kernels::rmsnorm_forward(ctx, a.xn2.data(), a.rstd2.data(), a.x_mid.data(), model_.mlp_norm(l),
                              N, C, c.rms_norm_eps);
-    lora_projection_forward(ctx, proj(4), a.gate.data(), a.xn2.data(), N, 0.0f, a.u[4].data(), xd_);
-    lora_projection_forward(ctx, proj(5), a.up.data(), a.xn2.data(), N, 0.0f, a.u[5].data(), xd_);
+    stage(a.xn2.data(), C);
+    fwd(4, a.gate.data(), a.xn2.data(), 0.0f);
+    fwd(5, a.up.data(), a.xn2.data(), 0.0f);
     kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
     kernels::buffer_copy(ctx, x_out, a.x_mid.data(), sizeof(float) * sz(N * C));
-    lora_projection_forward(ctx, proj(6), x_out, a.h.data(), N, 1.0f, a.u[6].data(), xd_);
+    stage(a.h.data(), F);
+    fwd(6, x_out, a.h.data(), 1.0f);
 }
 
 void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a,
@@ -202,33 +232,48 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
     const Ctx& ctx = ctx_;
     const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
-    auto back = [&](int t, float* dx, const float* dy, const float* x) {
+    auto stage = [&](const float* x, int64_t cols) {  // x's bf16 copy for dA (fused path)
+        if (fused_) {
+            stage_bf16_rows(ctx, staged_, x, N, cols, 0);
+        }
+    };
+    // dx_beta 0: the fused path overwrites dx (no zeroing pass); the fp32 path always adds
+    auto back = [&](int t, float* dx, const float* dy, const float* x, float dx_beta) {
         const auto p = projection(l, t, training, seed, micro_key);
         const auto& s = adapter_.slot(l, static_cast<LoraTarget>(t));
         float* dA = s.enabled ? grads + s.a_offset : nullptr;
         float* dB = s.enabled ? grads + s.b_offset : nullptr;
-        lora_projection_backward(ctx, p, dx, dA, dB, dy, x, a.u[sz(t)].data(), N, du_, xd_);
+        const float* u = a.u[sz(t)].data();
+        if (fused_) {
+            fused_projection_backward(ctx, p, packed(l, t, p), dx, dA, dB, dy, x, staged_, u, N,
+                                      dx_beta, dys_, us_, du_, xd_);
+        } else {
+            if (dx_beta == 0.0f) {
+                kernels::buffer_zero(ctx, dx, sizeof(float) * sz(N * p.in));
+            }
+            lora_projection_backward(ctx, p, dx, dA, dB, dy, x, u, N, du_, xd_);
+        }
     };
     auto zero = [&](Buf& b, int64_t n) {
         kernels::buffer_zero(ctx, b.data(), sizeof(float) * sz(n));
     };
 
     // MLP: x_out = x_mid + down(h), h = silu(gate) * up
-    zero(dF3_, N * F);
-    back(6, dF3_.data(), dres, a.h.data());
+    stage(a.h.data(), F);
+    back(6, dF3_.data(), dres, a.h.data(), 0.0f);
     zero(dF1_, N * F);
     zero(dF2_, N * F);
     kernels::swiglu_backward(ctx, dF1_.data(), dF2_.data(), dF3_.data(), a.gate.data(), a.up.data(),
                              N * F);
-    zero(dxn_, N * C);
-    back(4, dxn_.data(), dF1_.data(), a.xn2.data());
-    back(5, dxn_.data(), dF2_.data(), a.xn2.data());
+    stage(a.xn2.data(), C);
+    back(4, dxn_.data(), dF1_.data(), a.xn2.data(), 0.0f);
+    back(5, dxn_.data(), dF2_.data(), a.xn2.data(), 1.0f);
     kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), a.x_mid.data(), model_.mlp_norm(l),
                               a.rstd2.data(), N, C);
 
     // Attention: x_mid = x + o(attn)
-    zero(datt_, N * Hq * D);
-    back(3, datt_.data(), dres, a.att.data());
+    stage(a.att.data(), Hq * D);
+    back(3, datt_.data(), dres, a.att.data(), 0.0f);
     zero(dq_, N * Hq * D);
     zero(dk_, N * Hkv * D);
     zero(dv_, N * Hkv * D);
@@ -240,12 +285,46 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
                            N, Hq, D);
     kernels::rope_backward(ctx, dk_.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                            N, Hkv, D);
-    zero(dxn_, N * C);
-    back(0, dxn_.data(), dq_.data(), a.xn1.data());
-    back(1, dxn_.data(), dk_.data(), a.xn1.data());
-    back(2, dxn_.data(), dv_.data(), a.xn1.data());
+    stage(a.xn1.data(), C);
+    back(0, dxn_.data(), dq_.data(), a.xn1.data(), 0.0f);
+    back(1, dxn_.data(), dk_.data(), a.xn1.data(), 1.0f);
+    back(2, dxn_.data(), dv_.data(), a.xn1.data(), 1.0f);
     kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, model_.attn_norm(l),
                               a.rstd1.data(), N, C);
+}
+
+void LoraTrainStep::loss_head_chunk(int64_t r0, int64_t rows, bool backward) {
+    const auto& c = model_.config();
+    const int64_t C = c.hidden_size, V = c.vocab_size;
+    const Ctx& ctx = ctx_;
+    // bf16 head (fused path): xf is staged in staged_ by the caller
+    const uint16_t* head16 = fused_ ? model_.lm_head_bf16() : nullptr;
+    const float* head = model_.lm_head();
+    QF_CHECK(head16 != nullptr || head != nullptr,
+             "the train step needs the LM head in fp32 (it was converted to bf16 only)");
+    if (head16 != nullptr) {
+        kernels::gemm_bf16(ctx, false, true, rows, V, C, 1.0f, staged_.data() + r0 * staged_.ld,
+                           staged_.ld, head16, C, 0.0f, logits_.data(), V);
+    } else {
+        kernels::linear_forward(ctx, logits_.data(), xf_.data() + r0 * C, head, nullptr, rows, C,
+                                V);
+    }
+    kernels::cross_entropy_forward(ctx, losses_.data() + r0, lse_rows_.data() + r0, logits_.data(),
+                                   targets_.data() + r0, rows, V);
+    if (!backward) {
+        return;
+    }
+    // dlogits overwrite the logits in place: one (chunk, V) buffer.
+    kernels::cross_entropy_backward(ctx, logits_.data(), logits_.data(), lse_rows_.data() + r0,
+                                    targets_.data() + r0, dloss_.data() + r0, rows, V);
+    if (head16 != nullptr) {  // dxf += dlogits head
+        stage_bf16_rows(ctx, dlogits_bf16_, logits_.data(), rows, V, 0);
+        kernels::gemm_bf16(ctx, false, false, rows, C, V, 1.0f, dlogits_bf16_.data(),
+                           dlogits_bf16_.ld, head16, C, 1.0f, dxf_.data() + r0 * C, C);
+    } else {
+        kernels::linear_backward(ctx, dxf_.data() + r0 * C, nullptr, nullptr, logits_.data(),
+                                 xf_.data() + r0 * C, head, rows, C, V);
+    }
 }
 
 LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_scale, uint64_t seed,
@@ -257,6 +336,7 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     const int64_t N = batch.B * batch.T, C = c.hidden_size, V = c.vocab_size;
     const int64_t L = c.num_hidden_layers;
     const Ctx& ctx = ctx_;
+    ++generation_;
     for (int64_t i = 0; i < N; ++i) {
         positions_host_[sz(i)] =
             batch.positions ? batch.positions[i] : static_cast<int32_t>(i % T_);
@@ -278,27 +358,17 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     // logits never exist at once.
     kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), xs_[sz(L)].data(),
                              model_.final_norm(), N, C, c.rms_norm_eps);
-    const float* head = model_.lm_head();
     const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
     logits_.ensure(chunk * V);
     if (backward) {
         kernels::buffer_zero(ctx, dxf_.data(), sizeof(float) * sz(N * C));
         kernels::fill(ctx, dloss_.data(), N, loss_scale);
     }
+    if (fused_ && model_.lm_head_bf16() != nullptr) {
+        stage_bf16_rows(ctx, staged_, xf_.data(), N, C, 0);
+    }
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
-        const int64_t rows = std::min(chunk, N - r0);
-        kernels::linear_forward(ctx, logits_.data(), xf_.data() + r0 * C, head, nullptr, rows, C,
-                                V);
-        kernels::cross_entropy_forward(ctx, losses_.data() + r0, lse_rows_.data() + r0,
-                                       logits_.data(), targets_.data() + r0, rows, V);
-        if (backward) {
-            // dlogits overwrite the logits in place: one (chunk, V) buffer.
-            kernels::cross_entropy_backward(ctx, logits_.data(), logits_.data(),
-                                            lse_rows_.data() + r0, targets_.data() + r0,
-                                            dloss_.data() + r0, rows, V);
-            kernels::linear_backward(ctx, dxf_.data() + r0 * C, nullptr, nullptr, logits_.data(),
-                                     xf_.data() + r0 * C, head, rows, C, V);
-        }
+        loss_head_chunk(r0, std::min(chunk, N - r0), backward);
     }
     losses_.download(losses_host_.data(), N);
     LossSum total;

@@ -2,6 +2,9 @@
 // base: forward with an explicit activation store, loss, and the backward written out layer
 // by layer (no autograd). Only the LoRA matrices get weight gradients; activation
 // checkpointing keeps each layer's input only and recomputes the rest during backward.
+// On a GPU with bf16 GEMMs (kernels::set_cuda_gemm_math(kBf16)) the projections take the fused
+// path of lora_fused.h: NF4 dequantized straight to bf16, LoRA inside the base GEMM, and the
+// packed weights of a layer's recompute reused by its backward.
 #pragma once
 
 #include <array>
@@ -13,6 +16,7 @@
 #include "runtime/model/llama.h"
 #include "runtime/model/llama_on_device.h"
 #include "runtime/model/lora.h"
+#include "runtime/model/lora_fused.h"
 #include "runtime/model/lora_ops.h"
 #include "runtime/tensor/device_array.h"
 
@@ -49,6 +53,9 @@ public:
 
     const kernels::Ctx& ctx() const { return ctx_; }
 
+    // True when the projections run the fused bf16 path (see above).
+    bool fused_bf16() const { return fused_; }
+
     // Called by forward_backward as each layer's backward is queued, with the slice of the
     // gradient buffer (offset, count) that layer owns, last layer first: the gradient
     // all-reduce can start on it while the earlier layers' backward runs. Empty: no calls.
@@ -83,6 +90,8 @@ private:
                 uint64_t micro_key, float* grads);
     LoraProjection projection(int64_t l, int t, bool training, uint64_t seed, uint64_t micro_key);
     void allocate(LayerActs& a);
+    const PackedProjection& packed(int64_t l, int t, const LoraProjection& p);
+    void loss_head_chunk(int64_t r0, int64_t rows, bool backward);
 
     Buf make(int64_t n) const { return Buf(ctx_, n); }
 
@@ -104,6 +113,11 @@ private:
     std::vector<std::pair<int64_t, int64_t>> layer_grads_;  // (offset, count) per layer
     std::function<void(int64_t, int64_t)> grads_ready_;
     std::vector<int32_t> positions_host_;
+    // fused bf16 path
+    bool fused_ = false;
+    uint64_t generation_ = 0;  // bumped per run(): the LoRA values may have changed
+    std::array<PackedProjection, kNumLoraTargets> packed_;
+    Bf16Rows staged_, dys_, us_, dlogits_bf16_;
 };
 
 }  // namespace qforge

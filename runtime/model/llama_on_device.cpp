@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "kernels/bf16.h"
 #include "kernels/embedding.h"
 #include "kernels/random.h"
 
@@ -223,6 +224,28 @@ const float* LlamaOnDevice::projection_weights(int64_t layer, int t,
     scratch.ensure(p.rows * p.cols);
     kernels::nf4_dequantize(ctx_, scratch.data(), p.nf4_view);
     return scratch.data();
+}
+
+void LlamaOnDevice::make_lm_head_bf16() {
+    if (lm_head_bf16() != nullptr) {
+        return;
+    }
+    QF_CHECK(lm_head_ != nullptr, "make_lm_head_bf16: the model has no fp32 LM head");
+    const int64_t V = config_.vocab_size, C = config_.hidden_size;
+    lm_head_bf16_ = DeviceArray<uint16_t>(ctx_, V * C);
+    kernels::convert_to_bf16(ctx_, lm_head_bf16_.data(), C, lm_head_, C, V, C, 1.0f);
+    weight_bytes_ += sz(V * C) * sizeof(uint16_t);
+    if (ctx_.device == Device::kCpu || lm_head_ == embed_) {
+        return;  // borrowed host memory, or the embedding table too
+    }
+    for (auto& a : f32_) {
+        if (a.data() == lm_head_) {
+            a = DeviceArray<float>();
+            weight_bytes_ -= sz(V * C) * sizeof(float);
+            lm_head_ = nullptr;
+            return;
+        }
+    }
 }
 
 }  // namespace qforge

@@ -48,7 +48,17 @@ public:
     void embed_rows(float* out, const int32_t* host_ids, const int32_t* device_ids,
                     int64_t N) const;
 
+    // The (V, C) LM head in fp32 on the device; nullptr once make_lm_head_bf16() dropped it.
     const float* lm_head() const { return lm_head_; }
+
+    // The LM head rounded to bf16 (uint16 bits), or nullptr before make_lm_head_bf16().
+    const uint16_t* lm_head_bf16() const {
+        return lm_head_bf16_.size() > 0 ? lm_head_bf16_.data() : nullptr;
+    }
+
+    // Keeps a bf16 copy of the LM head for bf16 GEMMs (the train step's bf16 path) and, on a GPU
+    // with an untied head, frees the fp32 one (2 GiB for Llama-3-8B; the head is frozen).
+    void make_lm_head_bf16();
 
     const float* final_norm() const { return final_norm_; }
 
@@ -84,6 +94,7 @@ private:
     std::vector<ProjectionOnDevice> proj_;
     std::deque<DeviceArray<float>> f32_;  // storage owned here (deque: stable addresses)
     std::deque<DeviceArray<uint8_t>> u8_;
+    DeviceArray<uint16_t> lm_head_bf16_;
     std::size_t weight_bytes_ = 0;
     const float* host_embed_ = nullptr;  // the table kept on the host (see embed())
     std::vector<float> host_embed_owned_;

@@ -146,6 +146,9 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
         host_model.emplace(LlamaModel::load(model_dir, load_opts));
         dev_model.emplace(LlamaOnDevice::from_model(*host_model, ctx));
     }
+    if (!on_host && kernels::cuda_gemm_math() == kernels::GemmMath::kBf16) {
+        dev_model->make_lm_head_bf16();  // the bf16 path reads only this copy
+    }
     const io::LlamaConfig& model_config = dev_model->config();
     say(fmt::format("model {}: {} layers, hidden {}, vocab {}, base weights {:.2f} MiB ({}) on {}",
                     base_name, model_config.num_hidden_layers, model_config.hidden_size,

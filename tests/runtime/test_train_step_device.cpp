@@ -4,9 +4,11 @@
 // random-initialised models of a named shape: deterministic, near-uniform predictions at init,
 // the same on both backends. GPU cases skip with a message on a machine without one.
 #include <cmath>
+#include <cstdio>
 #include <gtest/gtest.h>
 #include <random>
 
+#include "kernels/gemm.h"
 #include "kernels/memory.h"
 #include "kernels/registry.h"
 #include "runtime/model/llama_lora.h"
@@ -109,6 +111,41 @@ void compare_backends(float dropout, bool checkpointing) {
     // TF32 tensor-core GEMMs on the GPU: a 10-bit mantissa, hence bf16-level tolerances.
     EXPECT_NEAR(got.loss.sum / want.loss.sum, 1.0, 2e-3) << want.loss.sum << " vs " << got.loss.sum;
     EXPECT_LT(rel_l2(want.grads, got.grads), 2e-2);
+}
+
+// The fused bf16 path (lora_fused.h, the bf16 LM head): bf16 GEMM operands, so bf16 tolerances.
+void compare_fused_bf16(float dropout, bool checkpointing) {
+    if (!have_gpu()) {
+        GTEST_SKIP() << "no GPU present: the fused bf16 train step is checked on the GPU machine";
+    }
+    LlamaLoadOptions opts;
+    opts.quantize_nf4 = true;
+    const LlamaModel model = LlamaModel::load(test::data_dir() / "models/stories260K", opts);
+    const LoraAdapter adapter = make_adapter(model.config(), dropout, test::test_seed());
+    const Rows rows(model.config().vocab_size, test::test_seed() + 2);
+    const LlamaOnDevice cpu = LlamaOnDevice::from_model(model, Ctx{});
+    LlamaOnDevice gpu = LlamaOnDevice::from_model(model, Ctx{Device::kCuda, nullptr});
+    gpu.make_lm_head_bf16();
+    const StepResult want = run_step(cpu, adapter, rows, checkpointing);
+    const auto before = kernels::cuda_gemm_math();
+    kernels::set_cuda_gemm_math(kernels::GemmMath::kBf16);
+    const StepResult got = run_step(gpu, adapter, rows, checkpointing);
+    kernels::set_cuda_gemm_math(before);
+    ASSERT_EQ(want.loss.tokens, got.loss.tokens);
+    const double loss_rel = std::abs(got.loss.sum / want.loss.sum - 1.0);
+    const double grad_rel = rel_l2(want.grads, got.grads);
+    std::printf("fused bf16 vs CPU fp32: loss %.3g, gradients %.3g (relative)\n", loss_rel,
+                grad_rel);
+    EXPECT_LT(loss_rel, 5e-3) << want.loss.sum << " vs " << got.loss.sum;
+    EXPECT_LT(grad_rel, 5e-2);
+}
+
+TEST(TrainStepDevice, FusedBf16MatchesCpuOnStories260KNf4) {
+    compare_fused_bf16(0.0f, true);
+}
+
+TEST(TrainStepDevice, FusedBf16MatchesCpuWithDropout) {
+    compare_fused_bf16(0.1f, false);
 }
 
 TEST(TrainStepDevice, CudaMatchesCpuOnStories260KNf4) {

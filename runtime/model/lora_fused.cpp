@@ -1,0 +1,145 @@
+// What is here: the fused bf16 projection (see lora_fused.h). With u = drop(x) A^T, dU = s dy B:
+//   forward   u = x A^T (A is the packed rows [out, out + r)); u goes to x's spare columns;
+//             y = beta y + [x | u] [W | sB]^T                      one GEMM, K = in + r
+//   backward  dU = dy (sB) (packed columns [in, in + r)); dU goes to dy's spare columns;
+//             dB += s dy^T u,  dA += dU^T x,  dx += [dy | dU] [W ; A]   one GEMM, K = out + r
+// With dropout the LoRA input is drop(x) (recomputed from the stateless mask, in fp32), and the
+// LoRA part of dx, drop'(dU A), cannot join the base GEMM: it is added separately.
+#include "runtime/model/lora_fused.h"
+
+#include "kernels/bf16.h"
+#include "kernels/dropout.h"
+#include "kernels/gemm.h"
+#include "kernels/nf4.h"
+
+namespace qforge {
+
+using kernels::Ctx;
+using kernels::gemm;
+using kernels::gemm_bf16;
+
+namespace {
+int64_t rank_of(const LoraProjection& p) {
+    return p.A != nullptr ? p.r : 0;
+}
+
+const float* dropped(const Ctx& ctx, const LoraProjection& p, const float* x, int64_t N,
+                     DeviceArray<float>& xd) {
+    xd.bind(ctx);
+    xd.ensure(N * p.in);
+    kernels::dropout_forward(ctx, xd.data(), x, N * p.in, p.dropout, p.seed, p.key);
+    return xd.data();
+}
+}  // namespace
+
+int64_t bf16_row_stride(int64_t n) {
+    return (n + 7) / 8 * 8;
+}
+
+void pack_projection(const Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
+                     PackedProjection& pk) {
+    QF_CHECK(w.rows == p.out && w.cols == p.in,
+             "pack_projection: the weight is ({}, {}), the projection expects ({}, {})", w.rows,
+             w.cols, p.out, p.in);
+    const int64_t r = rank_of(p);
+    auto& m = pk.m;
+    m.ld = bf16_row_stride(p.in + r);
+    m.rows = p.out + r;
+    m.buf.bind(ctx);
+    m.buf.ensure(m.rows * m.ld);
+    if (w.nf4) {
+        kernels::nf4_dequantize_bf16(ctx, m.data(), m.ld, w.nf4_view, p.out, p.in);
+    } else {
+        kernels::convert_to_bf16(ctx, m.data(), m.ld, w.dense, p.in, p.out, p.in, 1.0f);
+    }
+    if (r > 0) {
+        kernels::convert_to_bf16(ctx, m.data() + p.in, m.ld, p.B, r, p.out, r, p.scale);
+        kernels::convert_to_bf16(ctx, m.data() + p.out * m.ld, m.ld, p.A, p.in, r, p.in, 1.0f);
+    }
+}
+
+void stage_bf16_rows(const Ctx& ctx, Bf16Rows& rows, const float* x, int64_t N, int64_t cols,
+                     int64_t spare) {
+    rows.ld = bf16_row_stride(cols + spare);
+    rows.rows = N;
+    rows.buf.bind(ctx);
+    rows.buf.ensure(N * rows.ld);
+    kernels::convert_to_bf16(ctx, rows.data(), rows.ld, x, cols, N, cols, 1.0f);
+}
+
+void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
+                              float* y, const float* x, Bf16Rows& xs, int64_t N, float beta,
+                              float* u, DeviceArray<float>& xd) {
+    const int64_t r = rank_of(p);
+    QF_CHECK(xs.rows >= N && xs.ld >= p.in + r,
+             "fused_projection_forward: the staged input is ({}, ld {}), expected ({}, ld >= {})",
+             xs.rows, xs.ld, N, p.in + r);
+    QF_CHECK(pk.m.rows == p.out + r && pk.m.ld >= p.in + r,
+             "fused_projection_forward: the packed weight does not match the projection");
+    if (N == 0) {
+        return;
+    }
+    if (r > 0) {
+        QF_CHECK(u != nullptr, "fused_projection_forward: an adapted projection needs a u buffer");
+        if (p.dropout <= 0.0f) {
+            gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
+                      pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
+        } else {
+            gemm(ctx, false, true, N, r, p.in, 1.0f, dropped(ctx, p, x, N, xd), p.in, p.A, p.in,
+                 0.0f, u, r);
+        }
+        kernels::convert_to_bf16(ctx, xs.data() + p.in, xs.ld, u, r, N, r, 1.0f);
+    }
+    gemm_bf16(ctx, false, true, N, p.out, p.in + r, 1.0f, xs.data(), xs.ld, pk.m.data(), pk.m.ld,
+              beta, y, p.out);
+}
+
+void fused_projection_backward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
+                               float* dx, float* dA, float* dB, const float* dy, const float* x,
+                               const Bf16Rows& xs, const float* u, int64_t N, float dx_beta,
+                               Bf16Rows& dys, Bf16Rows& us, DeviceArray<float>& du,
+                               DeviceArray<float>& xd) {
+    const int64_t r = rank_of(p);
+    QF_CHECK(xs.rows >= N && xs.ld >= p.in,
+             "fused_projection_backward: the staged input is ({}, ld {}), expected ({}, ld >= {})",
+             xs.rows, xs.ld, N, p.in);
+    QF_CHECK(pk.m.rows == p.out + r && pk.m.ld >= p.in + r,
+             "fused_projection_backward: the packed weight does not match the projection");
+    if (N == 0) {
+        return;
+    }
+    stage_bf16_rows(ctx, dys, dy, N, p.out, r);
+    if (r > 0) {
+        QF_CHECK(dA != nullptr && dB != nullptr && u != nullptr,
+                 "fused_projection_backward: an adapted projection needs dA, dB and u");
+        du.bind(ctx);
+        du.ensure(N * r);
+        gemm_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld, pk.m.data() + p.in,
+                  pk.m.ld, 0.0f, du.data(), r);
+        kernels::convert_to_bf16(ctx, dys.data() + p.out, dys.ld, du.data(), r, N, r, 1.0f);
+        stage_bf16_rows(ctx, us, u, N, r, 0);
+        gemm_bf16(ctx, true, false, p.out, r, N, p.scale, dys.data(), dys.ld, us.data(), us.ld,
+                  1.0f, dB, r);
+        if (p.dropout <= 0.0f) {
+            gemm_bf16(ctx, true, false, r, p.in, N, 1.0f, dys.data() + p.out, dys.ld, xs.data(),
+                      xs.ld, 1.0f, dA, p.in);
+        } else {
+            gemm(ctx, true, false, r, p.in, N, 1.0f, du.data(), r, dropped(ctx, p, x, N, xd), p.in,
+                 1.0f, dA, p.in);
+        }
+    }
+    if (dx == nullptr) {
+        return;
+    }
+    const bool lora_in_gemm = r > 0 && p.dropout <= 0.0f;
+    gemm_bf16(ctx, false, false, N, p.in, p.out + (lora_in_gemm ? r : 0), 1.0f, dys.data(), dys.ld,
+              pk.m.data(), pk.m.ld, dx_beta, dx, p.in);
+    if (r > 0 && !lora_in_gemm) {  // dx += drop'(dU A)
+        xd.bind(ctx);
+        xd.ensure(N * p.in);
+        gemm(ctx, false, false, N, p.in, r, 1.0f, du.data(), r, p.A, p.in, 0.0f, xd.data(), p.in);
+        kernels::dropout_backward(ctx, dx, xd.data(), N * p.in, p.dropout, p.seed, p.key);
+    }
+}
+
+}  // namespace qforge

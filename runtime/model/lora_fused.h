@@ -1,0 +1,67 @@
+// What is here: the fused form of one adapted projection (lora_ops.h) for bf16 GEMMs, used by the
+// train step on a GPU with train.matmul_precision bf16. LoRA rides along inside the base GEMM by
+// concatenating along K instead of adding a second full-size (N, out) pass:
+//   forward   y  = [x | u] [W | sB]^T           = x W^T + s u B^T,   u = drop(x) A^T
+//   backward  dx = [dy | dU] [W ; A]             = dy W + dU A,       dU = s dy B
+// so one packed (out + r, in + r) bf16 matrix per projection serves both passes:
+//   rows [0, out):        W (NF4 dequantized straight to bf16) | s B
+//   rows [out, out + r):  A                                      | (unused)
+// and an activation is staged once to bf16 with r spare columns for u (or dU).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+#include "runtime/model/llama_on_device.h"
+#include "runtime/model/lora_ops.h"
+#include "runtime/tensor/device_array.h"
+
+namespace qforge {
+
+// A row-major bf16 matrix (as uint16 bits) with a padded row stride (a multiple of 8 elements,
+// 16 bytes, so every row start suits the tensor-core GEMM kernels).
+struct Bf16Rows {
+    DeviceArray<uint16_t> buf;
+    int64_t rows = 0, ld = 0;
+
+    uint16_t* data() { return buf.data(); }
+
+    const uint16_t* data() const { return buf.data(); }
+};
+
+// One projection packed as described above; `layer` and `generation` say what it holds, so the
+// backward of a layer reuses what its recompute packed.
+struct PackedProjection {
+    Bf16Rows m;
+    int64_t layer = -1;
+    uint64_t generation = 0;
+};
+
+// n rounded up to a multiple of 8.
+int64_t bf16_row_stride(int64_t n);
+
+// Packs projection p (weights w: NF4 or dense fp32) into pk.m.
+void pack_projection(const kernels::Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
+                     PackedProjection& pk);
+
+// Stages x (N, cols) fp32 into rows (N, bf16_row_stride(cols + spare)) bf16.
+void stage_bf16_rows(const kernels::Ctx& ctx, Bf16Rows& rows, const float* x, int64_t N,
+                     int64_t cols, int64_t spare);
+
+// y (N, out) = beta y + x W^T + s drop(x) A^T B^T. xs: x staged with >= r spare columns (they are
+// overwritten with u). u (N, r) fp32 receives drop(x) A^T (saved for backward). xd: fp32 scratch
+// for the dropped input (dropout > 0 only).
+void fused_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p,
+                              const PackedProjection& pk, float* y, const float* x, Bf16Rows& xs,
+                              int64_t N, float beta, float* u, DeviceArray<float>& xd);
+
+// dx (N, in) = dx_beta dx + dy W + s drop'(dy B A) (dx_beta 0: dx is written without being
+// read); dA += dU^T drop(x); dB += s dy^T u (dA, dB nullptr when the projection has no adapter).
+// xs: x staged (its columns [0, in) are read). dys, us, du, xd: scratch.
+void fused_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p,
+                               const PackedProjection& pk, float* dx, float* dA, float* dB,
+                               const float* dy, const float* x, const Bf16Rows& xs, const float* u,
+                               int64_t N, float dx_beta, Bf16Rows& dys, Bf16Rows& us,
+                               DeviceArray<float>& du, DeviceArray<float>& xd);
+
+}  // namespace qforge
