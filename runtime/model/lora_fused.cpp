@@ -58,12 +58,16 @@ void pack_projection(const Ctx& ctx, const ProjectionOnDevice& w, const LoraProj
     }
 }
 
-void stage_bf16_rows(const Ctx& ctx, Bf16Rows& rows, const float* x, int64_t N, int64_t cols,
-                     int64_t spare) {
+void prepare_bf16_rows(const Ctx& ctx, Bf16Rows& rows, int64_t N, int64_t cols, int64_t spare) {
     rows.ld = bf16_row_stride(cols + spare);
     rows.rows = N;
     rows.buf.bind(ctx);
     rows.buf.ensure(N * rows.ld);
+}
+
+void stage_bf16_rows(const Ctx& ctx, Bf16Rows& rows, const float* x, int64_t N, int64_t cols,
+                     int64_t spare) {
+    prepare_bf16_rows(ctx, rows, N, cols, spare);
     kernels::convert_to_bf16(ctx, rows.data(), rows.ld, x, cols, N, cols, 1.0f);
 }
 
@@ -99,7 +103,19 @@ void fused_projection_backward(const Ctx& ctx, const LoraProjection& p, const Pa
                                const Bf16Rows& xs, const float* u, int64_t N, float dx_beta,
                                Bf16Rows& dys, Bf16Rows& us, DeviceArray<float>& du,
                                DeviceArray<float>& xd) {
+    stage_bf16_rows(ctx, dys, dy, N, p.out, rank_of(p));
+    fused_projection_backward_staged(ctx, p, pk, dx, dA, dB, dys, x, xs, u, N, dx_beta, us, du, xd);
+}
+
+void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
+                                      const PackedProjection& pk, float* dx, float* dA, float* dB,
+                                      Bf16Rows& dys, const float* x, const Bf16Rows& xs,
+                                      const float* u, int64_t N, float dx_beta, Bf16Rows& us,
+                                      DeviceArray<float>& du, DeviceArray<float>& xd) {
     const int64_t r = rank_of(p);
+    QF_CHECK(dys.rows >= N && dys.ld >= p.out + r,
+             "fused_projection_backward: the staged dy is ({}, ld {}), expected ({}, ld >= {})",
+             dys.rows, dys.ld, N, p.out + r);
     QF_CHECK(xs.rows >= N && xs.ld >= p.in,
              "fused_projection_backward: the staged input is ({}, ld {}), expected ({}, ld >= {})",
              xs.rows, xs.ld, N, p.in);
@@ -108,7 +124,6 @@ void fused_projection_backward(const Ctx& ctx, const LoraProjection& p, const Pa
     if (N == 0) {
         return;
     }
-    stage_bf16_rows(ctx, dys, dy, N, p.out, r);
     if (r > 0) {
         QF_CHECK(dA != nullptr && dB != nullptr && u != nullptr,
                  "fused_projection_backward: an adapted projection needs dA, dB and u");

@@ -44,6 +44,11 @@ int64_t bf16_row_stride(int64_t n);
 void pack_projection(const kernels::Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
                      PackedProjection& pk);
 
+// Sizes rows for (N, cols) values plus `spare` columns (row stride bf16_row_stride(cols +
+// spare)), leaving the contents to the caller (a kernel that writes bf16 directly).
+void prepare_bf16_rows(const kernels::Ctx& ctx, Bf16Rows& rows, int64_t N, int64_t cols,
+                       int64_t spare);
+
 // Stages x (N, cols) fp32 into rows (N, bf16_row_stride(cols + spare)) bf16.
 void stage_bf16_rows(const kernels::Ctx& ctx, Bf16Rows& rows, const float* x, int64_t N,
                      int64_t cols, int64_t spare);
@@ -63,5 +68,13 @@ void fused_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p,
                                const float* dy, const float* x, const Bf16Rows& xs, const float* u,
                                int64_t N, float dx_beta, Bf16Rows& dys, Bf16Rows& us,
                                DeviceArray<float>& du, DeviceArray<float>& xd);
+
+// The same with dy already staged in dys (N rows, >= r spare columns, which are overwritten with
+// dU): for a dy that a kernel wrote in bf16 directly (swiglu_backward_bf16).
+void fused_projection_backward_staged(const kernels::Ctx& ctx, const LoraProjection& p,
+                                      const PackedProjection& pk, float* dx, float* dA, float* dB,
+                                      Bf16Rows& dys, const float* x, const Bf16Rows& xs,
+                                      const float* u, int64_t N, float dx_beta, Bf16Rows& us,
+                                      DeviceArray<float>& du, DeviceArray<float>& xd);
 
 }  // namespace qforge

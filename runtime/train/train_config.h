@@ -58,7 +58,7 @@ struct OptimConfig {
     float max_grad_norm = 1.0f;       // train.max_grad_norm: global-norm clipping; 0 = off
     bool activation_checkpointing = false;  // train.activation_checkpointing: recompute per layer
     std::string device = "auto";            // train.device: auto | cpu | cuda
-    std::string matmul_precision = "tf32";  // train.matmul_precision: tf32 | bf16 | fp32 (GPU)
+    std::string matmul_precision = "bf16";  // train.matmul_precision: bf16 | tf32 | fp32 (GPU)
     int64_t eval_every = 0;  // train.eval_every: validation loss every N steps; 0 = at end
     int64_t log_every = 1;   // train.log_every: metrics.jsonl line every N steps
 };
