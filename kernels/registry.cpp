@@ -45,8 +45,11 @@ constexpr std::array kAllOps = {
     Op::kConvertToBf16,
     Op::kNf4DequantizeBf16,
     Op::kGemmBf16,
+    Op::kSwigluForwardBf16,
+    Op::kSwigluBackwardBf16,
+    Op::kRmsnormForwardBf16,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kGemmBf16) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kRmsnormForwardBf16) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -119,6 +122,12 @@ std::string_view op_name(Op op) {
             return "nf4_dequantize_bf16";
         case Op::kGemmBf16:
             return "gemm_bf16";
+        case Op::kSwigluForwardBf16:
+            return "swiglu_forward_bf16";
+        case Op::kSwigluBackwardBf16:
+            return "swiglu_backward_bf16";
+        case Op::kRmsnormForwardBf16:
+            return "rmsnorm_forward_bf16";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

@@ -42,6 +42,9 @@ enum class Op {
     kConvertToBf16,
     kNf4DequantizeBf16,
     kGemmBf16,
+    kSwigluForwardBf16,
+    kSwigluBackwardBf16,
+    kRmsnormForwardBf16,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

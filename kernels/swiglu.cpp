@@ -1,6 +1,8 @@
 // What is here: the dispatchers of kernels/swiglu.h (argument checks, then the backend).
 #include "kernels/swiglu.h"
 
+#include <algorithm>
+
 #include "kernels/check_args.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/registry.h"
@@ -48,6 +50,61 @@ void swiglu_backward(const Ctx& ctx, float* dgate, float* dup, const float* dout
 #endif
     }
     throw_unsupported(Op::kSwigluBackward, ctx.device);
+}
+
+void swiglu_forward_bf16(const Ctx& ctx, uint16_t* h, int64_t ld_h, const float* gate,
+                         const float* up, int64_t N, int64_t F) {
+    constexpr std::string_view op = "swiglu_forward_bf16";
+    check_size(op, "N", N, 0);
+    check_size(op, "F", F, 0);
+    check_size(op, "ld_h (>= F)", ld_h, std::max<int64_t>(1, F));
+    const bool work = N > 0 && F > 0;
+    check_ptr(op, "h", h, work);
+    check_ptr(op, "gate", gate, work);
+    check_ptr(op, "up", up, work);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::swiglu_forward_bf16(h, ld_h, gate, up, N, F);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!work) {
+                return;
+            }
+            return cuda::swiglu_forward_bf16(ctx.stream, h, ld_h, gate, up, N, F);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kSwigluForwardBf16, ctx.device);
+}
+
+void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                          const float* dh, const float* gate, const float* up, int64_t N,
+                          int64_t F) {
+    constexpr std::string_view op = "swiglu_backward_bf16";
+    check_size(op, "N", N, 0);
+    check_size(op, "F", F, 0);
+    check_size(op, "ld (>= F)", ld, std::max<int64_t>(1, F));
+    const bool work = N > 0 && F > 0;
+    check_ptr(op, "dgate", dgate, work);
+    check_ptr(op, "dup", dup, work);
+    check_ptr(op, "dh", dh, work);
+    check_ptr(op, "gate", gate, work);
+    check_ptr(op, "up", up, work);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::swiglu_backward_bf16(dgate, dup, ld, dh, gate, up, N, F);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!work) {
+                return;
+            }
+            return cuda::swiglu_backward_bf16(ctx.stream, dgate, dup, ld, dh, gate, up, N, F);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kSwigluBackwardBf16, ctx.device);
 }
 
 }  // namespace qforge::kernels

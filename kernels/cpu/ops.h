@@ -65,6 +65,15 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
                const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C,
                int64_t ldc);
 
+// bf16-output twins of swiglu and rmsnorm_forward (kernels/cpu/bf16_pointwise.cpp): the fp32
+// values of the fp32 ops (kernels/cpu/pointwise_math.h), rounded to nearest even.
+void swiglu_forward_bf16(uint16_t* h, int64_t ld_h, const float* gate, const float* up, int64_t N,
+                         int64_t F);
+void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const float* dh,
+                          const float* gate, const float* up, int64_t N, int64_t F);
+void rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, const float* inp,
+                          const float* weight, int64_t N, int64_t C, float eps);
+
 // Optimizer and regularization (kernels/cpu/adamw.cpp, kernels/cpu/dropout.cpp).
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n,
                   const AdamWParams& p);

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/pointwise_math.h"
 
 namespace qforge::kernels::cpu {
 
@@ -21,14 +22,10 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* wei
 #pragma omp parallel for if (N * C >= kParallelMinWork)
     for (int64_t n = 0; n < N; n++) {
         const float* x = inp + n * C;
-        double sum_sq = 0.0;
-        for (int64_t c = 0; c < C; c++) {
-            sum_sq += static_cast<double>(x[c]) * x[c];
-        }
-        const double s = 1.0 / std::sqrt(sum_sq / static_cast<double>(C) + eps);
+        const double s = rmsnorm_row_scale(x, C, eps);
         float* y = out + n * C;
         for (int64_t c = 0; c < C; c++) {
-            y[c] = static_cast<float>(x[c] * s * weight[c]);
+            y[c] = rmsnorm_value(x[c], s, weight[c]);
         }
         if (rstd != nullptr) {
             rstd[n] = static_cast<float>(s);

@@ -49,6 +49,13 @@ void rmsnorm_backward(void* stream, float* dinp, float* dweight, const float* do
                       const float* inp, const float* weight, const float* rstd, int64_t N,
                       int64_t C);
 
+// rmsnorm_forward_bf16 (kernels/cuda/rmsnorm.cu): rstd and the fp32 values are those of
+// rmsnorm_forward bit for bit (the same per-row sum), rounded with __float2bfloat16_rn; float4
+// loads and 8-byte stores when C, ld_out are multiples of 4 and inp, weight are 16-byte and out
+// 8-byte aligned, else scalar.
+void rmsnorm_forward_bf16(void* stream, uint16_t* out, int64_t ld_out, float* rstd,
+                          const float* inp, const float* weight, int64_t N, int64_t C, float eps);
+
 void layernorm_forward(void* stream, float* out, float* mean, float* rstd, const float* inp,
                        const float* weight, const float* bias, int64_t N, int64_t C, float eps);
 // dweight and dbias are reduced over rows in a fixed order (deterministic, no atomics).
@@ -59,6 +66,15 @@ void layernorm_backward(void* stream, float* dinp, float* dweight, float* dbias,
 void swiglu_forward(void* stream, float* out, const float* gate, const float* up, int64_t n);
 void swiglu_backward(void* stream, float* dgate, float* dup, const float* dout, const float* gate,
                      const float* up, int64_t n);
+
+// swiglu_forward_bf16 / swiglu_backward_bf16 (kernels/cuda/swiglu.cu), N, F > 0: the fp32
+// values of the fp32 kernels bit for bit, rounded with __float2bfloat16_rn. Four values per
+// thread (float4 loads, 8-byte stores) when F, ld are multiples of 4, the fp32 inputs 16-byte
+// and the bf16 outputs 8-byte aligned; else one; grid-stride loops.
+void swiglu_forward_bf16(void* stream, uint16_t* h, int64_t ld_h, const float* gate,
+                         const float* up, int64_t N, int64_t F);
+void swiglu_backward_bf16(void* stream, uint16_t* dgate, uint16_t* dup, int64_t ld, const float* dh,
+                          const float* gate, const float* up, int64_t N, int64_t F);
 
 void gelu_forward(void* stream, float* out, const float* inp, int64_t n);
 void gelu_backward(void* stream, float* dinp, const float* dout, const float* inp, int64_t n);

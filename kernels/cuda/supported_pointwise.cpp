@@ -29,6 +29,9 @@ bool supports_pointwise(Op op) {
         case Op::kRandomNormal:
         case Op::kConvertToBf16:
         case Op::kNf4DequantizeBf16:
+        case Op::kSwigluForwardBf16:
+        case Op::kSwigluBackwardBf16:
+        case Op::kRmsnormForwardBf16:
             return true;
         default:
             return false;

@@ -5,7 +5,11 @@
 // strides, a misaligned pointer) and, for NF4, 8-value groups that straddle rows. One convert
 // case carries NaN, inf, overflow, ties and subnormals. gemm_bf16 runs every transpose pair with
 // beta 0 and not, odd and 8-aligned leading dimensions, and K = 0, compared by NMSE (both
-// backends multiply the same bf16 values exactly and sum in fp32).
+// backends multiply the same bf16 values exactly and sum in fp32). swiglu_forward_bf16,
+// swiglu_backward_bf16 and rmsnorm_forward_bf16 round fp32 values that the backends compute
+// differently (CPU in double, CUDA in fp32 with expf), so their outputs must be within one bf16
+// ulp of the CPU's (OpCase::bf16_abs_floor), over the same vector / scalar shapes, misaligned
+// inputs and outputs, and padding columns that keep the sentinel.
 #include <algorithm>
 #include <bit>
 #include <fmt/format.h>
@@ -18,6 +22,8 @@
 #include "kernels/gemm.h"
 #include "kernels/nf4.h"
 #include "kernels/op_case.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/swiglu.h"
 
 namespace qforge::test {
 namespace {
@@ -215,6 +221,94 @@ private:
     int64_t pad_a_, pad_b_;
 };
 
+// swiglu_forward_bf16 / swiglu_backward_bf16: (N, F) fp32 inputs read from in_offset, bf16
+// outputs with row stride ld written from out_offset (1: misaligned, the scalar path).
+class SwigluBf16Case : public OpCase {
+public:
+    SwigluBf16Case(bool backward, int64_t N, int64_t F, int64_t ld, int64_t in_offset = 0,
+                   int64_t out_offset = 0)
+        : backward_(backward),
+          N_(N),
+          F_(F),
+          ld_(ld),
+          in_offset_(in_offset),
+          out_offset_(out_offset) {}
+
+    Op op() const override { return backward_ ? Op::kSwigluBackwardBf16 : Op::kSwigluForwardBf16; }
+
+    std::string vars() const override {
+        return fmt::format("N={},F={},ld={},in_offset={},out_offset={}", N_, F_, ld_, in_offset_,
+                           out_offset_);
+    }
+
+    // dgate's fp32 value is a product with 1 + g (1 - sigmoid(g)), which cancels near g = -1.28:
+    // there the CUDA fp32 and CPU double values differ by ~1e-7 absolute, more than a bf16 ulp
+    // of such a small value.
+    double bf16_abs_floor() const override { return backward_ ? 0x1p-20 : 0.0; }
+
+    void build(CaseTensors& t) const override {
+        const int64_t out = out_offset_ + N_ * ld_;
+        if (backward_) {
+            t.add_u16("dgate", Role::kWrite, out);
+            t.add_u16("dup", Role::kWrite, out);
+            t.add("dh", Role::kInput, in_offset_ + N_ * F_);
+        } else {
+            t.add_u16("h", Role::kWrite, out);
+        }
+        t.add("gate", Role::kInput, in_offset_ + N_ * F_, -6.0f, 6.0f);
+        t.add("up", Role::kInput, in_offset_ + N_ * F_);
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        const float* gate = b.f("gate") + in_offset_;
+        const float* up = b.f("up") + in_offset_;
+        if (backward_) {
+            kernels::swiglu_backward_bf16(ctx, b.u16("dgate") + out_offset_,
+                                          b.u16("dup") + out_offset_, ld_, b.f("dh") + in_offset_,
+                                          gate, up, N_, F_);
+        } else {
+            kernels::swiglu_forward_bf16(ctx, b.u16("h") + out_offset_, ld_, gate, up, N_, F_);
+        }
+    }
+
+private:
+    bool backward_;
+    int64_t N_, F_, ld_, in_offset_, out_offset_;
+};
+
+class RmsnormForwardBf16Case : public OpCase {
+public:
+    RmsnormForwardBf16Case(int64_t N, int64_t C, int64_t ld_out, int64_t out_offset = 0,
+                           bool rstd = true)
+        : N_(N), C_(C), ld_out_(ld_out), out_offset_(out_offset), rstd_(rstd) {}
+
+    Op op() const override { return Op::kRmsnormForwardBf16; }
+
+    std::string vars() const override {
+        return fmt::format("N={},C={},ld_out={},out_offset={},rstd={}", N_, C_, ld_out_,
+                           out_offset_, rstd_ ? 1 : 0);
+    }
+
+    void build(CaseTensors& t) const override {
+        t.add_u16("out", Role::kWrite, out_offset_ + N_ * ld_out_);
+        if (rstd_) {
+            t.add("rstd", Role::kWrite, N_);
+        }
+        t.add("inp", Role::kInput, N_ * C_, -2.0f, 2.0f);
+        t.add("weight", Role::kInput, C_, 0.5f, 1.5f);
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::rmsnorm_forward_bf16(ctx, b.u16("out") + out_offset_, ld_out_,
+                                      rstd_ ? b.f("rstd") : nullptr, b.f("inp"), b.f("weight"), N_,
+                                      C_, 1e-5f);
+    }
+
+private:
+    int64_t N_, C_, ld_out_, out_offset_;
+    bool rstd_;
+};
+
 }  // namespace
 
 void add_bf16_cases(CaseList& cases) {
@@ -247,6 +341,28 @@ void add_bf16_cases(CaseList& cases) {
     }
     cases.emplace_back(new GemmBf16Case(false, false, 5, 7, 0, 0.5f, 0, 0));  // K = 0: C *= beta
     cases.emplace_back(new GemmBf16Case(true, false, 5, 7, 0, 0.0f, 0, 0));   // K = 0: C = 0
+
+    for (const bool backward : {false, true}) {
+        cases.emplace_back(new SwigluBf16Case(backward, 1, 1, 1));
+        cases.emplace_back(new SwigluBf16Case(backward, 7, 33, 40));        // scalar: odd F
+        cases.emplace_back(new SwigluBf16Case(backward, 5, 64, 64));        // float4, dense
+        cases.emplace_back(new SwigluBf16Case(backward, 3, 128, 136));      // float4, ld > F
+        cases.emplace_back(new SwigluBf16Case(backward, 9, 36, 38));        // ld % 4: scalar
+        cases.emplace_back(new SwigluBf16Case(backward, 33, 2050, 2056));   // F % 4 == 2: scalar
+        cases.emplace_back(new SwigluBf16Case(backward, 4, 64, 68, 1, 0));  // misaligned inputs
+        cases.emplace_back(new SwigluBf16Case(backward, 4, 64, 68, 0, 1));  // misaligned outputs
+        cases.emplace_back(new SwigluBf16Case(backward, 65, 1028, 1044));   // float4, many rows
+    }
+
+    cases.emplace_back(new RmsnormForwardBf16Case(1, 1, 1));
+    cases.emplace_back(new RmsnormForwardBf16Case(7, 33, 40));       // scalar: odd C
+    cases.emplace_back(new RmsnormForwardBf16Case(5, 64, 64));       // float4, dense
+    cases.emplace_back(new RmsnormForwardBf16Case(3, 260, 268));     // float4, ld > C
+    cases.emplace_back(new RmsnormForwardBf16Case(9, 36, 38));       // ld % 4: scalar
+    cases.emplace_back(new RmsnormForwardBf16Case(4, 64, 68, 1));    // misaligned out: scalar
+    cases.emplace_back(new RmsnormForwardBf16Case(2, 1025, 1031));   // 512 threads, scalar
+    cases.emplace_back(new RmsnormForwardBf16Case(17, 4096, 4112));  // Llama width + LoRA r
+    cases.emplace_back(new RmsnormForwardBf16Case(6, 128, 128, 0, false));  // no rstd
 }
 
 }  // namespace qforge::test

@@ -37,6 +37,7 @@ CaseTensor& CaseTensors::add_bytes(std::string name, int64_t bytes) {
 CaseTensor& CaseTensors::add_u16(std::string name, Role role, int64_t count) {
     CaseTensor& t = add_i32(std::move(name), (count + 1) / 2);
     t.role = role;
+    t.u16 = true;
     t.i32.assign(static_cast<size_t>(t.count), 0x5A5A5A5A);
     static_assert(kU16Sentinel == 0x5A5A);
     return t;

@@ -33,6 +33,7 @@ struct CaseTensor {
     float lo = -1.0f, hi = 1.0f;  // range of the default uniform init
     std::vector<float> f32;
     std::vector<int32_t> i32;
+    bool u16 = false;  // an add_u16 tensor: 2 * count bf16 words
 };
 
 class CaseTensors {
@@ -103,6 +104,12 @@ public:
     // True when every backend must produce the CPU's outputs bit for bit (NF4 dequantization:
     // a table lookup and two roundings, nothing to reorder); max_err() is then not used.
     virtual bool bit_exact() const { return false; }
+
+    // For a case that is not bit_exact, its bf16 (add_u16) outputs: every word must be within
+    // one bf16 ulp of the CPU's (words the op leaves alone are then equal), or closer than
+    // bf16_abs_floor() times the largest |CPU value| of that output (for values that an fp32
+    // cancellation makes tiny; 0: no such floor).
+    virtual double bf16_abs_floor() const { return 0.0; }
 
     // Declares every buffer: name, role, element count.
     virtual void build(CaseTensors& t) const = 0;

@@ -6,7 +6,9 @@
 // (kWrite outputs start as NaN, so an element left unwritten shows up too). On the CPU alone the
 // += convention is also checked: two runs from different gradient pre-fills must add the same.
 // The CUDA outputs of cases marked bit_exact() (NF4 dequantization) must equal the CPU's word for
-// word, instead of by NMSE.
+// word, instead of by NMSE; the bf16 outputs of other cases must lie within one bf16 ulp of the
+// CPU's (OpCase::bf16_abs_floor).
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
@@ -156,12 +158,70 @@ std::vector<double> produced(const CaseTensor& x, const std::vector<uint32_t>& w
     return ::testing::AssertionSuccess();
 }
 
-// NMSE = sum (got - want)^2 / sum want^2 over every f32 output, per output tensor.
+// A bf16 word's place on the number line, in ulps: equal magnitudes of either sign (+0, -0)
+// map to the same place, and neighbours differ by 1 (NaN words are handled by the caller).
+int64_t bf16_ordinal(uint16_t w) {
+    const int64_t magnitude = w & 0x7FFF;
+    return (w & 0x8000) != 0 ? -magnitude : magnitude;
+}
+
+bool bf16_is_nan(uint16_t w) {
+    return (w & 0x7FFF) > 0x7F80;
+}
+
+// The bf16 outputs of a case that is not bit_exact (OpCase::bf16_abs_floor): each word within
+// one ulp of the CPU's, or within the case's absolute floor.
+::testing::AssertionResult compare_bf16(const OpCase& c, const CaseTensor& x,
+                                        const std::vector<uint32_t>& want_words,
+                                        const std::vector<uint32_t>& got_words,
+                                        std::string_view what) {
+    const auto* want = reinterpret_cast<const uint16_t*>(want_words.data() + kGuard);
+    const auto* got = reinterpret_cast<const uint16_t*>(got_words.data() + kGuard);
+    const int64_t n = 2 * x.count;
+    double max_abs = 0.0;
+    for (int64_t e = 0; e < n; e++) {
+        if (!bf16_is_nan(want[e])) {
+            max_abs = std::max(
+                max_abs,
+                std::fabs(static_cast<double>(std::bit_cast<float>(uint32_t{want[e]} << 16))));
+        }
+    }
+    const double floor = c.bf16_abs_floor() * max_abs;
+    for (int64_t e = 0; e < n; e++) {
+        const uint16_t a = want[e], b = got[e];
+        if (a == b) {
+            continue;
+        }
+        const double va = std::bit_cast<float>(uint32_t{a} << 16);
+        const double vb = std::bit_cast<float>(uint32_t{b} << 16);
+        const bool ok =
+            !bf16_is_nan(a) && !bf16_is_nan(b) &&
+            (std::abs(bf16_ordinal(a) - bf16_ordinal(b)) <= 1 || std::fabs(va - vb) <= floor);
+        if (!ok) {
+            return ::testing::AssertionFailure()
+                   << c.name() << " " << what << ": bf16 output '" << x.name << "' word " << e
+                   << " is " << vb << fmt::format(" ({:#06x})", b) << ", want " << va
+                   << fmt::format(" ({:#06x})", a) << ": more than 1 bf16 ulp apart (floor "
+                   << floor << ") (" << seed_note() << ")";
+        }
+    }
+    return ::testing::AssertionSuccess();
+}
+
+// NMSE = sum (got - want)^2 / sum want^2 over every f32 output, per output tensor; bf16
+// outputs by compare_bf16.
 ::testing::AssertionResult compare_runs(const OpCase& c, const CaseTensors& t_want,
                                         const RunWords& want, const CaseTensors& t_got,
                                         const RunWords& got, std::string_view what) {
     for (size_t i = 0; i < t_want.all().size(); i++) {
         const auto& x = t_want.all()[i];
+        if (x.role != Role::kInput && x.u16) {
+            const auto r = compare_bf16(c, x, want[i], got[i], what);
+            if (!r) {
+                return r;
+            }
+            continue;
+        }
         if (x.role == Role::kInput || x.dtype != kernels::DType::kF32) {
             continue;
         }

@@ -1,0 +1,54 @@
+// CPU reference for the bf16-output twins of swiglu_forward, swiglu_backward (kernels/swiglu.h)
+// and rmsnorm_forward (kernels/rmsnorm.h): each value is the fp32 op's (the shared formulas of
+// kernels/cpu/pointwise_math.h) rounded to nearest even by kernels/bf16_bits.h, written into a
+// strided bf16 matrix whose columns past the row length are left alone.
+//   gate, up, dh: (N, F) contiguous; h, dgate, dup: (N, F) with row stride ld (>= F)
+//   inp: (N, C) contiguous; out: (N, C) with row stride ld_out (>= C); rstd: (N) or nullptr
+#include "kernels/bf16_bits.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/cpu/pointwise_math.h"
+
+namespace qforge::kernels::cpu {
+
+void swiglu_forward_bf16(uint16_t* h, int64_t ld_h, const float* gate, const float* up, int64_t N,
+                         int64_t F) {
+#pragma omp parallel for if (N * F >= kParallelMinWork)
+    for (int64_t r = 0; r < N; r++) {
+        for (int64_t c = 0; c < F; c++) {
+            const int64_t i = r * F + c;
+            h[r * ld_h + c] = f32_to_bf16_bits(swiglu_value(gate[i], up[i]));
+        }
+    }
+}
+
+void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const float* dh,
+                          const float* gate, const float* up, int64_t N, int64_t F) {
+#pragma omp parallel for if (N * F >= kParallelMinWork)
+    for (int64_t r = 0; r < N; r++) {
+        for (int64_t c = 0; c < F; c++) {
+            const int64_t i = r * F + c;
+            const SwigluGrads d = swiglu_grads(dh[i], gate[i], up[i]);
+            dgate[r * ld + c] = f32_to_bf16_bits(d.dgate);
+            dup[r * ld + c] = f32_to_bf16_bits(d.dup);
+        }
+    }
+}
+
+void rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, const float* inp,
+                          const float* weight, int64_t N, int64_t C, float eps) {
+#pragma omp parallel for if (N * C >= kParallelMinWork)
+    for (int64_t n = 0; n < N; n++) {
+        const float* x = inp + n * C;
+        const double s = rmsnorm_row_scale(x, C, eps);
+        uint16_t* y = out + n * ld_out;
+        for (int64_t c = 0; c < C; c++) {
+            y[c] = f32_to_bf16_bits(rmsnorm_value(x[c], s, weight[c]));
+        }
+        if (rstd != nullptr) {
+            rstd[n] = static_cast<float>(s);
+        }
+    }
+}
+
+}  // namespace qforge::kernels::cpu
