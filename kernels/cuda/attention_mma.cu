@@ -9,11 +9,13 @@
 // registers (the S accumulator fragments turn into the P operand without touching shared memory).
 // With dout given it writes dsum = dot(dout, out) instead of out (the backward's preprocessing
 // when the caller has no out).
-// Backward: one block per (64-key tile, query head, batch), warp w owns keys 16w..16w+15 and
-// keeps their dK, dV in registers over the query tiles of 64: S^T = K Q^T and dP^T = V dO^T,
-// P^T, dS^T in registers, dV += P^T dO, dK += dS^T Q (query tiles double-buffered); dS^T goes
-// through shared memory for dQ = dS K (warp w: query rows 16w..), added to dq with atomics; dK,
-// dV are added with atomics at the end (the query heads of a GQA group share them).
+// Backward: one block per (key block, query head, batch), 128 keys and 8 warps at D = 128, 64
+// keys and 4 warps at D = 64; warp w owns keys 16w..16w+15 and keeps their dK, dV in registers
+// over the query tiles of 64: S^T = K Q^T and dP^T = V dO^T, P^T, dS^T in registers,
+// dV += P^T dO, dK += dS^T Q (query tiles double-buffered; a warp whose keys all follow the
+// tile's queries skips it); dS^T goes through shared memory for dQ = dS K (warp w: query rows
+// 16 (w % 4).., a 1/(warps/4) slice of D), added to dq with atomics; dK, dV are added with
+// atomics at the end (the query heads of a GQA group share them).
 #include <cstdint>
 
 #include <cuda_bf16.h>
@@ -27,10 +29,16 @@ namespace qforge::kernels::cuda {
 
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kThreads = kWarps * 32;
 constexpr int kBr = 64;  // query rows per tile
-constexpr int kBc = 64;  // keys per tile
+constexpr int kBc = 64;  // keys per tile (the backward's key block: kBwdKeys)
+
+constexpr int kThreads = 128;  // forward: 4 warps x 16 query rows
+
+// Backward keys per block (16 per warp): on the H100 (Llama-3 shapes) 128-key blocks (8 warps, one
+// block per SM) are 10% faster than 64 at D = 128 (half the Q / dO tile loads and dq atomics per
+// key) and even at D = 64.
+template <int DH>
+constexpr int kBwdKeys = DH == 128 ? 128 : 64;
 
 // Shared-memory rows of DH bf16 padded by 8 (16 bytes): 8 consecutive rows start in 8 different
 // 16-byte bank groups, so ldmatrix reads them without conflicts.
@@ -118,14 +126,15 @@ __device__ inline int quad_row(int tq) {
     return (tq & 1) * 8;
 }
 
-// Rows [r0, r0 + 64) of a bf16 [rows][DH] head into shared [64][lds]; rows >= nrows are zeros.
-template <int DH>
+// Rows [r0, r0 + ROWS) of a bf16 [rows][DH] head into shared [ROWS][lds] by THREADS threads;
+// rows >= nrows are zeros.
+template <int DH, int THREADS, int ROWS = 64>
 __device__ inline void load_tile_async(__nv_bfloat16* dst, const __nv_bfloat16* head, int64_t r0,
                                        int64_t nrows) {
     constexpr int kChunks = DH / 8;  // 16-byte chunks per row
 #pragma unroll
-    for (int i = 0; i < 64 * kChunks / kThreads; i++) {
-        const int idx = static_cast<int>(threadIdx.x) + i * kThreads;
+    for (int i = 0; i < ROWS * kChunks / THREADS; i++) {
+        const int idx = static_cast<int>(threadIdx.x) + i * THREADS;
         const int r = idx / kChunks, c = idx % kChunks;
         const int64_t row = r0 + r;
         const bool valid = row < nrows;
@@ -244,8 +253,10 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
 
     auto load_kv = [&](int j) {
         const int buf = j % 2;
-        load_tile_async<DH>(sK + buf * kBc * LDS, kh, static_cast<int64_t>(j) * kBc, kend);
-        load_tile_async<DH>(sV + buf * kBc * LDS, vh, static_cast<int64_t>(j) * kBc, kend);
+        load_tile_async<DH, kThreads>(sK + buf * kBc * LDS, kh, static_cast<int64_t>(j) * kBc,
+                                      kend);
+        load_tile_async<DH, kThreads>(sV + buf * kBc * LDS, vh, static_cast<int64_t>(j) * kBc,
+                                      kend);
         if (seg != nullptr && tid < kBc) {
             const int64_t key = static_cast<int64_t>(j) * kBc + tid;
             sSeg[buf * kBc + tid] = key < p.T ? seg[key] : -1;
@@ -471,34 +482,35 @@ void launch_fwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, c
 
 // ---- backward --------------------------------------------------------------------------------
 
-// Backward: query tiles double-buffered (the next one loads during this one's math). At D = 128
-// that is 115456 bytes of shared memory per block: two blocks still fit in an H100 SM (228 KB,
-// 1 KB reserved per block).
-template <int DH>
+// Backward: query tiles double-buffered (the next one loads during this one's math). With 128
+// keys a block at D = 128 that is 159744 bytes of shared memory (one block, 8 warps, per SM).
 constexpr int kBwdStages = 2;
 
-template <int DH>
+template <int DH, int KB>
 constexpr int bwd_smem_bytes() {
-    return (2 + 2 * kBwdStages<DH>)*64 * kLds<DH> * 2 + 64 * kLdsS * 2 +
-           (3 * kBwdStages<DH> + 1) * 64 * 4;
+    return (2 * KB + 2 * kBwdStages * kBr) * kLds<DH> * 2 + KB * kLdsS * 2 +
+           (3 * kBwdStages * kBr + KB) * 4;
 }
 
-template <int DH>
-__global__ void __launch_bounds__(kThreads)
+template <int DH, int KB>
+__global__ void __launch_bounds__(KB * 2, 1)
     attn_bwd_mma_kernel(AttnParams p, Bf16Copies c, float scale, float scale_log2,
                         const float* dsum, float* dq, float* dk, float* dv, bool vec_q,
                         bool vec_kv) {
+    constexpr int THREADS = KB * 2;  // KB / 16 warps
     constexpr int LDS = kLds<DH>;
     constexpr int KD = DH / 16;
     constexpr int ND = DH / 8;
+    // dQ = dS K: warp w computes query rows 16 (w % 4) .. + 15, columns [DQ (w / 4), + DQ).
+    constexpr int DQ = DH / (KB / 64);
     extern __shared__ __align__(128) unsigned char smem[];
-    constexpr int NS = kBwdStages<DH>;
-    auto* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [64 keys][LDS]
-    __nv_bfloat16* sV = sK + kBc * LDS;
-    __nv_bfloat16* sQb = sV + kBc * LDS;                       // [NS][64 queries][LDS]
-    __nv_bfloat16* sOb = sQb + NS * kBr * LDS;                 // dout, [NS][64][LDS]
-    __nv_bfloat16* sS = sOb + NS * kBr * LDS;                  // dS^T [64 keys][kLdsS]
-    auto* sLseb = reinterpret_cast<float*>(sS + kBc * kLdsS);  // [NS][64], log2 units
+    constexpr int NS = kBwdStages;
+    auto* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [KB keys][LDS]
+    __nv_bfloat16* sV = sK + KB * LDS;
+    __nv_bfloat16* sQb = sV + KB * LDS;                       // [NS][64 queries][LDS]
+    __nv_bfloat16* sOb = sQb + NS * kBr * LDS;                // dout, [NS][64][LDS]
+    __nv_bfloat16* sS = sOb + NS * kBr * LDS;                 // dS^T [KB keys][kLdsS]
+    auto* sLseb = reinterpret_cast<float*>(sS + KB * kLdsS);  // [NS][64], log2 units
     float* sDsumb = sLseb + NS * kBr;
     auto* sSegQb = reinterpret_cast<int32_t*>(sDsumb + NS * kBr);
     int32_t* sSegK = sSegQb + NS * kBr;
@@ -509,7 +521,7 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t bh = blockIdx.x;
     const int64_t b = bh / p.Hq, h = bh % p.Hq;
     const int64_t kvh = h / (p.Hq / p.Hkv);
-    const int64_t j0 = static_cast<int64_t>(blockIdx.y) * kBc;
+    const int64_t j0 = static_cast<int64_t>(blockIdx.y) * KB;
     if (j0 >= p.q_pos0 + p.T) {
         return;  // keys past the last query are never seen
     }
@@ -525,8 +537,8 @@ __global__ void __launch_bounds__(kThreads)
 
     auto load_q_tile = [&](int64_t qt, int buf) {
         const int64_t t0 = qt * kBr;
-        load_tile_async<DH>(sQb + buf * kBr * LDS, qh, t0, p.T);
-        load_tile_async<DH>(sOb + buf * kBr * LDS, oh, t0, p.T);
+        load_tile_async<DH, THREADS>(sQb + buf * kBr * LDS, qh, t0, p.T);
+        load_tile_async<DH, THREADS>(sOb + buf * kBr * LDS, oh, t0, p.T);
         if (tid < kBr) {
             const int64_t t = t0 + tid;
             const bool valid = t < p.T;
@@ -535,13 +547,13 @@ __global__ void __launch_bounds__(kThreads)
             sSegQb[buf * kBr + tid] = (seg != nullptr && valid) ? seg[t] : -2;
         }
     };
-    load_tile_async<DH>(sK, kh, j0, p.Tk);
-    load_tile_async<DH>(sV, vh, j0, p.Tk);
+    load_tile_async<DH, THREADS, KB>(sK, kh, j0, p.Tk);
+    load_tile_async<DH, THREADS, KB>(sV, vh, j0, p.Tk);
     if constexpr (NS == 2) {
         load_q_tile(qt_begin, 0);
     }
     cp_async_commit();
-    if (seg != nullptr && tid < kBc) {
+    if (seg != nullptr && tid < KB) {
         sSegK[tid] = j0 + tid < p.T ? seg[j0 + tid] : -1;
     }
     // This thread's keys (rows of S^T): j0 + 16 warp + g and + 8.
@@ -579,102 +591,115 @@ __global__ void __launch_bounds__(kThreads)
         const float* sDsum = sDsumb + buf * kBr;
         const int32_t* sSegQ = sSegQb + buf * kBr;
 
-        // S^T = K Q^T, dP^T = V dO^T: rows = the warp's 16 keys, columns = 64 queries.
-        float st[8][4], dpt[8][4];
+        // A warp whose keys all come after the tile's last query adds nothing (dS^T rows: 0).
+        if (j0 + warp * 16 > p.q_pos0 + t0 + kBr - 1) {
+            if (dq != nullptr) {
 #pragma unroll
-        for (int n = 0; n < 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                st[n][e] = 0.0f;
-                dpt[n][e] = 0.0f;
-            }
-        }
-#pragma unroll
-        for (int kk = 0; kk < KD; kk++) {
-            uint32_t ka[4], va[4];
-            ldmatrix_x4(ka, sK + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
-            ldmatrix_x4(va, sV + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
-#pragma unroll
-            for (int np = 0; np < 4; np++) {
-                const int off =
-                    (np * 16 + (lane / 16) * 8 + lane % 8) * LDS + kk * 16 + ((lane / 8) % 2) * 8;
-                uint32_t qb[4], ob[4];
-                ldmatrix_x4(qb, sQ + off);
-                ldmatrix_x4(ob, sO + off);
-                mma_bf16(st[2 * np], ka, qb[0], qb[1]);
-                mma_bf16(st[2 * np + 1], ka, qb[2], qb[3]);
-                mma_bf16(dpt[2 * np], va, ob[0], ob[1]);
-                mma_bf16(dpt[2 * np + 1], va, ob[2], ob[3]);
-            }
-        }
-        const bool need_mask = seg != nullptr || j0 + kBc - 1 > p.q_pos0 + t0;
-        uint32_t pa[4][4], dsa[4][4];  // P^T, dS^T as A operands (k-step = 16 queries)
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            float pv[4], dsv[4];
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int qc = n * 8 + 2 * tq + (e & 1);
-                const int kr = kr0 + (e / 2) * 8;
-                float x = fmaf(st[n][e], scale_log2, -sLse[qc]);
-                if (need_mask) {
-                    const bool vis =
-                        j0 + kr <= p.q_pos0 + t0 + qc && (seg == nullptr || sSegK[kr] == sSegQ[qc]);
-                    x = vis ? x : -INFINITY;
+                for (int n = 0; n < 8; n++) {
+                    auto* srow = reinterpret_cast<uint32_t*>(sS + kr0 * kLdsS + n * 8 + 2 * tq);
+                    srow[0] = 0u;
+                    srow[8 * kLdsS / 2] = 0u;
                 }
-                pv[e] = fast_exp2(x);
-                dsv[e] = pv[e] * (dpt[n][e] - sDsum[qc]);
             }
-            pa[n / 2][(n % 2) * 2] = pack_bf16(pv[0], pv[1]);
-            pa[n / 2][(n % 2) * 2 + 1] = pack_bf16(pv[2], pv[3]);
-            dsa[n / 2][(n % 2) * 2] = pack_bf16(dsv[0], dsv[1]);
-            dsa[n / 2][(n % 2) * 2 + 1] = pack_bf16(dsv[2], dsv[3]);
-            auto* srow = reinterpret_cast<uint32_t*>(sS + kr0 * kLdsS + n * 8 + 2 * tq);
-            srow[0] = dsa[n / 2][(n % 2) * 2];
-            srow[8 * kLdsS / 2] = dsa[n / 2][(n % 2) * 2 + 1];
-        }
-        // dV += P^T dO, dK += dS^T Q (B operands: dO, Q are [query][d], i.e. k-major: trans).
+        } else {
+            // S^T = K Q^T, dP^T = V dO^T: rows = the warp's 16 keys, columns = 64 queries.
+            float st[8][4], dpt[8][4];
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
+            for (int n = 0; n < 8; n++) {
 #pragma unroll
-            for (int dp = 0; dp < DH / 16; dp++) {
-                const int off =
-                    (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LDS + dp * 16 + (lane / 16) * 8;
-                uint32_t ob[4], qb[4];
-                ldmatrix_x4_trans(ob, sO + off);
-                ldmatrix_x4_trans(qb, sQ + off);
-                mma_bf16(dvacc[2 * dp], pa[kk], ob[0], ob[1]);
-                mma_bf16(dvacc[2 * dp + 1], pa[kk], ob[2], ob[3]);
-                mma_bf16(dkacc[2 * dp], dsa[kk], qb[0], qb[1]);
-                mma_bf16(dkacc[2 * dp + 1], dsa[kk], qb[2], qb[3]);
+                for (int e = 0; e < 4; e++) {
+                    st[n][e] = 0.0f;
+                    dpt[n][e] = 0.0f;
+                }
+            }
+#pragma unroll
+            for (int kk = 0; kk < KD; kk++) {
+                uint32_t ka[4], va[4];
+                ldmatrix_x4(ka, sK + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
+                ldmatrix_x4(va, sV + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
+#pragma unroll
+                for (int np = 0; np < 4; np++) {
+                    const int off = (np * 16 + (lane / 16) * 8 + lane % 8) * LDS + kk * 16 +
+                                    ((lane / 8) % 2) * 8;
+                    uint32_t qb[4], ob[4];
+                    ldmatrix_x4(qb, sQ + off);
+                    ldmatrix_x4(ob, sO + off);
+                    mma_bf16(st[2 * np], ka, qb[0], qb[1]);
+                    mma_bf16(st[2 * np + 1], ka, qb[2], qb[3]);
+                    mma_bf16(dpt[2 * np], va, ob[0], ob[1]);
+                    mma_bf16(dpt[2 * np + 1], va, ob[2], ob[3]);
+                }
+            }
+            const bool need_mask = seg != nullptr || j0 + warp * 16 + 15 > p.q_pos0 + t0;
+            uint32_t pa[4][4], dsa[4][4];  // P^T, dS^T as A operands (k-step = 16 queries)
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                float pv[4], dsv[4];
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int qc = n * 8 + 2 * tq + (e & 1);
+                    const int kr = kr0 + (e / 2) * 8;
+                    float x = fmaf(st[n][e], scale_log2, -sLse[qc]);
+                    if (need_mask) {
+                        const bool vis = j0 + kr <= p.q_pos0 + t0 + qc &&
+                                         (seg == nullptr || sSegK[kr] == sSegQ[qc]);
+                        x = vis ? x : -INFINITY;
+                    }
+                    pv[e] = fast_exp2(x);
+                    dsv[e] = pv[e] * (dpt[n][e] - sDsum[qc]);
+                }
+                pa[n / 2][(n % 2) * 2] = pack_bf16(pv[0], pv[1]);
+                pa[n / 2][(n % 2) * 2 + 1] = pack_bf16(pv[2], pv[3]);
+                dsa[n / 2][(n % 2) * 2] = pack_bf16(dsv[0], dsv[1]);
+                dsa[n / 2][(n % 2) * 2 + 1] = pack_bf16(dsv[2], dsv[3]);
+                auto* srow = reinterpret_cast<uint32_t*>(sS + kr0 * kLdsS + n * 8 + 2 * tq);
+                srow[0] = dsa[n / 2][(n % 2) * 2];
+                srow[8 * kLdsS / 2] = dsa[n / 2][(n % 2) * 2 + 1];
+            }
+            // dV += P^T dO, dK += dS^T Q (B operands: dO, Q are [query][d], i.e. k-major: trans).
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+                for (int dp = 0; dp < DH / 16; dp++) {
+                    const int off = (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LDS + dp * 16 +
+                                    (lane / 16) * 8;
+                    uint32_t ob[4], qb[4];
+                    ldmatrix_x4_trans(ob, sO + off);
+                    ldmatrix_x4_trans(qb, sQ + off);
+                    mma_bf16(dvacc[2 * dp], pa[kk], ob[0], ob[1]);
+                    mma_bf16(dvacc[2 * dp + 1], pa[kk], ob[2], ob[3]);
+                    mma_bf16(dkacc[2 * dp], dsa[kk], qb[0], qb[1]);
+                    mma_bf16(dkacc[2 * dp + 1], dsa[kk], qb[2], qb[3]);
+                }
             }
         }
         if (dq == nullptr) {
             continue;
         }
         __syncthreads();  // sS (dS^T) complete
-        // dQ = dS K for query rows 16 warp .. + 15: A = dS from sS [key][query] (trans),
-        // B = K [key][d] (k-major: trans).
-        uint32_t da[4][4];
+        // dQ = dS K for query rows 16 (warp % 4) .. + 15, columns [DQ (warp / 4), + DQ): A = dS
+        // from sS [key][query] (trans), B = K [key][d] (k-major: trans).
+        const int qw = warp % 4, d0 = (warp / 4) * DQ;
+        uint32_t da[KB / 16][4];
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
+        for (int kk = 0; kk < KB / 16; kk++) {
             const int mi = lane / 8;
-            ldmatrix_x4_trans(da[kk], sS + (kk * 16 + (mi / 2) * 8 + lane % 8) * kLdsS + warp * 16 +
-                                          (mi % 2) * 8);
+            ldmatrix_x4_trans(
+                da[kk], sS + (kk * 16 + (mi / 2) * 8 + lane % 8) * kLdsS + qw * 16 + (mi % 2) * 8);
         }
-        const int64_t tr0 = t0 + warp * 16 + g;
+        const int64_t tr0 = t0 + qw * 16 + g;
         const int64_t tv = tr0 + quad_row(tq);  // vec4: this lane's row
-        float* dq0 = dq + b * p.q_batch_stride + tr0 * p.q_row_stride + h * DH + 2 * tq;
+        float* dq0 = dq + b * p.q_batch_stride + tr0 * p.q_row_stride + h * DH + d0 + 2 * tq;
         float* dq1 = dq0 + 8 * p.q_row_stride;
-        float* dqv = dq + b * p.q_batch_stride + tv * p.q_row_stride + h * DH + 2 * (tq & ~1);
+        float* dqv = dq + b * p.q_batch_stride + tv * p.q_row_stride + h * DH + d0 + 2 * (tq & ~1);
         const bool ok0 = tr0 < p.T, ok1 = tr0 + 8 < p.T, okv = tv < p.T;
 #pragma unroll
-        for (int dp = 0; dp < DH / 16; dp++) {
+        for (int dp = 0; dp < DQ / 16; dp++) {
             float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
 #pragma unroll
-            for (int kk = 0; kk < 4; kk++) {
+            for (int kk = 0; kk < KB / 16; kk++) {
                 uint32_t kb[4];
-                ldmatrix_x4_trans(kb, sK + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LDS +
+                ldmatrix_x4_trans(kb, sK + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * LDS + d0 +
                                           dp * 16 + (lane / 16) * 8);
                 mma_bf16(acc[0], da[kk], kb[0], kb[1]);
                 mma_bf16(acc[1], da[kk], kb[2], kb[3]);
@@ -742,13 +767,12 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-template <int DH>
+template <int DH, int KB = kBwdKeys<DH>>
 void launch_bwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, const float* dsum,
                 float* dq, float* dk, float* dv) {
-    const dim3 grid(static_cast<unsigned>(p.B * p.Hq),
-                    static_cast<unsigned>((p.Tk + kBc - 1) / kBc));
-    constexpr int smem = bwd_smem_bytes<DH>();
-    QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_mma_kernel<DH>,
+    const dim3 grid(static_cast<unsigned>(p.B * p.Hq), static_cast<unsigned>((p.Tk + KB - 1) / KB));
+    constexpr int smem = bwd_smem_bytes<DH, KB>();
+    QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_mma_kernel<DH, KB>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     auto aligned = [](const float* x) {
         return reinterpret_cast<uintptr_t>(x) % 16 == 0;
@@ -756,9 +780,9 @@ void launch_bwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, c
     const bool vec_q = aligned(dq) && p.q_batch_stride % 4 == 0 && p.q_row_stride % 4 == 0;
     const bool vec_kv =
         aligned(dk) && aligned(dv) && p.kv_batch_stride % 4 == 0 && p.kv_row_stride % 4 == 0;
-    attn_bwd_mma_kernel<DH>
-        <<<grid, kThreads, smem, stream>>>(p, c, 1.0f / sqrtf(static_cast<float>(p.D)),
-                                           attn_scale_log2(p.D), dsum, dq, dk, dv, vec_q, vec_kv);
+    attn_bwd_mma_kernel<DH, KB>
+        <<<grid, KB * 2, smem, stream>>>(p, c, 1.0f / sqrtf(static_cast<float>(p.D)),
+                                         attn_scale_log2(p.D), dsum, dq, dk, dv, vec_q, vec_kv);
     QF_CUDA_LAUNCH_CHECK();
 }
 

@@ -655,13 +655,15 @@ CaseList make_backend_op_cases() {
         {2, 5, 12, 2, 2, 6, 7, false, 16},     // KV cache: 5 new queries after 7 cached keys
         {2, 1, 40, 4, 1, 128, 39, false, 48},  // decode step, MQA, head_dim 128
         // Shapes for the CUDA flash kernels' tiles (fp32: 32 queries x 32 keys, 8 query tiles per
-        // backward block; bf16 mma: 64 x 64) and head-dim paths (32, 64, 128):
+        // backward block; bf16 mma: forward blocks of 128 queries over 64-key tiles, backward
+        // blocks of 128 keys over 64-query tiles) and head-dim paths (32, 64, 128):
         {2, 70, 70, 8, 2, 128, 0, false, 70},      // T not a multiple of 32, GQA 4:1, D = 128
         {1, 100, 100, 4, 1, 64, 0, true, 100},     // segments across tiles, GQA 4:1, D = 64
         {2, 37, 50, 4, 1, 8, 13, false, 64},       // q_pos0 > 0, k/v strided in a cache, D = 8
         {1, 5, 20, 2, 1, 33, 3, false, 24},        // keys past the last query (never seen)
         {1, 300, 300, 2, 1, 64, 0, false, 300},    // 10 query tiles: two backward chunks
         {1, 80, 200, 4, 2, 128, 120, false, 210},  // cache, 2 query x 4 key tiles of 64, D = 128
+        {1, 300, 300, 8, 2, 128, 0, true, 300},    // 3 blocks of 128 (last partial), segments
     };
     for (const bool backward : {false, true}) {
         for (const auto& s : attn_shapes) {
