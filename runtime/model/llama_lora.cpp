@@ -36,7 +36,8 @@ std::size_t sz(int64_t n) {
 }  // namespace
 
 LoraTrainStep::LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B,
-                             int64_t T, bool activation_checkpointing)
+                             int64_t T, bool activation_checkpointing,
+                             std::optional<bool> fused_bf16)
     : model_(model),
       adapter_(adapter),
       ctx_(model.ctx()),
@@ -44,11 +45,12 @@ LoraTrainStep::LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adap
       B_(B),
       T_(T),
       checkpointing_(activation_checkpointing) {
-    init(B, T);
+    init(B, T, fused_bf16);
 }
 
 LoraTrainStep::LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B,
-                             int64_t T, bool activation_checkpointing)
+                             int64_t T, bool activation_checkpointing,
+                             std::optional<bool> fused_bf16)
     : owned_model_(std::make_unique<LlamaOnDevice>(LlamaOnDevice::from_model(model, Ctx{}))),
       model_(*owned_model_),
       adapter_(adapter),
@@ -57,10 +59,10 @@ LoraTrainStep::LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter
       B_(B),
       T_(T),
       checkpointing_(activation_checkpointing) {
-    init(B, T);
+    init(B, T, fused_bf16);
 }
 
-void LoraTrainStep::init(int64_t B, int64_t T) {
+void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     const auto& c = model_.config();
     QF_CHECK(B >= 1 && T >= 1, "train step needs B, T >= 1, got {} x {}", B, T);
     QF_CHECK(T <= c.max_position_embeddings, "seq_len {} exceeds max_position_embeddings {}", T,
@@ -70,8 +72,11 @@ void LoraTrainStep::init(int64_t B, int64_t T) {
     const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
     const int64_t L = c.num_hidden_layers;
-    fused_ = ctx_.device == kernels::Device::kCuda &&
-             kernels::cuda_gemm_math() == kernels::GemmMath::kBf16;
+    fused_ = fused_bf16.value_or(ctx_.device == kernels::Device::kCuda &&
+                                 kernels::cuda_gemm_math() == kernels::GemmMath::kBf16);
+    // fp32 copies of the projection inputs are needed by the fp32 path, by dropout (the dropped
+    // LoRA input is made in fp32) and without checkpointing (backward re-stages them)
+    fp32_inputs_ = !fused_ || adapter_.options().dropout > 0.0f || !checkpointing_;
     for (int64_t l = 0; l <= L; ++l) {
         xs_.push_back(make(N * C));
     }
@@ -99,8 +104,8 @@ void LoraTrainStep::init(int64_t B, int64_t T) {
     }
     dres_ = make(N * C);
     dxn_ = make(N * C);
-    dF1_ = make(N * F);
-    dF2_ = make(N * F);
+    dF1_ = make(fused_ ? 0 : N * F);  // the fused path writes d gate / d up in bf16
+    dF2_ = make(fused_ ? 0 : N * F);
     dF3_ = make(N * F);
     dq_ = make(N * Hq * D);
     dk_ = make(N * Hkv * D);
@@ -121,7 +126,8 @@ void LoraTrainStep::allocate(LayerActs& a) {
     const auto& c = model_.config();
     const int64_t N = B_ * T_, C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads;
-    a.xn1 = make(N * C);
+    const int64_t in_rows = fp32_inputs_ ? N : 0;  // xn1, xn2, h: fp32 copies when needed
+    a.xn1 = make(in_rows * C);
     a.rstd1 = make(N);
     a.q = make(N * Hq * D);
     a.k = make(N * Hkv * D);
@@ -129,11 +135,11 @@ void LoraTrainStep::allocate(LayerActs& a) {
     a.att = make(N * Hq * D);
     a.lse = make(B_ * Hq * T_);
     a.x_mid = make(N * C);
-    a.xn2 = make(N * C);
+    a.xn2 = make(in_rows * C);
     a.rstd2 = make(N);
     a.gate = make(N * F);
     a.up = make(N * F);
-    a.h = make(N * F);
+    a.h = make(in_rows * F);
     for (auto& u : a.u) {
         u = make(N * adapter_.options().r);
     }
@@ -178,29 +184,47 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
     const Ctx& ctx = ctx_;
     const int64_t r = adapter_.options().r;
-    // x is staged to bf16 once per shared input (fused path); fwd runs projection t on it
-    auto stage = [&](const float* x, int64_t cols) {
+    // Fused path: each shared input is staged to bf16 once (by the kernel that makes it, when
+    // the fp32 copy is not needed) into its own slot, which this layer's backward reuses.
+    auto slot = [&](int s) -> Bf16Rows& {
+        staged_in_[sz(s)].layer = l;
+        staged_in_[sz(s)].generation = generation_;
+        return staged_in_[sz(s)].rows;
+    };
+    auto stage = [&](int s, const float* x, int64_t cols) {
         if (fused_) {
-            stage_bf16_rows(ctx, staged_, x, N, cols, r);
+            stage_bf16_rows(ctx, slot(s), x, N, cols, r);
         }
     };
-    auto fwd = [&](int t, float* y, const float* x, float beta) {
+    auto fwd = [&](int t, float* y, const float* x, int s, float beta) {
         const LoraProjection p = projection(l, t, training, seed, micro_key);
         float* u = a.u[sz(t)].data();
         if (fused_) {
-            fused_projection_forward(ctx, p, packed(l, t, p), y, x, staged_, N, beta, u, xd_);
+            fused_projection_forward(ctx, p, packed(l, t, p), y, x, staged_in_[sz(s)].rows, N, beta,
+                                     u, xd_);
         } else {
             lora_projection_forward(ctx, p, y, x, N, beta, u, xd_);
         }
     };
+    // rmsnorm / SwiGLU straight to bf16 when only the bf16 copy is used
+    const bool bf16_only = fused_ && !fp32_inputs_;
+    auto norm = [&](int s, float* xn, float* rstd, const float* x, const float* w) {
+        if (bf16_only) {
+            Bf16Rows& rows = slot(s);
+            prepare_bf16_rows(ctx, rows, N, C, r);
+            kernels::rmsnorm_forward_bf16(ctx, rows.data(), rows.ld, rstd, x, w, N, C,
+                                          c.rms_norm_eps);
+            return;
+        }
+        kernels::rmsnorm_forward(ctx, xn, rstd, x, w, N, C, c.rms_norm_eps);
+        stage(s, xn, C);
+    };
     const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
 
-    kernels::rmsnorm_forward(ctx, a.xn1.data(), a.rstd1.data(), x_in, model_.attn_norm(l), N, C,
-                             c.rms_norm_eps);
-    stage(a.xn1.data(), C);
-    fwd(0, a.q.data(), a.xn1.data(), 0.0f);
-    fwd(1, a.k.data(), a.xn1.data(), 0.0f);
-    fwd(2, a.v.data(), a.xn1.data(), 0.0f);
+    norm(kStagedXn1, a.xn1.data(), a.rstd1.data(), x_in, model_.attn_norm(l));
+    fwd(0, a.q.data(), a.xn1.data(), kStagedXn1, 0.0f);
+    fwd(1, a.k.data(), a.xn1.data(), kStagedXn1, 0.0f);
+    fwd(2, a.v.data(), a.xn1.data(), kStagedXn1, 0.0f);
     kernels::rope_forward(ctx, a.q.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                           N, Hq, D);
     kernels::rope_forward(ctx, a.k.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
@@ -210,18 +234,22 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                                              a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D);
     kernels::attention_forward(ctx, p);
     kernels::buffer_copy(ctx, a.x_mid.data(), x_in, sizeof(float) * sz(N * C));
-    stage(a.att.data(), Hq * D);
-    fwd(3, a.x_mid.data(), a.att.data(), 1.0f);
+    stage(kStagedAtt, a.att.data(), Hq * D);
+    fwd(3, a.x_mid.data(), a.att.data(), kStagedAtt, 1.0f);
 
-    kernels::rmsnorm_forward(ctx, a.xn2.data(), a.rstd2.data(), a.x_mid.data(), model_.mlp_norm(l),
-                             N, C, c.rms_norm_eps);
-    stage(a.xn2.data(), C);
-    fwd(4, a.gate.data(), a.xn2.data(), 0.0f);
-    fwd(5, a.up.data(), a.xn2.data(), 0.0f);
-    kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
+    norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), a.x_mid.data(), model_.mlp_norm(l));
+    fwd(4, a.gate.data(), a.xn2.data(), kStagedXn2, 0.0f);
+    fwd(5, a.up.data(), a.xn2.data(), kStagedXn2, 0.0f);
+    if (bf16_only) {
+        Bf16Rows& rows = slot(kStagedH);
+        prepare_bf16_rows(ctx, rows, N, F, r);
+        kernels::swiglu_forward_bf16(ctx, rows.data(), rows.ld, a.gate.data(), a.up.data(), N, F);
+    } else {
+        kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
+        stage(kStagedH, a.h.data(), F);
+    }
     kernels::buffer_copy(ctx, x_out, a.x_mid.data(), sizeof(float) * sz(N * C));
-    stage(a.h.data(), F);
-    fwd(6, x_out, a.h.data(), 1.0f);
+    fwd(6, x_out, a.h.data(), kStagedH, 1.0f);
 }
 
 void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a,
@@ -232,26 +260,41 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     const int64_t Hq = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
     const Ctx& ctx = ctx_;
     const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
-    auto stage = [&](const float* x, int64_t cols) {  // x's bf16 copy for dA (fused path)
-        if (fused_) {
-            stage_bf16_rows(ctx, staged_, x, N, cols, 0);
+    // The bf16 copy of a projection input (fused path): the one this layer's forward staged
+    // (the recompute, with checkpointing), else staged again from the fp32 activation.
+    auto staged = [&](int s, const float* x, int64_t cols) -> const Bf16Rows& {
+        StagedInput& in = staged_in_[sz(s)];
+        if (in.layer != l || in.generation != generation_) {
+            QF_CHECK(fp32_inputs_, "train step: layer {} has no staged input {} to reuse", l, s);
+            stage_bf16_rows(ctx, in.rows, x, N, cols, 0);
+            in.layer = l;
+            in.generation = generation_;
         }
+        return in.rows;
     };
-    // dx_beta 0: the fused path overwrites dx (no zeroing pass); the fp32 path always adds
-    auto back = [&](int t, float* dx, const float* dy, const float* x, float dx_beta) {
+    // dx_beta 0: the fused path overwrites dx (no zeroing pass); the fp32 path always adds.
+    // dy_staged: dy already in bf16 (fused path only).
+    auto back = [&](int t, float* dx, const float* dy, const float* x, int s, float dx_beta,
+                    Bf16Rows* dy_staged = nullptr) {
         const auto p = projection(l, t, training, seed, micro_key);
-        const auto& s = adapter_.slot(l, static_cast<LoraTarget>(t));
-        float* dA = s.enabled ? grads + s.a_offset : nullptr;
-        float* dB = s.enabled ? grads + s.b_offset : nullptr;
+        const auto& slot = adapter_.slot(l, static_cast<LoraTarget>(t));
+        float* dA = slot.enabled ? grads + slot.a_offset : nullptr;
+        float* dB = slot.enabled ? grads + slot.b_offset : nullptr;
         const float* u = a.u[sz(t)].data();
-        if (fused_) {
-            fused_projection_backward(ctx, p, packed(l, t, p), dx, dA, dB, dy, x, staged_, u, N,
-                                      dx_beta, dys_, us_, du_, xd_);
-        } else {
+        if (!fused_) {
             if (dx_beta == 0.0f) {
                 kernels::buffer_zero(ctx, dx, sizeof(float) * sz(N * p.in));
             }
             lora_projection_backward(ctx, p, dx, dA, dB, dy, x, u, N, du_, xd_);
+            return;
+        }
+        const Bf16Rows& xs = staged(s, x, p.in);
+        if (dy_staged != nullptr) {
+            fused_projection_backward_staged(ctx, p, packed(l, t, p), dx, dA, dB, *dy_staged, x, xs,
+                                             u, N, dx_beta, us_, du_, xd_);
+        } else {
+            fused_projection_backward(ctx, p, packed(l, t, p), dx, dA, dB, dy, x, xs, u, N, dx_beta,
+                                      dys_, us_, du_, xd_);
         }
     };
     auto zero = [&](Buf& b, int64_t n) {
@@ -259,21 +302,29 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     };
 
     // MLP: x_out = x_mid + down(h), h = silu(gate) * up
-    stage(a.h.data(), F);
-    back(6, dF3_.data(), dres, a.h.data(), 0.0f);
-    zero(dF1_, N * F);
-    zero(dF2_, N * F);
-    kernels::swiglu_backward(ctx, dF1_.data(), dF2_.data(), dF3_.data(), a.gate.data(), a.up.data(),
-                             N * F);
-    stage(a.xn2.data(), C);
-    back(4, dxn_.data(), dF1_.data(), a.xn2.data(), 0.0f);
-    back(5, dxn_.data(), dF2_.data(), a.xn2.data(), 1.0f);
+    back(6, dF3_.data(), dres, a.h.data(), kStagedH, 0.0f);
+    if (fused_) {  // d gate, d up straight to bf16, with spare columns for dU
+        const int64_t r = adapter_.options().r;
+        prepare_bf16_rows(ctx, dgate_bf16_, N, F, r);
+        prepare_bf16_rows(ctx, dup_bf16_, N, F, r);
+        QF_CHECK(dgate_bf16_.ld == dup_bf16_.ld, "train step: d gate / d up strides differ");
+        kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
+                                      dF3_.data(), a.gate.data(), a.up.data(), N, F);
+        back(4, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 0.0f, &dgate_bf16_);
+        back(5, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 1.0f, &dup_bf16_);
+    } else {
+        zero(dF1_, N * F);
+        zero(dF2_, N * F);
+        kernels::swiglu_backward(ctx, dF1_.data(), dF2_.data(), dF3_.data(), a.gate.data(),
+                                 a.up.data(), N * F);
+        back(4, dxn_.data(), dF1_.data(), a.xn2.data(), kStagedXn2, 0.0f);
+        back(5, dxn_.data(), dF2_.data(), a.xn2.data(), kStagedXn2, 1.0f);
+    }
     kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), a.x_mid.data(), model_.mlp_norm(l),
                               a.rstd2.data(), N, C);
 
     // Attention: x_mid = x + o(attn)
-    stage(a.att.data(), Hq * D);
-    back(3, datt_.data(), dres, a.att.data(), 0.0f);
+    back(3, datt_.data(), dres, a.att.data(), kStagedAtt, 0.0f);
     zero(dq_, N * Hq * D);
     zero(dk_, N * Hkv * D);
     zero(dv_, N * Hkv * D);
@@ -285,10 +336,9 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
                            N, Hq, D);
     kernels::rope_backward(ctx, dk_.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                            N, Hkv, D);
-    stage(a.xn1.data(), C);
-    back(0, dxn_.data(), dq_.data(), a.xn1.data(), 0.0f);
-    back(1, dxn_.data(), dk_.data(), a.xn1.data(), 1.0f);
-    back(2, dxn_.data(), dv_.data(), a.xn1.data(), 1.0f);
+    back(0, dxn_.data(), dq_.data(), a.xn1.data(), kStagedXn1, 0.0f);
+    back(1, dxn_.data(), dk_.data(), a.xn1.data(), kStagedXn1, 1.0f);
+    back(2, dxn_.data(), dv_.data(), a.xn1.data(), kStagedXn1, 1.0f);
     kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, model_.attn_norm(l),
                               a.rstd1.data(), N, C);
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "runtime/model/llama.h"
@@ -42,11 +43,13 @@ public:
     // Workspace for micro-batches of up to B x T tokens, allocated once here on the model's
     // device. The adapter's A/B values are read from set_params() (default: the adapter's own
     // host params, which suits the CPU).
+    // fused_bf16: the fused bf16 path (see above) or not; by default it is taken on a GPU with
+    // bf16 GEMMs. Forcing it on the CPU runs the CPU twins of its bf16 ops (tests).
     LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B, int64_t T,
-                  bool activation_checkpointing);
+                  bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt);
     // CPU convenience: a view of a loaded model.
     LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B, int64_t T,
-                  bool activation_checkpointing);
+                  bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt);
 
     // Where the LoRA parameters live on the step's device (laid out like adapter.params()).
     void set_params(const float* params) { params_ = params; }
@@ -80,7 +83,7 @@ private:
         std::array<Buf, kNumLoraTargets> u;
     };
 
-    void init(int64_t B, int64_t T);
+    void init(int64_t B, int64_t T, std::optional<bool> fused_bf16);
     void layer_forward(int64_t l, const TokenBatch& batch, LayerActs& a, const float* x_in,
                        float* x_out, bool training, uint64_t seed, uint64_t micro_key);
     void layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a, const float* x_in,
@@ -113,11 +116,22 @@ private:
     std::vector<std::pair<int64_t, int64_t>> layer_grads_;  // (offset, count) per layer
     std::function<void(int64_t, int64_t)> grads_ready_;
     std::vector<int32_t> positions_host_;
+
     // fused bf16 path
+    struct StagedInput {  // a projection input in bf16, and the layer / run that staged it
+        Bf16Rows rows;
+        int64_t layer = -1;
+        uint64_t generation = 0;
+    };
+
+    enum StagedSlot { kStagedXn1, kStagedAtt, kStagedXn2, kStagedH, kNumStaged };
+
     bool fused_ = false;
+    bool fp32_inputs_ = true;  // xn1, xn2 and h also kept in fp32
     uint64_t generation_ = 0;  // bumped per run(): the LoRA values may have changed
     std::array<PackedProjection, kNumLoraTargets> packed_;
-    Bf16Rows staged_, dys_, us_, dlogits_bf16_;
+    std::array<StagedInput, kNumStaged> staged_in_;
+    Bf16Rows staged_, dys_, us_, dlogits_bf16_, dgate_bf16_, dup_bf16_;
 };
 
 }  // namespace qforge

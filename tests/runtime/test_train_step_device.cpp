@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <gtest/gtest.h>
+#include <optional>
 #include <random>
 
 #include "kernels/gemm.h"
@@ -75,13 +76,13 @@ struct StepResult {
 
 // One forward/backward of `model` on its device, parameters uploaded there.
 StepResult run_step(const LlamaOnDevice& model, const LoraAdapter& adapter, const Rows& rows,
-                    bool checkpointing) {
+                    bool checkpointing, std::optional<bool> fused = std::nullopt) {
     const Ctx ctx = model.ctx();
     const auto n = static_cast<int64_t>(adapter.params().size());
     DeviceArray<float> params(ctx, n), grads(ctx, n);
     params.upload(adapter.params().data(), n);
     grads.zero();
-    LoraTrainStep step(model, adapter, rows.B, rows.T, checkpointing);
+    LoraTrainStep step(model, adapter, rows.B, rows.T, checkpointing, fused);
     step.set_params(params.data());
     StepResult r;
     r.loss = step.forward_backward(rows.batch(), 0.01f, 11, 5, grads.data());
@@ -138,6 +139,40 @@ void compare_fused_bf16(float dropout, bool checkpointing) {
                 grad_rel);
     EXPECT_LT(loss_rel, 5e-3) << want.loss.sum << " vs " << got.loss.sum;
     EXPECT_LT(grad_rel, 5e-2);
+}
+
+// The fused path forced on the CPU (the CPU twins of its bf16 ops) against the fp32 step: the
+// step-level logic (staged-input reuse, bf16 SwiGLU / RMSNorm outputs, the bf16 LM head, the
+// fp32 fallbacks for dropout and for no checkpointing) runs in CI too.
+void compare_fused_on_cpu(float dropout, bool checkpointing) {
+    LlamaLoadOptions opts;
+    opts.quantize_nf4 = true;
+    const LlamaModel model = LlamaModel::load(test::data_dir() / "models/stories260K", opts);
+    const LoraAdapter adapter = make_adapter(model.config(), dropout, test::test_seed());
+    const Rows rows(model.config().vocab_size, test::test_seed() + 2);
+    LlamaOnDevice cpu = LlamaOnDevice::from_model(model, Ctx{});
+    const StepResult want = run_step(cpu, adapter, rows, checkpointing, false);
+    cpu.make_lm_head_bf16();
+    ASSERT_NE(cpu.lm_head(), nullptr);  // borrowed host memory is kept
+    const StepResult got = run_step(cpu, adapter, rows, checkpointing, true);
+    ASSERT_EQ(want.loss.tokens, got.loss.tokens);
+    const double loss_rel = std::abs(got.loss.sum / want.loss.sum - 1.0);
+    const double grad_rel = rel_l2(want.grads, got.grads);
+    EXPECT_GT(grad_rel, 0.0) << "the fused step should round to bf16";
+    EXPECT_LT(loss_rel, 5e-3) << want.loss.sum << " vs " << got.loss.sum;
+    EXPECT_LT(grad_rel, 5e-2);
+}
+
+TEST(TrainStepFused, CpuTwinsMatchFp32StepWithCheckpointing) {
+    compare_fused_on_cpu(0.0f, true);
+}
+
+TEST(TrainStepFused, CpuTwinsMatchFp32StepWithDropout) {
+    compare_fused_on_cpu(0.1f, true);
+}
+
+TEST(TrainStepFused, CpuTwinsMatchFp32StepWithoutCheckpointing) {
+    compare_fused_on_cpu(0.0f, false);
 }
 
 TEST(TrainStepDevice, FusedBf16MatchesCpuOnStories260KNf4) {
