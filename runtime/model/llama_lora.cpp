@@ -248,8 +248,10 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
         stage(kStagedH, a.h.data(), F);
     }
-    kernels::buffer_copy(ctx, x_out, a.x_mid.data(), sizeof(float) * sz(N * C));
-    fwd(6, x_out, a.h.data(), kStagedH, 1.0f);
+    if (x_out != nullptr) {
+        kernels::buffer_copy(ctx, x_out, a.x_mid.data(), sizeof(float) * sz(N * C));
+    }
+    fwd(6, x_out, a.h.data(), kStagedH, 1.0f);  // x_out == nullptr (a recompute): u only
 }
 
 void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a,
@@ -438,8 +440,8 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     for (int64_t l = L - 1; l >= 0; --l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         if (checkpointing_) {  // recompute this layer's activations from its saved input
-            float* scratch_out = dxf_.data();  // x_out is not needed again
-            layer_forward(l, batch, a, xs_[sz(l)].data(), scratch_out, true, seed, micro_key);
+            // x_out is not needed again: the down projection's base GEMM is skipped
+            layer_forward(l, batch, a, xs_[sz(l)].data(), nullptr, true, seed, micro_key);
         }
         layer_backward(l, batch, a, xs_[sz(l)].data(), dres_.data(), grads, true, seed, micro_key);
         if (grads_ready_ && layer_grads_[sz(l)].second > 0) {

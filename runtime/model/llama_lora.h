@@ -84,6 +84,7 @@ private:
     };
 
     void init(int64_t B, int64_t T, std::optional<bool> fused_bf16);
+    // x_out == nullptr: a recompute for backward (the layer output itself is not needed)
     void layer_forward(int64_t l, const TokenBatch& batch, LayerActs& a, const float* x_in,
                        float* x_out, bool training, uint64_t seed, uint64_t micro_key);
     void layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a, const float* x_in,

@@ -92,7 +92,13 @@ void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const Pac
             gemm(ctx, false, true, N, r, p.in, 1.0f, dropped(ctx, p, x, N, xd), p.in, p.A, p.in,
                  0.0f, u, r);
         }
+        if (y == nullptr) {
+            return;
+        }
         kernels::convert_to_bf16(ctx, xs.data() + p.in, xs.ld, u, r, N, r, 1.0f);
+    }
+    if (y == nullptr) {
+        return;
     }
     gemm_bf16(ctx, false, true, N, p.out, p.in + r, 1.0f, xs.data(), xs.ld, pk.m.data(), pk.m.ld,
               beta, y, p.out);

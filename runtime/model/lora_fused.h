@@ -55,7 +55,8 @@ void stage_bf16_rows(const kernels::Ctx& ctx, Bf16Rows& rows, const float* x, in
 
 // y (N, out) = beta y + x W^T + s drop(x) A^T B^T. xs: x staged with >= r spare columns (they are
 // overwritten with u). u (N, r) fp32 receives drop(x) A^T (saved for backward). xd: fp32 scratch
-// for the dropped input (dropout > 0 only).
+// for the dropped input (dropout > 0 only). y == nullptr: u only (a recompute whose output is
+// not needed).
 void fused_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p,
                               const PackedProjection& pk, float* y, const float* x, Bf16Rows& xs,
                               int64_t N, float beta, float* u, DeviceArray<float>& xd);

@@ -46,7 +46,9 @@ LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>
 void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, float* y,
                              const float* x, int64_t N, float beta, float* u,
                              DeviceArray<float>& xd) {
-    gemm(ctx, false, true, N, p.out, p.in, 1.0f, x, p.in, p.W, p.in, beta, y, p.out);
+    if (y != nullptr) {
+        gemm(ctx, false, true, N, p.out, p.in, 1.0f, x, p.in, p.W, p.in, beta, y, p.out);
+    }
     if (p.A == nullptr || N == 0) {
         return;
     }
@@ -58,6 +60,9 @@ void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, f
     }
     const float* xin = dropped_input(ctx, p, x, N, xd);
     gemm(ctx, false, true, N, p.r, p.in, 1.0f, xin, p.in, p.A, p.in, 0.0f, uu, p.r);
+    if (y == nullptr) {
+        return;
+    }
     gemm(ctx, false, true, N, p.out, p.r, p.scale, uu, p.r, p.B, p.r, 1.0f, y, p.out);
 }
 

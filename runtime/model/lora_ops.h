@@ -28,8 +28,8 @@ LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>
                                   const LoraAdapter* adapter, int64_t layer, int t);
 
 // y (N,out) = beta * y + x W^T + s * drop(x) A^T B^T. u (N,r) receives drop(x) A^T when
-// non-null (saved for backward). xd is scratch on ctx (grown to N*in floats with dropout, or
-// N*r when u is null).
+// non-null (saved for backward); y == nullptr computes u only. xd is scratch on ctx (grown to N*in
+// floats with dropout, or N*r when u is null).
 void lora_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p, float* y,
                              const float* x, int64_t N, float beta, float* u,
                              DeviceArray<float>& xd);
