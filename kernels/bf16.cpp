@@ -1,4 +1,4 @@
-// What is here: the dispatcher of kernels/bf16.h (argument checks, then the backend).
+// What is here: the dispatchers of kernels/bf16.h (argument checks, then the backend).
 #include "kernels/bf16.h"
 
 #include <algorithm>
@@ -37,6 +37,32 @@ void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float*
 #endif
     }
     throw_unsupported(Op::kConvertToBf16, ctx.device);
+}
+
+void convert_from_bf16(const Ctx& ctx, float* out, int64_t ld_out, const uint16_t* in,
+                       int64_t ld_in, int64_t rows, int64_t cols) {
+    constexpr std::string_view op = "convert_from_bf16";
+    check_size(op, "rows", rows, 0);
+    check_size(op, "cols", cols, 0);
+    check_size(op, "ld_in (>= cols)", ld_in, std::max<int64_t>(1, cols));
+    check_size(op, "ld_out (>= cols)", ld_out, std::max<int64_t>(1, cols));
+    const bool work = rows > 0 && cols > 0;
+    check_ptr(op, "out", out, work);
+    check_ptr(op, "in", in, work);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::convert_from_bf16(out, ld_out, in, ld_in, rows, cols);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!work) {
+                return;
+            }
+            return cuda::convert_from_bf16(ctx.stream, out, ld_out, in, ld_in, rows, cols);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kConvertFromBf16, ctx.device);
 }
 
 }  // namespace qforge::kernels

@@ -1,5 +1,6 @@
 // What is here: convert_to_bf16, the op that rounds fp32 values to bf16 (round to nearest even,
-// NaN kept NaN) into a strided destination. The fused LoRA path (runtime/model/lora_fused.h)
+// NaN kept NaN) into a strided destination, and convert_from_bf16, its inverse (exact widening
+// back to fp32, every bit pattern kept). The fused LoRA path (runtime/model/lora_fused.h)
 // builds the bf16 operands of its GEMMs with it: activations, and LoRA A / scaled B written
 // next to a dequantized base weight. bf16 values travel as their 16 bits (uint16_t), so this
 // header needs no CUDA type.
@@ -15,5 +16,10 @@ namespace qforge::kernels {
 // out row is left as it is. ld_in >= cols, ld_out >= cols.
 void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float* in,
                      int64_t ld_in, int64_t rows, int64_t cols, float scale);
+
+// out[r * ld_out + c] = the fp32 value of the bf16 bits in[r * ld_in + c] (exact widening) for
+// r < rows, c < cols; the rest of each out row is left as it is. ld_in >= cols, ld_out >= cols.
+void convert_from_bf16(const Ctx& ctx, float* out, int64_t ld_out, const uint16_t* in,
+                       int64_t ld_in, int64_t rows, int64_t cols);
 
 }  // namespace qforge::kernels

@@ -48,8 +48,9 @@ constexpr std::array kAllOps = {
     Op::kSwigluForwardBf16,
     Op::kSwigluBackwardBf16,
     Op::kRmsnormForwardBf16,
+    Op::kConvertFromBf16,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kRmsnormForwardBf16) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kConvertFromBf16) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -128,6 +129,8 @@ std::string_view op_name(Op op) {
             return "swiglu_backward_bf16";
         case Op::kRmsnormForwardBf16:
             return "rmsnorm_forward_bf16";
+        case Op::kConvertFromBf16:
+            return "convert_from_bf16";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

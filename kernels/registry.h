@@ -45,6 +45,7 @@ enum class Op {
     kSwigluForwardBf16,
     kSwigluBackwardBf16,
     kRmsnormForwardBf16,
+    kConvertFromBf16,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

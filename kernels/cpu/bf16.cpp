@@ -1,4 +1,5 @@
-// CPU reference for the bf16 operand ops: convert_to_bf16 (kernels/bf16.h), nf4_dequantize_bf16
+// CPU reference for the bf16 operand ops: convert_to_bf16 and convert_from_bf16 (kernels/bf16.h,
+// the widening keeps every bit: out bits = in << 16, NaN payloads included), nf4_dequantize_bf16
 // (kernels/nf4.h) and gemm_bf16 (kernels/gemm.h). Rounding is kernels/bf16_bits.h (round to
 // nearest even, NaN -> 0x7FFF), the rule CUDA's __float2bfloat16_rn follows, so the two
 // conversions are bit-identical across backends. gemm_bf16 widens its operands to fp32 (exact)
@@ -34,6 +35,17 @@ void convert_to_bf16(uint16_t* out, int64_t ld_out, const float* in, int64_t ld_
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t c = 0; c < cols; c++) {
             out[r * ld_out + c] = f32_to_bf16_bits(scale * in[r * ld_in + c]);
+        }
+    }
+}
+
+// in (rows, cols; row stride ld_in) -> out (rows, cols; row stride ld_out), the exact fp32 values
+void convert_from_bf16(float* out, int64_t ld_out, const uint16_t* in, int64_t ld_in, int64_t rows,
+                       int64_t cols) {
+#pragma omp parallel for if (rows * cols > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++) {
+            out[r * ld_out + c] = bf16_bits_to_f32(in[r * ld_in + c]);
         }
     }
 }

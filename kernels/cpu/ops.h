@@ -60,6 +60,8 @@ void nf4_dequantize(float* out, const Nf4View& w);
 // writes value i at row i / cols, column i % cols of out (row stride ld_out).
 void convert_to_bf16(uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in, int64_t rows,
                      int64_t cols, float scale);
+void convert_from_bf16(float* out, int64_t ld_out, const uint16_t* in, int64_t ld_in, int64_t rows,
+                       int64_t cols);
 void nf4_dequantize_bf16(uint16_t* out, int64_t ld_out, const Nf4View& w, int64_t cols);
 void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C,

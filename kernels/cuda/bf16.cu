@@ -1,8 +1,11 @@
-// What is here: convert_to_bf16 on CUDA (kernels/cuda/pointwise.h): scale * in rounded with
-// __float2bfloat16_rn (round to nearest even; NaN -> 0x7FFF), bit-identical with the CPU's
-// kernels/bf16_bits.h. Memory-bound: four values per thread (one float4 load, one 8-byte store)
-// when every row starts 16 bytes in and 8 bytes out aligned, else one value per thread; both
-// grid-stride loops, the row found by a 32-bit division when the index fits.
+// What is here: convert_to_bf16 and convert_from_bf16 on CUDA (kernels/cuda/pointwise.h).
+// convert_to_bf16: scale * in rounded with __float2bfloat16_rn (round to nearest even; NaN ->
+// 0x7FFF), bit-identical with the CPU's kernels/bf16_bits.h. convert_from_bf16: the fp32 bits
+// are the bf16 bits << 16, moved as integers (no float operation that could quiet a signalling
+// NaN), bit-identical with the CPU. Memory-bound: four values per thread (to bf16: one float4
+// load, one 8-byte store; from bf16: one 8-byte load, one 16-byte store) when every row is
+// aligned for them, else one value per thread; grid-stride loops, the row found by a 32-bit
+// division when the index fits.
 #include <climits>
 #include <cstdint>
 
@@ -53,6 +56,38 @@ __global__ void convert_scalar_kernel(uint16_t* out, int64_t ld_out, const float
     }
 }
 
+// convert_from_bf16, quads as in convert_quads_kernel: 4 bf16 words in (8 bytes), 4 fp32 out.
+template <typename I>
+__global__ void widen_quads_kernel(uint32_t* out, int64_t ld_out, const uint16_t* in, int64_t ld_in,
+                                   I quads_per_row, I quads) {
+    for (I q = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; q < quads;
+         q += static_cast<I>(gridDim.x) * blockDim.x) {
+        const I r = q / quads_per_row;
+        const int64_t c = 4 * static_cast<int64_t>(q - r * quads_per_row);
+        const uint2 v =
+            __ldg(reinterpret_cast<const uint2*>(in + static_cast<int64_t>(r) * ld_in + c));
+        uint4 w;
+        w.x = v.x << 16;
+        w.y = v.x & 0xFFFF0000u;
+        w.z = v.y << 16;
+        w.w = v.y & 0xFFFF0000u;
+        *reinterpret_cast<uint4*>(out + static_cast<int64_t>(r) * ld_out + c) = w;
+    }
+}
+
+// convert_from_bf16, one thread per value
+template <typename I>
+__global__ void widen_scalar_kernel(uint32_t* out, int64_t ld_out, const uint16_t* in,
+                                    int64_t ld_in, I cols, I count) {
+    for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < count;
+         i += static_cast<I>(gridDim.x) * blockDim.x) {
+        const I r = i / cols;
+        const int64_t c = static_cast<int64_t>(i - r * cols);
+        out[static_cast<int64_t>(r) * ld_out + c] =
+            static_cast<uint32_t>(in[static_cast<int64_t>(r) * ld_in + c]) << 16;
+    }
+}
+
 }  // namespace
 
 void convert_to_bf16(void* stream, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
@@ -83,6 +118,39 @@ void convert_to_bf16(void* stream, uint16_t* out, int64_t ld_out, const float* i
         } else {
             convert_scalar_kernel<int64_t>
                 <<<grid, kThreads, 0, s>>>(out, ld_out, in, ld_in, cols, count, scale);
+        }
+    }
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+void convert_from_bf16(void* stream, float* out_f32, int64_t ld_out, const uint16_t* in,
+                       int64_t ld_in, int64_t rows, int64_t cols) {
+    const auto s = static_cast<cudaStream_t>(stream);
+    auto* out = reinterpret_cast<uint32_t*>(out_f32);  // bits only: NaN payloads kept
+    const bool vec = cols % 4 == 0 && ld_in % 4 == 0 && ld_out % 4 == 0 &&
+                     reinterpret_cast<uintptr_t>(in) % 8 == 0 &&
+                     reinterpret_cast<uintptr_t>(out) % 16 == 0;
+    // Below INT_MAX the grid-stride index cannot wrap in 32 bits (its stride is < 2^28).
+    if (vec) {
+        const int64_t quads = rows * (cols / 4);
+        const unsigned grid = grid_stride_blocks(quads, kThreads);
+        if (quads <= INT_MAX) {
+            widen_quads_kernel<uint32_t><<<grid, kThreads, 0, s>>>(out, ld_out, in, ld_in,
+                                                                   static_cast<uint32_t>(cols / 4),
+                                                                   static_cast<uint32_t>(quads));
+        } else {
+            widen_quads_kernel<int64_t>
+                <<<grid, kThreads, 0, s>>>(out, ld_out, in, ld_in, cols / 4, quads);
+        }
+    } else {
+        const int64_t count = rows * cols;
+        const unsigned grid = grid_stride_blocks(count, kThreads);
+        if (count <= INT_MAX) {
+            widen_scalar_kernel<uint32_t><<<grid, kThreads, 0, s>>>(
+                out, ld_out, in, ld_in, static_cast<uint32_t>(cols), static_cast<uint32_t>(count));
+        } else {
+            widen_scalar_kernel<int64_t>
+                <<<grid, kThreads, 0, s>>>(out, ld_out, in, ld_in, cols, count);
         }
     }
     QF_CUDA_LAUNCH_CHECK();

@@ -26,6 +26,11 @@ void fill_f32(void* stream, float* out, int64_t n, float value);
 // cols, ld_in, ld_out are multiples of 4 and in, out are 16- and 8-byte aligned; else scalar.
 void convert_to_bf16(void* stream, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
                      int64_t rows, int64_t cols, float scale);
+// convert_from_bf16 (kernels/cuda/bf16.cu), rows, cols > 0: out's bits = in's << 16. 8-byte
+// loads and 16-byte stores when cols, ld_in, ld_out are multiples of 4 and in, out are 8- and
+// 16-byte aligned; else scalar.
+void convert_from_bf16(void* stream, float* out, int64_t ld_out, const uint16_t* in, int64_t ld_in,
+                       int64_t rows, int64_t cols);
 
 // A bad index found on the device (an id or target out of range): `index` is -1 when none.
 struct BadIndex {

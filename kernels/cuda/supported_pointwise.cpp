@@ -32,6 +32,7 @@ bool supports_pointwise(Op op) {
         case Op::kSwigluForwardBf16:
         case Op::kSwigluBackwardBf16:
         case Op::kRmsnormForwardBf16:
+        case Op::kConvertFromBf16:
             return true;
         default:
             return false;

@@ -1,6 +1,8 @@
-// What is here: the harness cases of the bf16 operand ops. convert_to_bf16 and
+// What is here: the harness cases of the bf16 operand ops. convert_to_bf16, convert_from_bf16 and
 // nf4_dequantize_bf16 must match the CPU bit for bit (outputs are add_u16 tensors, so the
-// columns past `cols` of every row keep the harness's sentinel on both backends); shapes cover
+// columns past `cols` of every row keep the harness's sentinel on both backends; the fp32
+// output of convert_from_bf16 is one too, two words a value, so that the NaN and inf it must
+// produce pass the harness's finiteness check and its bits are compared); shapes cover
 // the vector paths (cols, strides multiples of 4 / 8), the scalar fallbacks (odd cols, odd
 // strides, a misaligned pointer) and, for NF4, 8-value groups that straddle rows. One convert
 // case carries NaN, inf, overflow, ties and subnormals. gemm_bf16 runs every transpose pair with
@@ -99,6 +101,78 @@ private:
     float scale_;
     int64_t in_offset_;
     bool special_;
+};
+
+// bf16 inputs with a special meaning, by bit pattern: convert_from_bf16 must keep every bit.
+constexpr uint16_t kSpecialBf16[] = {
+    0x7FC0u,  // quiet NaN
+    0xFFC1u,  // negative NaN with a payload
+    0x7F81u,  // signalling NaN: a float operation would quiet it
+    0x7F80u,  // inf
+    0xFF80u,  // -inf
+    0x7F7Fu,  // the largest finite bf16
+    0x0001u,  // the smallest subnormal
+    0x807Fu,  // the largest negative subnormal
+    0x0080u,  // the smallest normal
+    0x0000u,  // +0
+    0x8000u,  // -0
+};
+
+// convert_from_bf16 over random 16-bit patterns (every class: normals, subnormals, zeros, inf,
+// NaN with payloads) plus kSpecialBf16. in_offset counts bf16 words (1: an 8-byte-misaligned
+// start), out_offset fp32 values (1: a 16-byte-misaligned start); either takes the scalar path.
+class ConvertFromBf16Case : public OpCase {
+public:
+    ConvertFromBf16Case(int64_t rows, int64_t cols, int64_t ld_in, int64_t ld_out,
+                        int64_t in_offset = 0, int64_t out_offset = 0)
+        : rows_(rows),
+          cols_(cols),
+          ld_in_(ld_in),
+          ld_out_(ld_out),
+          in_offset_(in_offset),
+          out_offset_(out_offset) {}
+
+    Op op() const override { return Op::kConvertFromBf16; }
+
+    std::string vars() const override {
+        return fmt::format("rows={},cols={},ld_in={},ld_out={},in_offset={},out_offset={}", rows_,
+                           cols_, ld_in_, ld_out_, in_offset_, out_offset_);
+    }
+
+    bool bit_exact() const override { return true; }
+
+    void build(CaseTensors& t) const override {
+        t.add_u16("in", Role::kInput, in_offset_ + rows_ * ld_in_);
+        // fp32 values held as pairs of 16-bit words: every word starts as the sentinel.
+        t.add_u16("out", Role::kWrite, 2 * (out_offset_ + rows_ * ld_out_));
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        CaseTensor& in = t["in"];
+        uint16_t* v = u16_data(in);
+        const int64_t n = in_offset_ + rows_ * ld_in_;
+        std::uniform_int_distribution<uint32_t> bits(0, 0xFFFF);
+        for (int64_t e = 0; e < n; e++) {
+            v[e] = static_cast<uint16_t>(bits(rng));
+        }
+        // The specials spread over rows and columns of the read region.
+        int64_t k = 0;
+        for (const uint16_t s : kSpecialBf16) {
+            const int64_t r = k % rows_, c = (k * 5) % cols_;
+            v[in_offset_ + r * ld_in_ + c] = s;
+            k++;
+        }
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        float* out = reinterpret_cast<float*>(b.u16("out")) + out_offset_;
+        kernels::convert_from_bf16(ctx, out, ld_out_, b.u16("in") + in_offset_, ld_in_, rows_,
+                                   cols_);
+    }
+
+private:
+    int64_t rows_, cols_, ld_in_, ld_out_, in_offset_, out_offset_;
 };
 
 // nf4_dequantize_bf16 of weights quantized on the CPU, as Nf4DequantizeCase does for fp32.
@@ -321,6 +395,16 @@ void add_bf16_cases(CaseList& cases) {
     cases.emplace_back(new ConvertToBf16Case(65, 4100, 4100, 4104, 0.125f));
     cases.emplace_back(new ConvertToBf16Case(4, 16, 16, 20, 1.0f, 0, true));  // specials, float4
     cases.emplace_back(new ConvertToBf16Case(5, 13, 13, 15, 1.0f, 0, true));  // specials, scalar
+
+    cases.emplace_back(new ConvertFromBf16Case(1, 1, 1, 1));
+    cases.emplace_back(new ConvertFromBf16Case(7, 33, 35, 40));           // scalar: odd cols
+    cases.emplace_back(new ConvertFromBf16Case(5, 64, 64, 64));           // vector, dense
+    cases.emplace_back(new ConvertFromBf16Case(3, 128, 132, 136));        // vector, ld > cols
+    cases.emplace_back(new ConvertFromBf16Case(5, 13, 15, 13));           // scalar: odd ld_in
+    cases.emplace_back(new ConvertFromBf16Case(17, 1028, 1028, 1030));    // ld_out % 4: scalar
+    cases.emplace_back(new ConvertFromBf16Case(9, 256, 260, 264, 1, 0));  // misaligned in
+    cases.emplace_back(new ConvertFromBf16Case(9, 256, 260, 264, 0, 1));  // misaligned out
+    cases.emplace_back(new ConvertFromBf16Case(65, 4100, 4104, 4108));    // vector, many rows
 
     cases.emplace_back(new Nf4DequantizeBf16Case(7, 33, 40));        // groups straddle rows
     cases.emplace_back(new Nf4DequantizeBf16Case(12, 20, 24));       // some groups in one row

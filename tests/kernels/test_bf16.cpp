@@ -1,15 +1,18 @@
 // What is here: the bf16 operand ops against references written here. The CPU rounding rule
 // (kernels/bf16_bits.h) on known bit patterns and against an independent nearest-value search
 // in double; convert_to_bf16 and nf4_dequantize_bf16 on the CPU, padding columns untouched;
+// convert_from_bf16 widening all 65536 bf16 patterns bit for bit (NaN payloads too) and the round
+// trip convert_from_bf16 -> convert_to_bf16 -> convert_from_bf16 exact for every non-NaN value;
 // gemm_bf16 on the CPU against double dot products of the widened values (every transpose pair,
 // padded leading dimensions, beta 0 with a NaN C, K = 0); argument errors. With a GPU: gemm_bf16
-// on cuBLASLt against the same double reference, and the three ops at Llama-3-8B MLP size
-// (bit-exact against the CPU for the conversions, sampled dots for the GEMM), with timings.
+// on cuBLASLt against the same double reference, and the ops at Llama-3-8B MLP size (bit-exact
+// against the CPU for the conversions both ways, sampled dots for the GEMM), with timings.
 #include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <gtest/gtest.h>
 #include <limits>
 #include <random>
@@ -116,6 +119,53 @@ TEST(ConvertToBf16, CpuRoundsScaledValuesAndLeavesPadding) {
         }
     }
     kernels::convert_to_bf16(kCpuCtx, nullptr, 1, nullptr, 1, 0, 0, 1.0f);  // no work
+}
+
+// Every bf16 pattern, as a (256, 256) matrix with padded rows: convert_from_bf16 widens each to
+// the fp32 whose bits are its bits << 16 (the NaNs' sign and payload too), leaving padding;
+// convert_to_bf16 (scale 1) of those gives the pattern back (every NaN the canonical 0x7FFF),
+// and widening that again gives the same fp32 bits.
+TEST(ConvertFromBf16, CpuWidensEveryPatternExactlyAndRoundTrips) {
+    const int64_t rows = 256, cols = 256, ld16 = 259, ld32 = 260;
+    constexpr uint32_t kPad32 = 0xDEADBEEFu;
+    std::vector<uint16_t> in(static_cast<size_t>(rows * ld16), kPad);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++) {
+            in[r * ld16 + c] = static_cast<uint16_t>(r * cols + c);
+        }
+    }
+    std::vector<float> wide(static_cast<size_t>(rows * ld32), std::bit_cast<float>(kPad32));
+    kernels::convert_from_bf16(kCpuCtx, wide.data(), ld32, in.data(), ld16, rows, cols);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < ld32; c++) {
+            const uint32_t got = std::bit_cast<uint32_t>(wide[r * ld32 + c]);
+            const uint32_t want = c < cols ? static_cast<uint32_t>(r * cols + c) << 16 : kPad32;
+            ASSERT_EQ(got, want) << std::hex << "widened pattern 0x" << r * cols + c;
+        }
+    }
+
+    std::vector<uint16_t> back(static_cast<size_t>(rows * ld16), kPad);
+    kernels::convert_to_bf16(kCpuCtx, back.data(), ld16, wide.data(), ld32, rows, cols, 1.0f);
+    std::vector<float> again(static_cast<size_t>(rows * ld32), std::bit_cast<float>(kPad32));
+    kernels::convert_from_bf16(kCpuCtx, again.data(), ld32, back.data(), ld16, rows, cols);
+    int64_t nans = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++) {
+            const auto pattern = static_cast<uint16_t>(r * cols + c);
+            const bool nan = (pattern & 0x7FFFu) > 0x7F80u;
+            nans += nan ? 1 : 0;
+            ASSERT_EQ(back[r * ld16 + c], nan ? kernels::kBf16CanonicalNan : pattern)
+                << std::hex << "round trip of pattern 0x" << pattern;
+            ASSERT_EQ(std::bit_cast<uint32_t>(again[r * ld32 + c]),
+                      nan ? 0x7FFF0000u : uint32_t{pattern} << 16)
+                << std::hex << "second widening of pattern 0x" << pattern;
+        }
+        for (int64_t c = cols; c < ld32; c++) {
+            ASSERT_EQ(std::bit_cast<uint32_t>(again[r * ld32 + c]), kPad32) << "padding, row " << r;
+        }
+    }
+    EXPECT_EQ(nans, 2 * 127);  // 0x7F81..0x7FFF and 0xFF81..0xFFFF
+    kernels::convert_from_bf16(kCpuCtx, nullptr, 1, nullptr, 1, 0, 0);  // no work
 }
 
 // Weights (rows, cols) quantized to NF4, returned with their storage.
@@ -285,6 +335,14 @@ TEST(Bf16Ops, RejectBadArgumentsNamingTheOp) {
                  {"convert_to_bf16", "rows >= 0"});
     expect_error([&] { kernels::convert_to_bf16(kCpuCtx, nullptr, 8, f.data(), 8, 2, 8, 1.0f); },
                  {"convert_to_bf16", "out must not be null"});
+    expect_error([&] { kernels::convert_from_bf16(kCpuCtx, f.data(), 4, h.data(), 8, 2, 8); },
+                 {"convert_from_bf16", "ld_out"});
+    expect_error([&] { kernels::convert_from_bf16(kCpuCtx, f.data(), 8, h.data(), 4, 2, 8); },
+                 {"convert_from_bf16", "ld_in"});
+    expect_error([&] { kernels::convert_from_bf16(kCpuCtx, f.data(), 8, h.data(), 8, 2, -1); },
+                 {"convert_from_bf16", "cols >= 0"});
+    expect_error([&] { kernels::convert_from_bf16(kCpuCtx, f.data(), 8, nullptr, 8, 2, 8); },
+                 {"convert_from_bf16", "in must not be null"});
     const Nf4Weights q = quantize(64, 0);
     expect_error([&] { kernels::nf4_dequantize_bf16(kCpuCtx, h.data(), 8, q.view(), 8, 9); },
                  {"nf4_dequantize_bf16", "rows * cols == numel"});
@@ -363,6 +421,19 @@ TEST(Bf16Cuda, LlamaSizedOpsMatchTheCpuAndReportTimes) {
     kernels::buffer_download(kCudaCtx, got.data(), d_out.data(), got.size() * 2);
     ASSERT_TRUE(got == want) << "convert_to_bf16: CUDA differs from the CPU";
 
+    // convert_from_bf16 (8-byte loads, 16-byte stores) of that bf16 matrix back to dense fp32.
+    std::vector<float> wide_want(static_cast<size_t>(numel));
+    kernels::convert_from_bf16(kCpuCtx, wide_want.data(), cols, want.data(), ld_out, rows, cols);
+    kernels::BackendBuffer d_wide(kCudaCtx, wide_want.size() * 4);
+    const double widen_ms = time_ms([&] {
+        kernels::convert_from_bf16(kCudaCtx, static_cast<float*>(d_wide.data()), cols, out_ptr,
+                                   ld_out, rows, cols);
+    });
+    std::vector<float> wide_got(wide_want.size());
+    kernels::buffer_download(kCudaCtx, wide_got.data(), d_wide.data(), wide_got.size() * 4);
+    ASSERT_EQ(std::memcmp(wide_got.data(), wide_want.data(), wide_got.size() * 4), 0)
+        << "convert_from_bf16: CUDA differs from the CPU";
+
     // nf4_dequantize_bf16 (16-byte stores) of the same shape.
     const Nf4Weights q = quantize(numel, 8);
     std::fill(want.begin(), want.end(), kPad);
@@ -416,15 +487,17 @@ TEST(Bf16Cuda, LlamaSizedOpsMatchTheCpuAndReportTimes) {
             << "gemm_bf16 y[" << t << "][" << o << "]";
     }
 
-    const double conv_gb = static_cast<double>(numel) * 6.0 / 1e9;  // 4 bytes in, 2 out
+    const double conv_gb = static_cast<double>(numel) * 6.0 / 1e9;  // 4 bytes in, 2 out (or back)
     const double nf4_gb = static_cast<double>(numel) * (0.5 + 2.0) / 1e9;
     const double flop = 2.0 * static_cast<double>(T) * rows * cols;
     std::printf(
-        "[bf16 ops, %lldx%lld] convert_to_bf16 %.3f ms (%.0f GB/s), nf4_dequantize_bf16 "
-        "%.3f ms (%.0f GB/s), gemm_bf16 %lldx%lldx%lld %.3f ms (%.0f TFLOP/s)\n",
+        "[bf16 ops, %lldx%lld] convert_to_bf16 %.3f ms (%.0f GB/s), convert_from_bf16 %.3f ms "
+        "(%.0f GB/s), nf4_dequantize_bf16 %.3f ms (%.0f GB/s), gemm_bf16 %lldx%lldx%lld %.3f ms "
+        "(%.0f TFLOP/s)\n",
         static_cast<long long>(rows), static_cast<long long>(cols), conv_ms,
-        conv_gb / conv_ms * 1e3, nf4_ms, nf4_gb / nf4_ms * 1e3, static_cast<long long>(T),
-        static_cast<long long>(rows), static_cast<long long>(cols), gemm_ms, flop / gemm_ms / 1e9);
+        conv_gb / conv_ms * 1e3, widen_ms, conv_gb / widen_ms * 1e3, nf4_ms, nf4_gb / nf4_ms * 1e3,
+        static_cast<long long>(T), static_cast<long long>(rows), static_cast<long long>(cols),
+        gemm_ms, flop / gemm_ms / 1e9);
 }
 
 }  // namespace
