@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "kernels/attention.h"
+#include "kernels/bf16.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
@@ -77,10 +78,21 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     // fp32 copies of the projection inputs are needed by the fp32 path, by dropout (the dropped
     // LoRA input is made in fp32) and without checkpointing (backward re-stages them)
     fp32_inputs_ = !fused_ || adapter_.options().dropout > 0.0f || !checkpointing_;
+    // With checkpointing on the fused path, each layer's attention output (bf16, as the o
+    // projection reads it) and log-sum-exp are kept from the forward, so the recompute skips the
+    // attention forward: L x N x C bf16 of memory for one of the step's largest non-GEMM costs.
+    save_attention_ = fused_ && checkpointing_ && !fp32_inputs_;
     for (int64_t l = 0; l <= L; ++l) {
         xs_.push_back(make(N * C));
     }
     acts_.resize(checkpointing_ ? 1 : sz(L));
+    if (save_attention_) {
+        saved_att_.resize(sz(L));
+        for (int64_t l = 0; l < L; ++l) {
+            prepare_bf16_rows(ctx_, saved_att_[sz(l)], N, Hq * D, adapter_.options().r);
+            saved_lse_.push_back(make(B * Hq * T));
+        }
+    }
     for (auto& a : acts_) {
         allocate(a);
     }
@@ -186,10 +198,15 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     const int64_t r = adapter_.options().r;
     // Fused path: each shared input is staged to bf16 once (by the kernel that makes it, when
     // the fp32 copy is not needed) into its own slot, which this layer's backward reuses.
+    // (the attention output goes to its per-layer store when the recompute reuses it)
+    const bool att_saved = save_attention_;
+    auto rows_of = [&](int s) -> Bf16Rows& {
+        return s == kStagedAtt && att_saved ? saved_att_[sz(l)] : staged_in_[sz(s)].rows;
+    };
     auto slot = [&](int s) -> Bf16Rows& {
         staged_in_[sz(s)].layer = l;
         staged_in_[sz(s)].generation = generation_;
-        return staged_in_[sz(s)].rows;
+        return rows_of(s);
     };
     auto stage = [&](int s, const float* x, int64_t cols) {
         if (fused_) {
@@ -200,8 +217,7 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         const LoraProjection p = projection(l, t, training, seed, micro_key);
         float* u = a.u[sz(t)].data();
         if (fused_) {
-            fused_projection_forward(ctx, p, packed(l, t, p), y, x, staged_in_[sz(s)].rows, N, beta,
-                                     u, xd_);
+            fused_projection_forward(ctx, p, packed(l, t, p), y, x, rows_of(s), N, beta, u, xd_);
         } else {
             lora_projection_forward(ctx, p, y, x, N, beta, u, xd_);
         }
@@ -229,12 +245,16 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                           N, Hq, D);
     kernels::rope_forward(ctx, a.k.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                           N, Hkv, D);
+    float* lse = att_saved ? saved_lse_[sz(l)].data() : a.lse.data();
     auto p =
-        kernels::make_attn_params_contiguous(a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
-                                             a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D);
-    kernels::attention_forward(ctx, p);
+        kernels::make_attn_params_contiguous(a.att.data(), lse, a.q.data(), a.k.data(), a.v.data(),
+                                             segments, batch.B, batch.T, Hq, Hkv, D);
+    // A recompute (x_out == nullptr) reuses the saved attention output instead of running it again
+    if (!(att_saved && x_out == nullptr)) {
+        kernels::attention_forward(ctx, p);
+        stage(kStagedAtt, a.att.data(), Hq * D);
+    }
     kernels::buffer_copy(ctx, a.x_mid.data(), x_in, sizeof(float) * sz(N * C));
-    stage(kStagedAtt, a.att.data(), Hq * D);
     fwd(3, a.x_mid.data(), a.att.data(), kStagedAtt, 1.0f);
 
     norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), a.x_mid.data(), model_.mlp_norm(l));
@@ -265,6 +285,9 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     // The bf16 copy of a projection input (fused path): the one this layer's forward staged
     // (the recompute, with checkpointing), else staged again from the fp32 activation.
     auto staged = [&](int s, const float* x, int64_t cols) -> const Bf16Rows& {
+        if (s == kStagedAtt && save_attention_) {
+            return saved_att_[sz(l)];
+        }
         StagedInput& in = staged_in_[sz(s)];
         if (in.layer != l || in.generation != generation_) {
             QF_CHECK(fp32_inputs_, "train step: layer {} has no staged input {} to reuse", l, s);
@@ -330,9 +353,15 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     zero(dq_, N * Hq * D);
     zero(dk_, N * Hkv * D);
     zero(dv_, N * Hkv * D);
+    float* lse = a.lse.data();
+    if (save_attention_) {  // the forward's output and log-sum-exp, kept since the forward
+        const Bf16Rows& att = saved_att_[sz(l)];
+        kernels::convert_from_bf16(ctx, a.att.data(), Hq * D, att.data(), att.ld, N, Hq * D);
+        lse = saved_lse_[sz(l)].data();
+    }
     auto p =
-        kernels::make_attn_params_contiguous(a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
-                                             a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D);
+        kernels::make_attn_params_contiguous(a.att.data(), lse, a.q.data(), a.k.data(), a.v.data(),
+                                             segments, batch.B, batch.T, Hq, Hkv, D);
     kernels::attention_backward(ctx, p, dq_.data(), dk_.data(), dv_.data(), datt_.data());
     kernels::rope_backward(ctx, dq_.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                            N, Hq, D);

@@ -128,7 +128,10 @@ private:
     enum StagedSlot { kStagedXn1, kStagedAtt, kStagedXn2, kStagedH, kNumStaged };
 
     bool fused_ = false;
-    bool fp32_inputs_ = true;  // xn1, xn2 and h also kept in fp32
+    bool fp32_inputs_ = true;      // xn1, xn2 and h also kept in fp32
+    bool save_attention_ = false;  // attention output + lse kept per layer (see init)
+    std::vector<Bf16Rows> saved_att_;
+    std::vector<Buf> saved_lse_;
     uint64_t generation_ = 0;  // bumped per run(): the LoRA values may have changed
     std::array<PackedProjection, kNumLoraTargets> packed_;
     std::array<StagedInput, kNumStaged> staged_in_;
