@@ -86,6 +86,47 @@ void buffer_free(const Ctx& ctx, void* ptr) noexcept {
 #endif
 }
 
+void* pinned_alloc(const Ctx& ctx, std::size_t bytes) {
+    if (ctx.device == Device::kCpu) {
+        void* ptr = std::malloc(bytes == 0 ? 1 : bytes);
+        QF_CHECK(ptr != nullptr, "pinned_alloc: out of host memory ({} bytes)", bytes);
+        return ptr;
+    }
+#ifdef QFORGE_HAS_CUDA
+    void* ptr = nullptr;
+    cuda_check(cudaMallocHost(&ptr, bytes == 0 ? 1 : bytes), "cudaMallocHost", bytes);
+    return ptr;
+#else
+    no_cuda("pinned_alloc");
+#endif
+}
+
+void pinned_free(const Ctx& ctx, void* ptr) noexcept {
+    if (ptr == nullptr) {
+        return;
+    }
+    if (ctx.device == Device::kCpu) {
+        std::free(ptr);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    (void)cudaFreeHost(ptr);  // noexcept, as buffer_free
+#endif
+}
+
+void buffer_upload_async(const Ctx& ctx, void* dst, const void* pinned_src, std::size_t bytes) {
+    if (ctx.device == Device::kCpu) {
+        std::memcpy(dst, pinned_src, bytes);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, stream_of(ctx)),
+               "cudaMemcpyAsync host->device (pinned)", bytes);
+#else
+    no_cuda("buffer_upload_async");
+#endif
+}
+
 std::size_t device_bytes_in_use() {
     auto& l = ledger();
     const std::lock_guard lock(l.mu);

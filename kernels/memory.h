@@ -28,6 +28,55 @@ void stream_synchronize(const Ctx& ctx);
 std::size_t device_bytes_in_use();
 std::size_t device_bytes_peak();
 
+// Page-locked host memory (cudaMallocHost on a CUDA ctx, so that uploads from it can run
+// asynchronously; malloc on the CPU), and its free.
+void* pinned_alloc(const Ctx& ctx, std::size_t bytes);
+void pinned_free(const Ctx& ctx, void* ptr) noexcept;
+// Queues a host->device copy from pinned memory on ctx.stream and returns at once (a memcpy on
+// the CPU). host_src must stay unchanged until the stream has passed this point.
+void buffer_upload_async(const Ctx& ctx, void* dst, const void* pinned_src, std::size_t bytes);
+
+// Owns one pinned_alloc'd block of host memory; move-only.
+class PinnedHostBuffer {
+public:
+    PinnedHostBuffer() = default;
+
+    PinnedHostBuffer(const Ctx& ctx, std::size_t bytes)
+        : ctx_(ctx), ptr_(pinned_alloc(ctx, bytes)), bytes_(bytes) {}
+
+    ~PinnedHostBuffer() { pinned_free(ctx_, ptr_); }
+
+    PinnedHostBuffer(PinnedHostBuffer&& other) noexcept
+        : ctx_(other.ctx_), ptr_(other.ptr_), bytes_(other.bytes_) {
+        other.ptr_ = nullptr;
+        other.bytes_ = 0;
+    }
+
+    PinnedHostBuffer& operator=(PinnedHostBuffer&& other) noexcept {
+        if (this != &other) {
+            pinned_free(ctx_, ptr_);
+            ctx_ = other.ctx_;
+            ptr_ = other.ptr_;
+            bytes_ = other.bytes_;
+            other.ptr_ = nullptr;
+            other.bytes_ = 0;
+        }
+        return *this;
+    }
+
+    PinnedHostBuffer(const PinnedHostBuffer&) = delete;
+    PinnedHostBuffer& operator=(const PinnedHostBuffer&) = delete;
+
+    void* data() const { return ptr_; }
+
+    std::size_t bytes() const { return bytes_; }
+
+private:
+    Ctx ctx_;
+    void* ptr_ = nullptr;
+    std::size_t bytes_ = 0;
+};
+
 // Owns one buffer_alloc'd block; move-only.
 class BackendBuffer {
 public:

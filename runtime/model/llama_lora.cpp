@@ -101,6 +101,9 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     segments_ = DeviceArray<int32_t>(ctx_, N);
     positions_ = DeviceArray<int32_t>(ctx_, N);
     positions_host_.resize(sz(N));
+    if (model_.embed() == nullptr) {
+        embed_staging_ = kernels::PinnedHostBuffer(ctx_, sz(N * c.hidden_size) * sizeof(float));
+    }
     losses_host_.resize(sz(N));
     dequant_ = make(0);
     for (int64_t l = 0; l < L; ++l) {  // the adapter's layout is layer-major
@@ -428,7 +431,9 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     if (batch.segment_ids != nullptr) {
         segments_.upload(batch.segment_ids, N);
     }
-    model_.embed_rows(xs_[0].data(), batch.input, input_.data(), N);
+    // the staging is free again: the previous run() ended with a download (a stream sync)
+    model_.embed_rows(xs_[0].data(), batch.input, input_.data(), N,
+                      static_cast<float*>(embed_staging_.data()));
     for (int64_t l = 0; l < L; ++l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         layer_forward(l, batch, a, xs_[sz(l)].data(), xs_[sz(l + 1)].data(), backward, seed,
@@ -451,16 +456,20 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
         loss_head_chunk(r0, std::min(chunk, N - r0), backward);
     }
-    losses_.download(losses_host_.data(), N);
-    LossSum total;
-    for (int64_t i = 0; i < N; ++i) {
-        if (batch.targets[i] != -100) {
-            total.sum += losses_host_[sz(i)];
-            total.tokens += 1;
+    // the token losses are read back once the whole step is queued (one sync per step)
+    auto total = [&] {
+        losses_.download(losses_host_.data(), N);
+        LossSum t;
+        for (int64_t i = 0; i < N; ++i) {
+            if (batch.targets[i] != -100) {
+                t.sum += losses_host_[sz(i)];
+                t.tokens += 1;
+            }
         }
-    }
+        return t;
+    };
     if (!backward) {
-        return total;
+        return total();
     }
 
     kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
@@ -477,7 +486,7 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
             grads_ready_(layer_grads_[sz(l)].first, layer_grads_[sz(l)].second);
         }
     }
-    return total;
+    return total();
 }
 
 LossSum LoraTrainStep::forward_backward(const TokenBatch& batch, float loss_scale,

@@ -44,9 +44,12 @@ public:
     const float* embed() const { return embed_; }
 
     // out (N, C) on the device = the embedding rows of ids (host, N): a gather on the host
-    // and one upload when the table stays on the host, else the embedding kernel.
-    void embed_rows(float* out, const int32_t* host_ids, const int32_t* device_ids,
-                    int64_t N) const;
+    // and one upload when the table stays on the host, else the embedding kernel. With
+    // pinned_rows (N x C floats of pinned host memory) the gather runs on several threads into
+    // it and the upload is queued without waiting: pinned_rows must then stay untouched until
+    // the stream has passed it.
+    void embed_rows(float* out, const int32_t* host_ids, const int32_t* device_ids, int64_t N,
+                    float* pinned_rows = nullptr) const;
 
     // The (V, C) LM head in fp32 on the device; nullptr once make_lm_head_bf16() dropped it.
     const float* lm_head() const { return lm_head_; }
