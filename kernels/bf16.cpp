@@ -13,9 +13,11 @@
 
 namespace qforge::kernels {
 
-void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
-                     int64_t rows, int64_t cols, float scale) {
-    constexpr std::string_view op = "convert_to_bf16";
+namespace {
+// The checks both conversions share: sizes, strides (>= cols) and pointers; true when there is
+// work (rows and cols both > 0).
+bool check_strided_copy(std::string_view op, const void* out, int64_t ld_out, const void* in,
+                        int64_t ld_in, int64_t rows, int64_t cols) {
     check_size(op, "rows", rows, 0);
     check_size(op, "cols", cols, 0);
     check_size(op, "ld_in (>= cols)", ld_in, std::max<int64_t>(1, cols));
@@ -23,6 +25,14 @@ void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float*
     const bool work = rows > 0 && cols > 0;
     check_ptr(op, "out", out, work);
     check_ptr(op, "in", in, work);
+    return work;
+}
+}  // namespace
+
+void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
+                     int64_t rows, int64_t cols, float scale) {
+    constexpr std::string_view op = "convert_to_bf16";
+    const bool work = check_strided_copy(op, out, ld_out, in, ld_in, rows, cols);
     switch (ctx.device) {
         case Device::kCpu:
             return cpu::convert_to_bf16(out, ld_out, in, ld_in, rows, cols, scale);
@@ -42,13 +52,7 @@ void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float*
 void convert_from_bf16(const Ctx& ctx, float* out, int64_t ld_out, const uint16_t* in,
                        int64_t ld_in, int64_t rows, int64_t cols) {
     constexpr std::string_view op = "convert_from_bf16";
-    check_size(op, "rows", rows, 0);
-    check_size(op, "cols", cols, 0);
-    check_size(op, "ld_in (>= cols)", ld_in, std::max<int64_t>(1, cols));
-    check_size(op, "ld_out (>= cols)", ld_out, std::max<int64_t>(1, cols));
-    const bool work = rows > 0 && cols > 0;
-    check_ptr(op, "out", out, work);
-    check_ptr(op, "in", in, work);
+    const bool work = check_strided_copy(op, out, ld_out, in, ld_in, rows, cols);
     switch (ctx.device) {
         case Device::kCpu:
             return cpu::convert_from_bf16(out, ld_out, in, ld_in, rows, cols);

@@ -44,14 +44,18 @@ cudaStream_t stream_of(const Ctx& ctx) {
 }
 #endif
 
+// Never nullptr, even for 0 bytes: callers check pointers, not sizes.
+void* host_alloc(std::size_t bytes, const char* what) {
+    void* ptr = std::malloc(bytes == 0 ? 1 : bytes);
+    QF_CHECK(ptr != nullptr, "{}: out of host memory ({} bytes)", what, bytes);
+    return ptr;
+}
+
 }  // namespace
 
 void* buffer_alloc(const Ctx& ctx, std::size_t bytes) {
     if (ctx.device == Device::kCpu) {
-        // Never return nullptr for 0 bytes: callers check pointers, not sizes.
-        void* ptr = std::malloc(bytes == 0 ? 1 : bytes);
-        QF_CHECK(ptr != nullptr, "buffer_alloc: out of host memory ({} bytes)", bytes);
-        return ptr;
+        return host_alloc(bytes, "buffer_alloc");
     }
 #ifdef QFORGE_HAS_CUDA
     void* ptr = nullptr;
@@ -88,9 +92,7 @@ void buffer_free(const Ctx& ctx, void* ptr) noexcept {
 
 void* pinned_alloc(const Ctx& ctx, std::size_t bytes) {
     if (ctx.device == Device::kCpu) {
-        void* ptr = std::malloc(bytes == 0 ? 1 : bytes);
-        QF_CHECK(ptr != nullptr, "pinned_alloc: out of host memory ({} bytes)", bytes);
-        return ptr;
+        return host_alloc(bytes, "pinned_alloc");
     }
 #ifdef QFORGE_HAS_CUDA
     void* ptr = nullptr;

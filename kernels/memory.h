@@ -36,25 +36,26 @@ void pinned_free(const Ctx& ctx, void* ptr) noexcept;
 // the CPU). host_src must stay unchanged until the stream has passed this point.
 void buffer_upload_async(const Ctx& ctx, void* dst, const void* pinned_src, std::size_t bytes);
 
-// Owns one pinned_alloc'd block of host memory; move-only.
-class PinnedHostBuffer {
+// Owns one block from Alloc, given back with Free; move-only.
+template <void* (*Alloc)(const Ctx&, std::size_t), void (*Free)(const Ctx&, void*) noexcept>
+class OwnedBlock {
 public:
-    PinnedHostBuffer() = default;
+    OwnedBlock() = default;
 
-    PinnedHostBuffer(const Ctx& ctx, std::size_t bytes)
-        : ctx_(ctx), ptr_(pinned_alloc(ctx, bytes)), bytes_(bytes) {}
+    OwnedBlock(const Ctx& ctx, std::size_t bytes)
+        : ctx_(ctx), ptr_(Alloc(ctx, bytes)), bytes_(bytes) {}
 
-    ~PinnedHostBuffer() { pinned_free(ctx_, ptr_); }
+    ~OwnedBlock() { Free(ctx_, ptr_); }
 
-    PinnedHostBuffer(PinnedHostBuffer&& other) noexcept
+    OwnedBlock(OwnedBlock&& other) noexcept
         : ctx_(other.ctx_), ptr_(other.ptr_), bytes_(other.bytes_) {
         other.ptr_ = nullptr;
         other.bytes_ = 0;
     }
 
-    PinnedHostBuffer& operator=(PinnedHostBuffer&& other) noexcept {
+    OwnedBlock& operator=(OwnedBlock&& other) noexcept {
         if (this != &other) {
-            pinned_free(ctx_, ptr_);
+            Free(ctx_, ptr_);
             ctx_ = other.ctx_;
             ptr_ = other.ptr_;
             bytes_ = other.bytes_;
@@ -64,8 +65,8 @@ public:
         return *this;
     }
 
-    PinnedHostBuffer(const PinnedHostBuffer&) = delete;
-    PinnedHostBuffer& operator=(const PinnedHostBuffer&) = delete;
+    OwnedBlock(const OwnedBlock&) = delete;
+    OwnedBlock& operator=(const OwnedBlock&) = delete;
 
     void* data() const { return ptr_; }
 
@@ -77,45 +78,8 @@ private:
     std::size_t bytes_ = 0;
 };
 
-// Owns one buffer_alloc'd block; move-only.
-class BackendBuffer {
-public:
-    BackendBuffer() = default;
-
-    BackendBuffer(const Ctx& ctx, std::size_t bytes)
-        : ctx_(ctx), ptr_(buffer_alloc(ctx, bytes)), bytes_(bytes) {}
-
-    ~BackendBuffer() { buffer_free(ctx_, ptr_); }
-
-    BackendBuffer(BackendBuffer&& other) noexcept
-        : ctx_(other.ctx_), ptr_(other.ptr_), bytes_(other.bytes_) {
-        other.ptr_ = nullptr;
-        other.bytes_ = 0;
-    }
-
-    BackendBuffer& operator=(BackendBuffer&& other) noexcept {
-        if (this != &other) {
-            buffer_free(ctx_, ptr_);
-            ctx_ = other.ctx_;
-            ptr_ = other.ptr_;
-            bytes_ = other.bytes_;
-            other.ptr_ = nullptr;
-            other.bytes_ = 0;
-        }
-        return *this;
-    }
-
-    BackendBuffer(const BackendBuffer&) = delete;
-    BackendBuffer& operator=(const BackendBuffer&) = delete;
-
-    void* data() const { return ptr_; }
-
-    std::size_t bytes() const { return bytes_; }
-
-private:
-    Ctx ctx_;
-    void* ptr_ = nullptr;
-    std::size_t bytes_ = 0;
-};
+// A buffer_alloc'd block on ctx's backend, and a pinned_alloc'd block of host memory.
+using BackendBuffer = OwnedBlock<buffer_alloc, buffer_free>;
+using PinnedHostBuffer = OwnedBlock<pinned_alloc, pinned_free>;
 
 }  // namespace qforge::kernels

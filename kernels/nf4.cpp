@@ -78,17 +78,24 @@ void nf4_quantize_device(const Ctx& ctx, const float* w, int64_t numel, uint8_t*
     throw_unsupported(Op::kNf4QuantizeDevice, ctx.device);
 }
 
-void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w) {
-    constexpr std::string_view op = "nf4_dequantize";
-    check_size(op, "numel", w.numel, 0);
-    const bool work = w.numel > 0;
-    check_ptr(op, "out", out, work);
+namespace {
+// The storage pointers of an NF4 view (needed when there is work) and its offset.
+void check_view(std::string_view op, const Nf4View& w, bool work) {
     check_ptr(op, "packed", w.packed, work);
     check_ptr(op, "absmax_q", w.absmax_q, work);
     check_ptr(op, "nested_absmax", w.nested_absmax, work);
     check_ptr(op, "nested_code", w.nested_code, work);
     check_ptr(op, "code", w.code, work);
     QF_CHECK(std::isfinite(w.offset), "{}: expected a finite offset, got {}", op, w.offset);
+}
+}  // namespace
+
+void nf4_dequantize(const Ctx& ctx, float* out, const Nf4View& w) {
+    constexpr std::string_view op = "nf4_dequantize";
+    check_size(op, "numel", w.numel, 0);
+    const bool work = w.numel > 0;
+    check_ptr(op, "out", out, work);
+    check_view(op, w, work);
     switch (ctx.device) {
         case Device::kCpu:
             return cpu::nf4_dequantize(out, w);
@@ -114,12 +121,7 @@ void nf4_dequantize_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const Nf
     check_size(op, "ld_out (>= cols)", ld_out, std::max<int64_t>(1, cols));
     const bool work = w.numel > 0;
     check_ptr(op, "out", out, work);
-    check_ptr(op, "packed", w.packed, work);
-    check_ptr(op, "absmax_q", w.absmax_q, work);
-    check_ptr(op, "nested_absmax", w.nested_absmax, work);
-    check_ptr(op, "nested_code", w.nested_code, work);
-    check_ptr(op, "code", w.code, work);
-    QF_CHECK(std::isfinite(w.offset), "{}: expected a finite offset, got {}", op, w.offset);
+    check_view(op, w, work);
     switch (ctx.device) {
         case Device::kCpu:
             if (!work) {

@@ -91,6 +91,24 @@ StepResult run_step(const LlamaOnDevice& model, const LoraAdapter& adapter, cons
     return r;
 }
 
+// The real stories260K weights in NF4, an adapter with every factor random, packed rows.
+struct Stories260K {
+    LlamaModel model;
+    LoraAdapter adapter;
+    Rows rows;
+
+    explicit Stories260K(float dropout)
+        : model(load()),
+          adapter(make_adapter(model.config(), dropout, test::test_seed())),
+          rows(model.config().vocab_size, test::test_seed() + 2) {}
+
+    static LlamaModel load() {
+        LlamaLoadOptions opts;
+        opts.quantize_nf4 = true;
+        return LlamaModel::load(test::data_dir() / "models/stories260K", opts);
+    }
+};
+
 bool have_gpu() {
     return kernels::cuda_available();
 }
@@ -99,11 +117,10 @@ void compare_backends(float dropout, bool checkpointing) {
     if (!have_gpu()) {
         GTEST_SKIP() << "no GPU present: the CUDA train step is checked on the GPU machine";
     }
-    LlamaLoadOptions opts;
-    opts.quantize_nf4 = true;
-    const LlamaModel model = LlamaModel::load(test::data_dir() / "models/stories260K", opts);
-    const LoraAdapter adapter = make_adapter(model.config(), dropout, test::test_seed());
-    const Rows rows(model.config().vocab_size, test::test_seed() + 2);
+    const Stories260K s(dropout);
+    const LlamaModel& model = s.model;
+    const LoraAdapter& adapter = s.adapter;
+    const Rows& rows = s.rows;
     const LlamaOnDevice cpu = LlamaOnDevice::from_model(model, Ctx{});
     const LlamaOnDevice gpu = LlamaOnDevice::from_model(model, Ctx{Device::kCuda, nullptr});
     const StepResult want = run_step(cpu, adapter, rows, checkpointing);
@@ -119,11 +136,10 @@ void compare_fused_bf16(float dropout, bool checkpointing) {
     if (!have_gpu()) {
         GTEST_SKIP() << "no GPU present: the fused bf16 train step is checked on the GPU machine";
     }
-    LlamaLoadOptions opts;
-    opts.quantize_nf4 = true;
-    const LlamaModel model = LlamaModel::load(test::data_dir() / "models/stories260K", opts);
-    const LoraAdapter adapter = make_adapter(model.config(), dropout, test::test_seed());
-    const Rows rows(model.config().vocab_size, test::test_seed() + 2);
+    const Stories260K s(dropout);
+    const LlamaModel& model = s.model;
+    const LoraAdapter& adapter = s.adapter;
+    const Rows& rows = s.rows;
     const LlamaOnDevice cpu = LlamaOnDevice::from_model(model, Ctx{});
     LlamaOnDevice gpu = LlamaOnDevice::from_model(model, Ctx{Device::kCuda, nullptr});
     gpu.make_lm_head_bf16();
@@ -145,11 +161,10 @@ void compare_fused_bf16(float dropout, bool checkpointing) {
 // step-level logic (staged-input reuse, bf16 SwiGLU / RMSNorm outputs, the bf16 LM head, the
 // fp32 fallbacks for dropout and for no checkpointing) runs in CI too.
 void compare_fused_on_cpu(float dropout, bool checkpointing) {
-    LlamaLoadOptions opts;
-    opts.quantize_nf4 = true;
-    const LlamaModel model = LlamaModel::load(test::data_dir() / "models/stories260K", opts);
-    const LoraAdapter adapter = make_adapter(model.config(), dropout, test::test_seed());
-    const Rows rows(model.config().vocab_size, test::test_seed() + 2);
+    const Stories260K s(dropout);
+    const LlamaModel& model = s.model;
+    const LoraAdapter& adapter = s.adapter;
+    const Rows& rows = s.rows;
     LlamaOnDevice cpu = LlamaOnDevice::from_model(model, Ctx{});
     const StepResult want = run_step(cpu, adapter, rows, checkpointing, false);
     cpu.make_lm_head_bf16();
