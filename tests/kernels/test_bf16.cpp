@@ -20,6 +20,7 @@
 
 #include "kernels/bf16.h"
 #include "kernels/bf16_bits.h"
+#include "kernels/cuda_test_util.h"
 #include "kernels/gemm.h"
 #include "kernels/kernel_test_util.h"
 #include "kernels/memory.h"
@@ -32,7 +33,6 @@ namespace {
 using kernels::bf16_bits_to_f32;
 using kernels::f32_to_bf16_bits;
 
-constexpr kernels::Ctx kCudaCtx{kernels::Device::kCuda, nullptr};
 constexpr uint16_t kPad = 0xBEEF;  // what padding columns hold before and must hold after
 
 // Round to nearest even by search: the two bf16 neighbours of |x| (truncated, and one up) and
@@ -377,27 +377,6 @@ TEST(GemmBf16Cuda, MatchesDoubleDotProductsWithPaddedStrides) {
         // Products are exact; tensor cores add in fp32 in their own order (bound 4x the CPU's).
         check_gemm_bf16(kCudaCtx, s, 4.0 * static_cast<double>(s.K + 2));
     }
-}
-
-template <typename T>
-kernels::BackendBuffer to_device(const std::vector<T>& host) {
-    kernels::BackendBuffer buf(kCudaCtx, host.size() * sizeof(T));
-    kernels::buffer_upload(kCudaCtx, buf.data(), host.data(), host.size() * sizeof(T));
-    return buf;
-}
-
-// Mean milliseconds of `iters` calls of fn after one warm-up.
-template <typename Fn>
-double time_ms(Fn fn, int iters = 20) {
-    fn();
-    kernels::stream_synchronize(kCudaCtx);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < iters; i++) {
-        fn();
-    }
-    kernels::stream_synchronize(kCudaCtx);
-    const std::chrono::duration<double, std::milli> dt = std::chrono::steady_clock::now() - t0;
-    return dt.count() / iters;
 }
 
 // The Llama-3-8B MLP weight (14336, 4096) and a 4096-token activation: the sizes these ops run

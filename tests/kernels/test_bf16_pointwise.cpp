@@ -13,6 +13,7 @@
 
 #include "kernels/bf16.h"
 #include "kernels/bf16_bits.h"
+#include "kernels/cuda_test_util.h"
 #include "kernels/kernel_test_util.h"
 #include "kernels/memory.h"
 #include "kernels/registry.h"
@@ -25,7 +26,6 @@ namespace {
 
 using kernels::f32_to_bf16_bits;
 
-constexpr kernels::Ctx kCudaCtx{kernels::Device::kCuda, nullptr};
 constexpr uint16_t kPad = 0xBEEF;  // what padding columns hold before and must hold after
 constexpr float kEps = 1e-5f;
 
@@ -167,35 +167,6 @@ TEST(Bf16PointwiseOps, RejectBadArgumentsNamingTheOp) {
     if (!kernels::cuda_available()) {     \
         GTEST_SKIP() << "no GPU present"; \
     }
-
-// A device copy of a host vector; `extra` more elements of room at the end (left unset).
-template <typename T>
-kernels::BackendBuffer to_device(const std::vector<T>& host, size_t extra = 0) {
-    kernels::BackendBuffer buf(kCudaCtx, (host.size() + extra) * sizeof(T));
-    kernels::buffer_upload(kCudaCtx, buf.data(), host.data(), host.size() * sizeof(T));
-    return buf;
-}
-
-template <typename T>
-std::vector<T> from_device(const kernels::BackendBuffer& buf) {
-    std::vector<T> host(buf.bytes() / sizeof(T));
-    kernels::buffer_download(kCudaCtx, host.data(), buf.data(), buf.bytes());
-    return host;
-}
-
-// Mean milliseconds of `iters` calls of fn after one warm-up.
-template <typename Fn>
-double time_ms(Fn fn, int iters = 20) {
-    fn();
-    kernels::stream_synchronize(kCudaCtx);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < iters; i++) {
-        fn();
-    }
-    kernels::stream_synchronize(kCudaCtx);
-    const std::chrono::duration<double, std::milli> dt = std::chrono::steady_clock::now() - t0;
-    return dt.count() / iters;
-}
 
 // One shape of the CUDA checks: `offset` elements added to every input (in) and output (out)
 // pointer (1: misaligned, the scalar path).
