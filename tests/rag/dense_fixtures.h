@@ -11,6 +11,7 @@
 
 #include "runtime/io/safetensors.h"
 #include "runtime/tensor/tensor.h"
+#include "support/random_bert.h"
 #include "support/test_support.h"
 
 namespace qforge::test {
@@ -51,41 +52,14 @@ inline std::filesystem::path make_random_minilm(const std::filesystem::path& par
     nlohmann::json cfg = nlohmann::json::parse(in);
     cfg["num_hidden_layers"] = layers;
     std::ofstream(dir / "config.json") << cfg.dump(2);
-    const int64_t V = cfg["vocab_size"], H = cfg["hidden_size"], I = cfg["intermediate_size"];
-    const int64_t P = cfg["max_position_embeddings"], TV = cfg["type_vocab_size"];
-    std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
-        {"embeddings.word_embeddings.weight", {V, H}},
-        {"embeddings.position_embeddings.weight", {P, H}},
-        {"embeddings.token_type_embeddings.weight", {TV, H}},
-        {"embeddings.LayerNorm.weight", {H}},
-        {"embeddings.LayerNorm.bias", {H}}};
-    for (int i = 0; i < layers; i++) {
-        const std::string p = "encoder.layer." + std::to_string(i) + ".";
-        for (const char* n : {"query", "key", "value"}) {
-            shapes.push_back({p + "attention.self." + n + ".weight", {H, H}});
-            shapes.push_back({p + "attention.self." + n + ".bias", {H}});
-        }
-        shapes.push_back({p + "attention.output.dense.weight", {H, H}});
-        shapes.push_back({p + "attention.output.dense.bias", {H}});
-        shapes.push_back({p + "attention.output.LayerNorm.weight", {H}});
-        shapes.push_back({p + "attention.output.LayerNorm.bias", {H}});
-        shapes.push_back({p + "intermediate.dense.weight", {I, H}});
-        shapes.push_back({p + "intermediate.dense.bias", {I}});
-        shapes.push_back({p + "output.dense.weight", {H, I}});
-        shapes.push_back({p + "output.dense.bias", {H}});
-        shapes.push_back({p + "output.LayerNorm.weight", {H}});
-        shapes.push_back({p + "output.LayerNorm.bias", {H}});
-    }
-    std::vector<std::pair<std::string, Tensor>> tensors;
-    std::uint64_t k = salt * 1000;
-    for (const auto& [name, shape] : shapes) {
-        Tensor t = Tensor::empty(shape, DType::kF32);
-        const bool ln_w = name.find("LayerNorm.weight") != std::string::npos;
-        const auto r = random_floats(static_cast<std::size_t>(t.numel()), ln_w ? 0.9f : -0.05f,
-                                     ln_w ? 1.1f : 0.05f, k++);
-        std::copy(r.begin(), r.end(), t.data<float>());
-        tensors.emplace_back(name, t);
-    }
+    BertSizes sizes;
+    sizes.vocab = cfg["vocab_size"];
+    sizes.hidden = cfg["hidden_size"];
+    sizes.intermediate = cfg["intermediate_size"];
+    sizes.max_positions = cfg["max_position_embeddings"];
+    sizes.type_vocab = cfg["type_vocab_size"];
+    sizes.layers = layers;
+    const auto tensors = random_bert_tensors(sizes, salt * 1000);
     io::safetensors_write(dir / "model.safetensors", tensors);
     link_minilm_tokenizer(dir);
     return dir;

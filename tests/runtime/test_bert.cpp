@@ -12,6 +12,7 @@
 #include "kernels/common.h"
 #include "runtime/encoder/bert_encoder.h"
 #include "runtime/io/safetensors.h"
+#include "support/random_bert.h"
 #include "support/test_support.h"
 
 namespace qforge {
@@ -179,40 +180,10 @@ TEST(Bert, RealMiniLmSizeByShape) {
     const auto cfg = io::load_bert_config(minilm_dir());
     ASSERT_EQ(cfg.hidden_size, 384);
     ASSERT_EQ(cfg.num_hidden_layers, 6);
-    const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
-    std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
-        {"embeddings.word_embeddings.weight", {cfg.vocab_size, H}},
-        {"embeddings.position_embeddings.weight", {cfg.max_position_embeddings, H}},
-        {"embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, H}},
-        {"embeddings.LayerNorm.weight", {H}},
-        {"embeddings.LayerNorm.bias", {H}}};
-    for (int64_t i = 0; i < cfg.num_hidden_layers; i++) {
-        const std::string p = "encoder.layer." + std::to_string(i) + ".";
-        for (const char* n : {"query", "key", "value"}) {
-            shapes.push_back({p + "attention.self." + n + ".weight", {H, H}});
-            shapes.push_back({p + "attention.self." + n + ".bias", {H}});
-        }
-        shapes.push_back({p + "attention.output.dense.weight", {H, H}});
-        shapes.push_back({p + "attention.output.dense.bias", {H}});
-        shapes.push_back({p + "attention.output.LayerNorm.weight", {H}});
-        shapes.push_back({p + "attention.output.LayerNorm.bias", {H}});
-        shapes.push_back({p + "intermediate.dense.weight", {I, H}});
-        shapes.push_back({p + "intermediate.dense.bias", {I}});
-        shapes.push_back({p + "output.dense.weight", {H, I}});
-        shapes.push_back({p + "output.dense.bias", {H}});
-        shapes.push_back({p + "output.LayerNorm.weight", {H}});
-        shapes.push_back({p + "output.LayerNorm.bias", {H}});
-    }
-    std::vector<std::pair<std::string, Tensor>> tensors;
-    uint64_t salt = 0;
-    for (const auto& [name, shape] : shapes) {
-        Tensor t = Tensor::empty(shape, DType::kF32);
-        const bool ln_w = name.find("LayerNorm.weight") != std::string::npos;
-        const auto r = test::random_floats(static_cast<std::size_t>(t.numel()),
-                                           ln_w ? 0.9f : -0.05f, ln_w ? 1.1f : 0.05f, salt++);
-        std::copy(r.begin(), r.end(), t.data<float>());
-        tensors.emplace_back(name, t);
-    }
+    const test::BertSizes sizes{cfg.vocab_size,        cfg.hidden_size,
+                                cfg.intermediate_size, cfg.max_position_embeddings,
+                                cfg.type_vocab_size,   cfg.num_hidden_layers};
+    const auto tensors = test::random_bert_tensors(sizes, 0);
     test::TempDir dir;
     io::safetensors_write(dir.path() / "model.safetensors", tensors);
     fs::copy_file(minilm_dir() / "config.json", dir.path() / "config.json");
