@@ -19,6 +19,7 @@
 #include "evaluation/run/adapter_load.h"
 #include "evaluation/run/sweep.h"
 #include "kernels/common.h"
+#include "launcher/abort_on_error.h"
 #include "launcher/commands.h"
 #include "launcher/eval_config.h"
 #include "parallel/mpi_collective.h"
@@ -220,16 +221,8 @@ void run_eval(const EvalArgs& args) {
         c.generation.max_tokens = args.max_tokens;
     }
     const bool under_mpi = parallel::launched_by_mpi();
-    try {
-        run_eval_job(std::move(c), args);
-    } catch (const Error& e) {
-        if (under_mpi) {  // the other ranks would wait forever in the gather
-            std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
-                         e.what());
-            parallel::MpiSession::abort_job(1);
-        }
-        throw;
-    }
+    // under mpirun the other ranks would wait forever in the gather
+    run_or_abort_job(under_mpi, [&] { run_eval_job(std::move(c), args); });
 }
 
 }  // namespace

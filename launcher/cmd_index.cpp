@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/common.h"
+#include "launcher/abort_on_error.h"
 #include "launcher/commands.h"
 #include "launcher/progress.h"
 #include "parallel/mpi_collective.h"
@@ -178,16 +179,7 @@ void run_index(const IndexArgs& args, const CLI::App& sub) {
         mpi.emplace(nullptr, nullptr);
         coll = std::make_unique<parallel::MpiCollective>();
     }
-    try {
-        run_index_job(args, sub, coll.get());
-    } catch (const Error& e) {
-        if (coll && coll->world() > 1) {  // the other ranks would wait in the all-reduce
-            std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
-                         e.what());
-            parallel::MpiSession::abort_job(1);
-        }
-        throw;
-    }
+    run_or_abort_job(coll && coll->world() > 1, [&] { run_index_job(args, sub, coll.get()); });
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <mpi.h>
 
 #include "kernels/common.h"
+#include "launcher/abort_on_error.h"
 #include "launcher/commands.h"
 #include "launcher/config.h"
 #include "launcher/sweep_plan.h"
@@ -173,7 +174,8 @@ void run_sweep(const SweepArgs& args) {
                      plan.dir.string().c_str());
     }
 
-    try {
+    // with several ranks the other groups would wait forever at the final barrier
+    run_or_abort_job(world > 1, [&] {
         if (mpi) {
             QF_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
             run_groups(plan, configs, *mpi);
@@ -185,14 +187,7 @@ void run_sweep(const SweepArgs& args) {
                 run_trial(plan, configs[at], plan.trials[at], coll, 0);
             }
         }
-    } catch (const Error& e) {
-        if (world > 1) {  // the other groups would wait forever at the final barrier
-            std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
-                         e.what());
-            parallel::MpiSession::abort_job(1);
-        }
-        throw;
-    }
+    });
 
     if (rank == 0) {
         std::vector<TrialResult> results;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/common.h"
+#include "launcher/abort_on_error.h"
 #include "launcher/commands.h"
 #include "launcher/config.h"
 #include "launcher/progress.h"
@@ -120,18 +121,12 @@ void run_train(const TrainArgs& args) {
             static_cast<long long>(cfg.train.micro_batch * cfg.train.grad_accum * coll->world()),
             static_cast<long long>(cfg.data.seq_len));
     }
-    train::TrainSummary s;
-    try {
-        s = train::train_run(cfg, train_config_to_yaml(cfg), {args.resume, args.stop_after}, *coll,
-                             obs);
-    } catch (const Error& e) {
-        if (coll->world() > 1) {  // the other ranks would wait forever in a collective
-            std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
-                         e.what());
-            parallel::MpiSession::abort_job(1);
-        }
-        throw;
-    }
+    // with several ranks the others would wait forever in a collective
+    const bool several_ranks = coll->world() > 1;
+    const train::TrainSummary s = run_or_abort_job(several_ranks, [&] {
+        return train::train_run(cfg, train_config_to_yaml(cfg), {args.resume, args.stop_after},
+                                *coll, obs);
+    });
     if (bar) {
         bar->finish();
     }
@@ -151,16 +146,8 @@ void run_train(const TrainArgs& args) {
         std::printf("metrics / plot:    %s, %s\n", (s.run_dir / "metrics.jsonl").string().c_str(),
                     (s.run_dir / "loss.png").string().c_str());
     }
-    try {  // the config's index: section (rank 0 writes; every rank embeds its share)
-        build_index_after_train(cfg, s.run_dir, *coll);
-    } catch (const Error& e) {
-        if (coll->world() > 1) {
-            std::fprintf(stderr, "qforge: error on %s: %s\n", parallel::rank_and_host().c_str(),
-                         e.what());
-            parallel::MpiSession::abort_job(1);
-        }
-        throw;
-    }
+    // the config's index: section (rank 0 writes; every rank embeds its share)
+    run_or_abort_job(several_ranks, [&] { build_index_after_train(cfg, s.run_dir, *coll); });
 }
 
 }  // namespace
