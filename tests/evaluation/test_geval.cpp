@@ -6,6 +6,7 @@
 
 #include "evaluation/judge/geval.h"
 #include "evaluation/judge/local_judge.h"
+#include "evaluation/stories_fixture.h"
 #include "kernels/common.h"
 #include "support/test_support.h"
 
@@ -79,16 +80,7 @@ private:
     Judge& inner_;
 };
 
-struct Stories {
-    Stories()
-        : dir(test::data_dir() / "models" / "stories260K"),
-          tok(Tokenizer::load(dir)),
-          model(LlamaModel::load(dir)) {}
-
-    std::filesystem::path dir;
-    Tokenizer tok;
-    LlamaModel model;
-};
+using Stories = test::StoriesModel;
 
 TEST(GevalLocalJudge, StepsAreGeneratedOnceAndCached) {
     Stories s;

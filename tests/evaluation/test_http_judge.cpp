@@ -15,6 +15,7 @@
 #include "evaluation/judge/http_judge.h"
 #include "evaluation/judge/http_post.h"
 #include "evaluation/judge/local_judge.h"
+#include "evaluation/stories_fixture.h"
 #include "kernels/common.h"
 #include "support/test_support.h"
 
@@ -108,16 +109,7 @@ private:
     std::thread thread_;
 };
 
-struct Stories {
-    Stories()
-        : dir(test::data_dir() / "models" / "stories260K"),
-          tok(Tokenizer::load(dir)),
-          model(LlamaModel::load(dir)) {}
-
-    std::filesystem::path dir;
-    Tokenizer tok;
-    LlamaModel model;
-};
+using Stories = test::StoriesModel;
 
 TEST(HttpJudge, GivesTheLocalJudgesScoresOverLoopback) {
     Stories s;

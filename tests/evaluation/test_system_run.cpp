@@ -5,22 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "evaluation/run/system_run.h"
+#include "evaluation/stories_fixture.h"
 #include "runtime/generate/generate.h"
 #include "support/test_support.h"
 
 namespace qforge::eval {
 namespace {
 
-struct Stories {
-    Stories()
-        : dir(test::data_dir() / "models" / "stories260K"),
-          tok(Tokenizer::load(dir)),
-          model(LlamaModel::load(dir)) {}
-
-    std::filesystem::path dir;
-    Tokenizer tok;
-    LlamaModel model;
-};
+using Stories = test::StoriesModel;
 
 // Sum of -log p(ref[k] | prefix) by feeding one token at a time (another code path).
 double nll_incremental(const LlamaModel& m, const std::vector<int32_t>& prompt,
