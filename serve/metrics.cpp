@@ -2,6 +2,8 @@
 #include "serve/metrics.h"
 
 #include <fmt/format.h>
+#include <string>
+#include <string_view>
 
 #include "serve/engine.h"
 
@@ -80,48 +82,45 @@ std::string Metrics::prometheus(const EngineStats& engine, int64_t adapters) con
     const double window = std::min(kWindowSeconds, std::max(up, 1e-9));
 
     std::string out;
-    out += "# HELP qforge_requests_total HTTP requests answered, by endpoint and status.\n";
-    out += "# TYPE qforge_requests_total counter\n";
+    // Prometheus text format: HELP and TYPE lines, then the samples
+    auto header = [&](std::string_view name, std::string_view type, std::string_view help) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    auto metric = [&](std::string_view name, std::string_view type, std::string_view help,
+                      const std::string& value) {
+        header(name, type, help);
+        out += fmt::format("{} {}\n", name, value);
+    };
+    header("qforge_requests_total", "counter", "HTTP requests answered, by endpoint and status.");
     for (const auto& [key, n] : requests_) {
         out += fmt::format("qforge_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", key.first,
                            key.second, n);
     }
-    out += "# HELP qforge_prompt_tokens_total Prompt tokens of accepted generation requests.\n";
-    out += "# TYPE qforge_prompt_tokens_total counter\n";
-    out += fmt::format("qforge_prompt_tokens_total {}\n", prompt_tokens_);
-    out += "# HELP qforge_generation_tokens_total Tokens generated.\n";
-    out += "# TYPE qforge_generation_tokens_total counter\n";
-    out += fmt::format("qforge_generation_tokens_total {}\n", generated_tokens_);
-    out += "# HELP qforge_generation_tokens_per_second Tokens generated per second, last 10 s.\n";
-    out += "# TYPE qforge_generation_tokens_per_second gauge\n";
-    out += fmt::format("qforge_generation_tokens_per_second {:.3f}\n",
-                       static_cast<double>(window_tokens) / window);
-    out += "# HELP qforge_engine_steps_total Batched forward steps run by the engine.\n";
-    out += "# TYPE qforge_engine_steps_total counter\n";
-    out += fmt::format("qforge_engine_steps_total {}\n", steps_);
-    out += "# HELP qforge_engine_step_seconds_total Time spent in engine steps.\n";
-    out += "# TYPE qforge_engine_step_seconds_total counter\n";
-    out += fmt::format("qforge_engine_step_seconds_total {:.6f}\n", step_seconds_);
-    out += "# HELP qforge_queue_depth Requests waiting for a KV slot.\n";
-    out += "# TYPE qforge_queue_depth gauge\n";
-    out += fmt::format("qforge_queue_depth {}\n", engine.waiting);
-    out += "# HELP qforge_running_requests Requests in the running batch.\n";
-    out += "# TYPE qforge_running_requests gauge\n";
-    out += fmt::format("qforge_running_requests {}\n", engine.running);
-    out += "# HELP qforge_kv_slots KV-cache slots (max concurrent sequences).\n";
-    out += "# TYPE qforge_kv_slots gauge\n";
-    out += fmt::format("qforge_kv_slots {}\n", engine.slots);
-    out += "# HELP qforge_kv_cache_bytes Bytes held by the KV cache.\n";
-    out += "# TYPE qforge_kv_cache_bytes gauge\n";
-    out += fmt::format("qforge_kv_cache_bytes {}\n", engine.kv_bytes);
-    out += "# HELP qforge_lora_adapters Adapters loaded.\n";
-    out += "# TYPE qforge_lora_adapters gauge\n";
-    out += fmt::format("qforge_lora_adapters {}\n", adapters);
-    out += "# HELP qforge_request_latency_seconds Completion request latency, end to end.\n";
-    out += "# TYPE qforge_request_latency_seconds histogram\n";
+    metric("qforge_prompt_tokens_total", "counter",
+           "Prompt tokens of accepted generation requests.", std::to_string(prompt_tokens_));
+    metric("qforge_generation_tokens_total", "counter", "Tokens generated.",
+           std::to_string(generated_tokens_));
+    metric("qforge_generation_tokens_per_second", "gauge",
+           "Tokens generated per second, last 10 s.",
+           fmt::format("{:.3f}", static_cast<double>(window_tokens) / window));
+    metric("qforge_engine_steps_total", "counter", "Batched forward steps run by the engine.",
+           std::to_string(steps_));
+    metric("qforge_engine_step_seconds_total", "counter", "Time spent in engine steps.",
+           fmt::format("{:.6f}", step_seconds_));
+    metric("qforge_queue_depth", "gauge", "Requests waiting for a KV slot.",
+           std::to_string(engine.waiting));
+    metric("qforge_running_requests", "gauge", "Requests in the running batch.",
+           std::to_string(engine.running));
+    metric("qforge_kv_slots", "gauge", "KV-cache slots (max concurrent sequences).",
+           std::to_string(engine.slots));
+    metric("qforge_kv_cache_bytes", "gauge", "Bytes held by the KV cache.",
+           std::to_string(engine.kv_bytes));
+    metric("qforge_lora_adapters", "gauge", "Adapters loaded.", std::to_string(adapters));
+    header("qforge_request_latency_seconds", "histogram",
+           "Completion request latency, end to end.");
     latency_.print(out, "qforge_request_latency_seconds");
-    out += "# HELP qforge_time_to_first_token_seconds Time from arrival to the first text sent.\n";
-    out += "# TYPE qforge_time_to_first_token_seconds histogram\n";
+    header("qforge_time_to_first_token_seconds", "histogram",
+           "Time from arrival to the first text sent.");
     ttft_.print(out, "qforge_time_to_first_token_seconds");
     return out;
 }
