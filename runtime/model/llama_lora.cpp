@@ -102,7 +102,7 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     positions_ = DeviceArray<int32_t>(ctx_, N);
     positions_host_.resize(sz(N));
     if (model_.embed() == nullptr) {
-        embed_staging_ = kernels::PinnedHostBuffer(ctx_, sz(N * c.hidden_size) * sizeof(float));
+        embed_staging_ = kernels::PinnedHostBuffer(ctx_, sz(N * C) * sizeof(float));
     }
     losses_host_.resize(sz(N));
     dequant_ = make(0);

@@ -23,13 +23,6 @@ int64_t rank_of(const LoraProjection& p) {
     return p.A != nullptr ? p.r : 0;
 }
 
-const float* dropped(const Ctx& ctx, const LoraProjection& p, const float* x, int64_t N,
-                     DeviceArray<float>& xd) {
-    xd.bind(ctx);
-    xd.ensure(N * p.in);
-    kernels::dropout_forward(ctx, xd.data(), x, N * p.in, p.dropout, p.seed, p.key);
-    return xd.data();
-}
 }  // namespace
 
 int64_t bf16_row_stride(int64_t n) {
@@ -89,8 +82,8 @@ void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const Pac
             gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
                       pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
         } else {
-            gemm(ctx, false, true, N, r, p.in, 1.0f, dropped(ctx, p, x, N, xd), p.in, p.A, p.in,
-                 0.0f, u, r);
+            gemm(ctx, false, true, N, r, p.in, 1.0f, dropped_input(ctx, p, x, N, xd), p.in, p.A,
+                 p.in, 0.0f, u, r);
         }
         if (y == nullptr) {
             return;
@@ -145,8 +138,8 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
             gemm_bf16(ctx, true, false, r, p.in, N, 1.0f, dys.data() + p.out, dys.ld, xs.data(),
                       xs.ld, 1.0f, dA, p.in);
         } else {
-            gemm(ctx, true, false, r, p.in, N, 1.0f, du.data(), r, dropped(ctx, p, x, N, xd), p.in,
-                 1.0f, dA, p.in);
+            gemm(ctx, true, false, r, p.in, N, 1.0f, du.data(), r, dropped_input(ctx, p, x, N, xd),
+                 p.in, 1.0f, dA, p.in);
         }
     }
     if (dx == nullptr) {

@@ -12,8 +12,6 @@ namespace qforge {
 
 using kernels::gemm;
 
-namespace {
-// drop(x) into xd, or x itself when there is no dropout.
 const float* dropped_input(const kernels::Ctx& ctx, const LoraProjection& p, const float* x,
                            int64_t N, DeviceArray<float>& xd) {
     if (p.dropout <= 0.0f) {
@@ -23,7 +21,6 @@ const float* dropped_input(const kernels::Ctx& ctx, const LoraProjection& p, con
     kernels::dropout_forward(ctx, xd.data(), x, N * p.in, p.dropout, p.seed, p.key);
     return xd.data();
 }
-}  // namespace
 
 LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>& scratch,
                                   const LoraAdapter* adapter, int64_t layer, int t) {

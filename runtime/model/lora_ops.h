@@ -27,6 +27,10 @@ struct LoraProjection {
 LoraProjection lora_projection_of(const FrozenLinear& weight, std::vector<float>& scratch,
                                   const LoraAdapter* adapter, int64_t layer, int t);
 
+// drop(x) (N, in) into xd (grown to N*in floats), or x itself when p has no dropout.
+const float* dropped_input(const kernels::Ctx& ctx, const LoraProjection& p, const float* x,
+                           int64_t N, DeviceArray<float>& xd);
+
 // y (N,out) = beta * y + x W^T + s * drop(x) A^T B^T. u (N,r) receives drop(x) A^T when
 // non-null (saved for backward); y == nullptr computes u only. xd is scratch on ctx (grown to N*in
 // floats with dropout, or N*r when u is null).
