@@ -129,6 +129,20 @@ void buffer_upload_async(const Ctx& ctx, void* dst, const void* pinned_src, std:
 #endif
 }
 
+const void* pinned_device_view(const Ctx& ctx, const void* pinned) {
+    if (ctx.device == Device::kCpu || pinned == nullptr) {
+        return pinned;
+    }
+#ifdef QFORGE_HAS_CUDA
+    void* view = nullptr;
+    cuda_check(cudaHostGetDevicePointer(&view, const_cast<void*>(pinned), 0),
+               "cudaHostGetDevicePointer", 0);
+    return view;
+#else
+    no_cuda("pinned_device_view");
+#endif
+}
+
 std::size_t device_bytes_in_use() {
     auto& l = ledger();
     const std::lock_guard lock(l.mu);

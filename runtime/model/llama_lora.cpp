@@ -101,9 +101,6 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     segments_ = DeviceArray<int32_t>(ctx_, N);
     positions_ = DeviceArray<int32_t>(ctx_, N);
     positions_host_.resize(sz(N));
-    if (model_.embed() == nullptr) {
-        embed_staging_ = kernels::PinnedHostBuffer(ctx_, sz(N * C) * sizeof(float));
-    }
     losses_host_.resize(sz(N));
     dequant_ = make(0);
     for (int64_t l = 0; l < L; ++l) {  // the adapter's layout is layer-major
@@ -431,9 +428,7 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     if (batch.segment_ids != nullptr) {
         segments_.upload(batch.segment_ids, N);
     }
-    // the staging is free again: the previous run() ended with a download (a stream sync)
-    model_.embed_rows(xs_[0].data(), batch.input, input_.data(), N,
-                      static_cast<float*>(embed_staging_.data()));
+    model_.embed_rows(xs_[0].data(), input_.data(), N);
     for (int64_t l = 0; l < L; ++l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         layer_forward(l, batch, a, xs_[sz(l)].data(), xs_[sz(l + 1)].data(), backward, seed,

@@ -109,7 +109,6 @@ private:
     std::vector<Buf> xs_;          // layer inputs (L+1) x (N,C); xs_[L] = final hidden
     std::vector<LayerActs> acts_;  // L sets, or 1 when checkpointing
     DeviceArray<int32_t> input_, targets_, segments_, positions_;
-    kernels::PinnedHostBuffer embed_staging_;  // gathered embedding rows (host-resident table)
     Buf dequant_;  // the fp32 weights of the projection in use (NF4 dequantized right before use)
     // backward scratch
     Buf dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;

@@ -2,7 +2,6 @@
 #include "runtime/model/llama_on_device.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "kernels/bf16.h"
 #include "kernels/embedding.h"
@@ -69,7 +68,8 @@ LlamaOnDevice LlamaOnDevice::from_model(const LlamaModel& model, const Ctx& ctx)
     if (host || d.config_.tie_word_embeddings) {
         d.embed_ = place(W.embed);
     } else {
-        d.host_embed_ = W.embed.data<float>();
+        float* table = d.pin_host_embed();
+        std::copy_n(W.embed.data<float>(), W.embed.numel(), table);
     }
     d.lm_head_ = d.config_.tie_word_embeddings ? d.embed_ : place(W.lm_head);
     d.final_norm_ = place(W.final_norm);
@@ -142,9 +142,7 @@ LlamaOnDevice LlamaOnDevice::random(const io::LlamaConfig& config, const Ctx& ct
     } else {  // drawn on the device like the rest, then kept on the host (see embed())
         DeviceArray<float> table(ctx, V * C);
         kernels::random_normal(ctx, table.data(), V * C, kInitStd, seed, key++);
-        d.host_embed_owned_.resize(sz(V * C));
-        table.download(d.host_embed_owned_.data(), V * C);
-        d.host_embed_ = d.host_embed_owned_.data();
+        table.download(d.pin_host_embed(), V * C);
     }
     d.lm_head_ = c.tie_word_embeddings ? d.embed_ : normal(V * C);
     d.final_norm_ = unit();
@@ -199,48 +197,19 @@ LlamaOnDevice LlamaOnDevice::random(const io::LlamaConfig& config, const Ctx& ct
     return d;
 }
 
-void LlamaOnDevice::embed_rows(float* out, const int32_t* host_ids, const int32_t* device_ids,
-                               int64_t N, float* pinned_rows) const {
-    const int64_t C = config_.hidden_size, V = config_.vocab_size;
-    if (embed_ != nullptr) {
-        kernels::embedding_forward(ctx_, out, device_ids, embed_, N, C, V);
-        return;
-    }
-    for (int64_t i = 0; i < N; ++i) {
-        QF_CHECK(host_ids[i] >= 0 && host_ids[i] < V,
-                 "embedding: token id {} at row {} is outside the vocabulary [0, {})", host_ids[i],
-                 i, V);
-    }
-    std::vector<float> rows;
-    float* dst = pinned_rows;
-    if (dst == nullptr) {
-        rows.resize(sz(N * C));
-        dst = rows.data();
-    }
-    // Row gathers from a table far larger than the caches: a few threads keep more loads in
-    // flight (64 MiB per Llama-3-8B micro-batch of 4,096 tokens).
-    auto gather = [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-            std::copy_n(host_embed_ + static_cast<int64_t>(host_ids[i]) * C, C, dst + i * C);
-        }
-    };
-    const int64_t threads =
-        std::clamp<int64_t>(N * C / (int64_t{1} << 20), 1,
-                            std::max<int64_t>(1, std::thread::hardware_concurrency() / 2));
-    std::vector<std::thread> pool;
-    for (int64_t t = 1; t < threads; ++t) {
-        pool.emplace_back(gather, N * t / threads, N * (t + 1) / threads);
-    }
-    gather(0, N / threads);
-    for (auto& th : pool) {
-        th.join();
-    }
-    const std::size_t bytes = sz(N * C) * sizeof(float);
-    if (pinned_rows != nullptr) {
-        kernels::buffer_upload_async(ctx_, out, pinned_rows, bytes);
-    } else {
-        kernels::buffer_upload(ctx_, out, rows.data(), bytes);
-    }
+float* LlamaOnDevice::pin_host_embed() {
+    const int64_t V = config_.vocab_size, C = config_.hidden_size;
+    host_embed_ = kernels::PinnedHostBuffer(ctx_, sz(V * C) * sizeof(float));
+    host_embed_view_ =
+        static_cast<const float*>(kernels::pinned_device_view(ctx_, host_embed_.data()));
+    return static_cast<float*>(host_embed_.data());
+}
+
+void LlamaOnDevice::embed_rows(float* out, const int32_t* device_ids, int64_t N) const {
+    const float* table = embed_ != nullptr ? embed_ : host_embed_view_;
+    QF_CHECK(table != nullptr, "embed_rows: the model has no embedding table");
+    kernels::embedding_forward(ctx_, out, device_ids, table, N, config_.hidden_size,
+                               config_.vocab_size);
 }
 
 const float* LlamaOnDevice::projection_weights(int64_t layer, int t,
