@@ -19,10 +19,11 @@ std::atomic<GemmMath>& gemm_math() {
     return math;
 }
 
-// The checks gemm and gemm_bf16 share; returns whether the call has work (M, N > 0).
+// The checks gemm, gemm_bf16 and gemm_bf16_to_bf16 share; returns whether the call has work (M, N >
+// 0).
 bool check_gemm_args(std::string_view op, bool trans_a, bool trans_b, int64_t M, int64_t N,
                      int64_t K, const void* A, int64_t lda, const void* B, int64_t ldb,
-                     const float* C, int64_t ldc) {
+                     const void* C, int64_t ldc) {
     check_size(op, "M", M, 0);
     check_size(op, "N", N, 0);
     check_size(op, "K", K, 0);
@@ -94,6 +95,28 @@ void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N,
 #endif
     }
     throw_unsupported(Op::kGemmBf16, ctx.device);
+}
+
+void gemm_bf16_to_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                       uint16_t* C, int64_t ldc) {
+    const bool has_work =
+        check_gemm_args("gemm_bf16_to_bf16", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::gemm_bf16_to_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!has_work) {
+                return;
+            }
+            return cuda::gemm_bf16_to_bf16(ctx.stream, trans_a, trans_b, M, N, K, alpha, A, lda, B,
+                                           ldb, C, ldc);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kGemmBf16ToBf16, ctx.device);
 }
 
 }  // namespace qforge::kernels

@@ -22,6 +22,14 @@ void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N,
                float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                float beta, float* C, int64_t ldc);
 
+// gemm_bf16 with the result rounded to bf16 (RNE) as it is stored: C = bf16(alpha op(A) op(B)),
+// written, never read (no beta). For activations that are only read again as bf16 (GEMM operands,
+// the bf16 SwiGLU). CUDA: cuBLASLt with a bf16 D; CPU: gemm_bf16 into fp32, then rounded
+// (kernels/bf16_bits.h). K = 0 writes zeros.
+void gemm_bf16_to_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                       uint16_t* C, int64_t ldc);
+
 // How gemm (and linear, which calls it) rounds on the CUDA backend, for every later call in the
 // process; kTf32 by default. The CPU backend always computes in fp32.
 void set_cuda_gemm_math(GemmMath math);

@@ -49,8 +49,9 @@ constexpr std::array kAllOps = {
     Op::kSwigluBackwardBf16,
     Op::kRmsnormForwardBf16,
     Op::kConvertFromBf16,
+    Op::kGemmBf16ToBf16,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kConvertFromBf16) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kGemmBf16ToBf16) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -131,6 +132,8 @@ std::string_view op_name(Op op) {
             return "rmsnorm_forward_bf16";
         case Op::kConvertFromBf16:
             return "convert_from_bf16";
+        case Op::kGemmBf16ToBf16:
+            return "gemm_bf16_to_bf16";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

@@ -46,6 +46,7 @@ enum class Op {
     kSwigluBackwardBf16,
     kRmsnormForwardBf16,
     kConvertFromBf16,
+    kGemmBf16ToBf16,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

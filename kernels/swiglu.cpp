@@ -52,8 +52,8 @@ void swiglu_backward(const Ctx& ctx, float* dgate, float* dup, const float* dout
     throw_unsupported(Op::kSwigluBackward, ctx.device);
 }
 
-void swiglu_forward_bf16(const Ctx& ctx, uint16_t* h, int64_t ld_h, const float* gate,
-                         const float* up, int64_t N, int64_t F) {
+void swiglu_forward_bf16(const Ctx& ctx, uint16_t* h, int64_t ld_h, const uint16_t* gate,
+                         const uint16_t* up, int64_t N, int64_t F) {
     constexpr std::string_view op = "swiglu_forward_bf16";
     check_size(op, "N", N, 0);
     check_size(op, "F", F, 0);
@@ -79,7 +79,7 @@ void swiglu_forward_bf16(const Ctx& ctx, uint16_t* h, int64_t ld_h, const float*
 }
 
 void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_t ld,
-                          const float* dh, const float* gate, const float* up, int64_t N,
+                          const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
                           int64_t F) {
     constexpr std::string_view op = "swiglu_backward_bf16";
     check_size(op, "N", N, 0);

@@ -16,17 +16,19 @@ void swiglu_forward(const Ctx& ctx, float* out, const float* gate, const float* 
 void swiglu_backward(const Ctx& ctx, float* dgate, float* dup, const float* dout, const float* gate,
                      const float* up, int64_t n);
 
-// h[r * ld_h + c] = bf16(silu(gate) * up) for r < N, c < F (gate, up: (N, F) fp32 contiguous); the
-// fp32 value is computed exactly as swiglu_forward computes it, then rounded (RNE). Columns >= F of
-// each h row are left as they are.
-void swiglu_forward_bf16(const Ctx& ctx, uint16_t* h, int64_t ld_h, const float* gate,
-                         const float* up, int64_t N, int64_t F);
+// The bf16 twins read bf16 gate, up (and dh): (N, F) contiguous, values as their 16 bits, widened
+// exactly to fp32.
+// h[r * ld_h + c] = bf16(silu(gate) * up) for r < N, c < F; the fp32 value is computed from the
+// widened inputs exactly as swiglu_forward computes it, then rounded (RNE). Columns >= F of each h
+// row are left as they are.
+void swiglu_forward_bf16(const Ctx& ctx, uint16_t* h, int64_t ld_h, const uint16_t* gate,
+                         const uint16_t* up, int64_t N, int64_t F);
 
 // dgate[r*ld + c] = bf16(dh * d silu(gate)/d gate * up), dup[r*ld + c] = bf16(dh * silu(gate)),
-// written (not accumulated), the fp32 values computed exactly as swiglu_backward computes its
-// increments; dh (N, F) fp32 contiguous. Columns >= F of each row are left as they are.
+// written (not accumulated), the fp32 values computed from the widened inputs exactly as
+// swiglu_backward computes its increments. Columns >= F of each row are left as they are.
 void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_t ld,
-                          const float* dh, const float* gate, const float* up, int64_t N,
+                          const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
                           int64_t F);
 
 }  // namespace qforge::kernels

@@ -1,9 +1,10 @@
 // CPU reference for the bf16 operand ops: convert_to_bf16 and convert_from_bf16 (kernels/bf16.h,
 // the widening keeps every bit: out bits = in << 16, NaN payloads included), nf4_dequantize_bf16
-// (kernels/nf4.h) and gemm_bf16 (kernels/gemm.h). Rounding is kernels/bf16_bits.h (round to
-// nearest even, NaN -> 0x7FFF), the rule CUDA's __float2bfloat16_rn follows, so the two
-// conversions are bit-identical across backends. gemm_bf16 widens its operands to fp32 (exact)
-// and calls the fp32 reference: products and sums are then those of fp32 BLAS.
+// (kernels/nf4.h), gemm_bf16 and gemm_bf16_to_bf16 (kernels/gemm.h). Rounding is
+// kernels/bf16_bits.h (round to nearest even, NaN -> 0x7FFF), the rule CUDA's __float2bfloat16_rn
+// follows, so the two conversions are bit-identical across backends. gemm_bf16 widens its operands
+// to fp32 (exact) and calls the fp32 reference: products and sums are then those of fp32 BLAS;
+// gemm_bf16_to_bf16 rounds that fp32 result.
 #include <algorithm>
 #include <vector>
 
@@ -90,6 +91,18 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
     const std::vector<float> a = widen(A, a_rows, a_cols, lda);
     const std::vector<float> b = widen(B, b_rows, b_cols, ldb);
     gemm(trans_a, trans_b, M, N, K, alpha, a.data(), a_cols, b.data(), b_cols, beta, C, ldc);
+}
+
+// gemm_bf16 into a dense fp32 (M,N) temporary (beta 0), then C = bf16 of each value.
+void gemm_bf16_to_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, uint16_t* C,
+                       int64_t ldc) {
+    if (M == 0 || N == 0) {
+        return;
+    }
+    std::vector<float> c(static_cast<size_t>(M * N));
+    gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, c.data(), N);
+    convert_to_bf16(C, ldc, c.data(), N, M, N, 1.0f);
 }
 
 }  // namespace qforge::kernels::cpu

@@ -1,8 +1,9 @@
 // CPU reference for the bf16-output twins of swiglu_forward, swiglu_backward (kernels/swiglu.h)
 // and rmsnorm_forward (kernels/rmsnorm.h): each value is the fp32 op's (the shared formulas of
 // kernels/cpu/pointwise_math.h) rounded to nearest even by kernels/bf16_bits.h, written into a
-// strided bf16 matrix whose columns past the row length are left alone.
-//   gate, up, dh: (N, F) contiguous; h, dgate, dup: (N, F) with row stride ld (>= F)
+// strided bf16 matrix whose columns past the row length are left alone. The swiglu twins read
+// bf16 inputs and widen them exactly (bf16_bits_to_f32) before the fp32 formulas.
+//   gate, up, dh: (N, F) contiguous bf16; h, dgate, dup: (N, F) with row stride ld (>= F)
 //   inp: (N, C) contiguous; out: (N, C) with row stride ld_out (>= C); rstd: (N) or nullptr
 #include "kernels/bf16_bits.h"
 #include "kernels/cpu/ops.h"
@@ -11,24 +12,26 @@
 
 namespace qforge::kernels::cpu {
 
-void swiglu_forward_bf16(uint16_t* h, int64_t ld_h, const float* gate, const float* up, int64_t N,
-                         int64_t F) {
+void swiglu_forward_bf16(uint16_t* h, int64_t ld_h, const uint16_t* gate, const uint16_t* up,
+                         int64_t N, int64_t F) {
 #pragma omp parallel for if (N * F >= kParallelMinWork)
     for (int64_t r = 0; r < N; r++) {
         for (int64_t c = 0; c < F; c++) {
             const int64_t i = r * F + c;
-            h[r * ld_h + c] = f32_to_bf16_bits(swiglu_value(gate[i], up[i]));
+            h[r * ld_h + c] =
+                f32_to_bf16_bits(swiglu_value(bf16_bits_to_f32(gate[i]), bf16_bits_to_f32(up[i])));
         }
     }
 }
 
-void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const float* dh,
-                          const float* gate, const float* up, int64_t N, int64_t F) {
+void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint16_t* dh,
+                          const uint16_t* gate, const uint16_t* up, int64_t N, int64_t F) {
 #pragma omp parallel for if (N * F >= kParallelMinWork)
     for (int64_t r = 0; r < N; r++) {
         for (int64_t c = 0; c < F; c++) {
             const int64_t i = r * F + c;
-            const SwigluGrads d = swiglu_grads(dh[i], gate[i], up[i]);
+            const SwigluGrads d = swiglu_grads(bf16_bits_to_f32(dh[i]), bf16_bits_to_f32(gate[i]),
+                                               bf16_bits_to_f32(up[i]));
             dgate[r * ld + c] = f32_to_bf16_bits(d.dgate);
             dup[r * ld + c] = f32_to_bf16_bits(d.dup);
         }

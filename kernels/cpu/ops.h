@@ -66,13 +66,18 @@ void nf4_dequantize_bf16(uint16_t* out, int64_t ld_out, const Nf4View& w, int64_
 void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C,
                int64_t ldc);
+// gemm_bf16 into an fp32 (M,N) temporary, each value then rounded to nearest even into C.
+void gemm_bf16_to_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, uint16_t* C,
+                       int64_t ldc);
 
 // bf16-output twins of swiglu and rmsnorm_forward (kernels/cpu/bf16_pointwise.cpp): the fp32
-// values of the fp32 ops (kernels/cpu/pointwise_math.h), rounded to nearest even.
-void swiglu_forward_bf16(uint16_t* h, int64_t ld_h, const float* gate, const float* up, int64_t N,
-                         int64_t F);
-void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const float* dh,
-                          const float* gate, const float* up, int64_t N, int64_t F);
+// values of the fp32 ops (kernels/cpu/pointwise_math.h), rounded to nearest even. The swiglu
+// twins read bf16 inputs (gate, up, dh), widened exactly to fp32.
+void swiglu_forward_bf16(uint16_t* h, int64_t ld_h, const uint16_t* gate, const uint16_t* up,
+                         int64_t N, int64_t F);
+void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint16_t* dh,
+                          const uint16_t* gate, const uint16_t* up, int64_t N, int64_t F);
 void rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, const float* inp,
                           const float* weight, int64_t N, int64_t C, float eps);
 

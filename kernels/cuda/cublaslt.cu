@@ -45,8 +45,8 @@ int64_t alignment_of(const void* ptr) {
     return align;
 }
 
-using PlanKey = std::tuple<int, int, int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t,
-                           int64_t, int64_t, int64_t, int64_t, bool>;
+using PlanKey = std::tuple<int, int, int, int, bool, bool, int64_t, int64_t, int64_t, int64_t,
+                           int64_t, int64_t, int64_t, int64_t, int64_t, bool>;
 
 struct Plan {
     cublasLtMatmulDesc_t desc = nullptr;
@@ -77,7 +77,7 @@ Plan make_plan(cublasLtHandle_t handle, const LtMatmul& mm, int64_t align_a, int
     const uint64_t b_cols = static_cast<uint64_t>(mm.trans_b ? mm.k : mm.n);
     QF_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.a, mm.ab_type, a_rows, a_cols, mm.lda));
     QF_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.b, mm.ab_type, b_rows, b_cols, mm.ldb));
-    QF_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32F, static_cast<uint64_t>(mm.m),
+    QF_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.c, mm.c_type, static_cast<uint64_t>(mm.m),
                                                static_cast<uint64_t>(mm.n), mm.ldc));
 
     cublasLtMatmulPreference_t pref = nullptr;
@@ -127,6 +127,7 @@ void cublaslt_matmul(void* stream, const LtMatmul& mm) {
     const int64_t align_c = alignment_of(mm.C);
     const PlanKey key{device,
                       static_cast<int>(mm.ab_type),
+                      static_cast<int>(mm.c_type),
                       static_cast<int>(mm.compute),
                       mm.trans_a,
                       mm.trans_b,

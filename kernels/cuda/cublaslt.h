@@ -1,7 +1,7 @@
 // What is here: cublaslt_matmul, one column-major cuBLASLt matmul D = alpha op(A) op(B) + beta C
-// (D = C in place) with the handle, the 32 MiB workspace and the algorithm choice looked after:
-// one cublasLtHandle per device (created on first use), one workspace per stream, and the
-// heuristic's algorithm cached per shape, leading dimensions, types and operand alignments.
+// (D = C in place, fp32 or bf16) with the handle, the 32 MiB workspace and the algorithm choice
+// looked after: one cublasLtHandle per device (created on first use), one workspace per stream, and
+// the heuristic's algorithm cached per shape, leading dimensions, types and operand alignments.
 // Used by kernels/cuda/gemm.cu, which maps row-major calls onto it. Include from .cu files only.
 #pragma once
 
@@ -12,15 +12,16 @@
 namespace qforge::kernels::cuda {
 
 struct LtMatmul {
-    cudaDataType_t ab_type;       // CUDA_R_32F or CUDA_R_16BF (A and B); C/D are CUDA_R_32F
-    cublasComputeType_t compute;  // CUBLAS_COMPUTE_32F or CUBLAS_COMPUTE_32F_FAST_TF32
-    bool trans_a, trans_b;        // op(A), op(B)
-    int64_t m, n, k;              // op(A) is (m,k), op(B) is (k,n), C is (m,n); all > 0
+    cudaDataType_t ab_type;              // CUDA_R_32F or CUDA_R_16BF (A and B)
+    cudaDataType_t c_type = CUDA_R_32F;  // C/D: CUDA_R_32F or CUDA_R_16BF
+    cublasComputeType_t compute;         // CUBLAS_COMPUTE_32F or CUBLAS_COMPUTE_32F_FAST_TF32
+    bool trans_a, trans_b;               // op(A), op(B)
+    int64_t m, n, k;                     // op(A) is (m,k), op(B) is (k,n), C is (m,n); all > 0
     const void* A;
     int64_t lda;  // A is (m,k) column-major, or (k,m) when trans_a
     const void* B;
     int64_t ldb;  // B is (k,n) column-major, or (n,k) when trans_b
-    float* C;
+    void* C;      // of c_type
     int64_t ldc;
     float alpha, beta;  // beta == 0: C is not read
 };

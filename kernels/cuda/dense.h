@@ -30,6 +30,11 @@ void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M
 void gemm_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                float beta, float* C, int64_t ldc);
+// gemm_bf16_to_bf16 (kernels/gemm.h): gemm_bf16 with a bf16 C/D (cuBLASLt CUDA_R_16BF D, rounded
+// to nearest even, never read); M, N > 0, K == 0 writes zeros to the (M,N) block (row stride ldc).
+void gemm_bf16_to_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                       uint16_t* C, int64_t ldc);
 
 // out (N,OC) += bias (OC) on every row (kernels/cuda/linear.cu).
 void bias_add_rows(void* stream, float* out, const float* bias, int64_t N, int64_t OC);

@@ -1,9 +1,10 @@
-// What is here: gemm_f32 and gemm_bf16 (kernels/cuda/dense.h), the row-major GEMMs of
-// kernels/gemm.h on cuBLASLt. Row-major C (M,N) is column-major C^T (N,M), and C^T = op(B)^T
-// op(A)^T, so the call swaps the operands and keeps every leading dimension as it is (the
+// What is here: gemm_f32, gemm_bf16 and gemm_bf16_to_bf16 (kernels/cuda/dense.h), the row-major
+// GEMMs of kernels/gemm.h on cuBLASLt. Row-major C (M,N) is column-major C^T (N,M), and C^T =
+// op(B)^T op(A)^T, so the call swaps the operands and keeps every leading dimension as it is (the
 // transposition trick). kBf16 first rounds the stored A and B to bf16 into per-stream scratch (rows
 // padded to 8 elements, 16 bytes, so tensor-core kernels apply to any shape). gemm_bf16 hands its
-// bf16 operands to cuBLASLt as they are (no copy), with fp32 compute and an fp32 C.
+// bf16 operands to cuBLASLt as they are (no copy), with fp32 compute and an fp32 C;
+// gemm_bf16_to_bf16 does the same with a bf16 D, which cuBLASLt rounds to nearest even.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -56,7 +57,7 @@ int64_t stage_bf16(cudaStream_t stream, ScratchSlot slot, const float* in, int64
 
 // The column-major matmul C^T = op(B)^T op(A)^T of the row-major C = alpha op(A) op(B) + beta C.
 LtMatmul swapped(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                 const void* A, int64_t lda, const void* B, int64_t ldb, float beta, float* C,
+                 const void* A, int64_t lda, const void* B, int64_t ldb, float beta, void* C,
                  int64_t ldc) {
     LtMatmul mm{};
     mm.trans_a = trans_b;  // cuBLAS's A is our B
@@ -118,6 +119,26 @@ void gemm_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, i
     }
     LtMatmul mm = swapped(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     mm.ab_type = CUDA_R_16BF;
+    mm.compute = CUBLAS_COMPUTE_32F;
+    cublaslt_matmul(stream, mm);
+}
+
+void gemm_bf16_to_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                       uint16_t* C, int64_t ldc) {
+    const auto s = static_cast<cudaStream_t>(stream);
+    if (M == 0 || N == 0) {
+        return;
+    }
+    if (K == 0) {  // op(A) op(B) is all zeros: the (M,N) block of C becomes +0 (bits 0)
+        QF_CUDA_CHECK(cudaMemset2DAsync(C, static_cast<size_t>(ldc) * sizeof(uint16_t), 0,
+                                        static_cast<size_t>(N) * sizeof(uint16_t),
+                                        static_cast<size_t>(M), s));
+        return;
+    }
+    LtMatmul mm = swapped(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);
+    mm.ab_type = CUDA_R_16BF;
+    mm.c_type = CUDA_R_16BF;
     mm.compute = CUBLAS_COMPUTE_32F;
     cublaslt_matmul(stream, mm);
 }

@@ -72,14 +72,15 @@ void swiglu_forward(void* stream, float* out, const float* gate, const float* up
 void swiglu_backward(void* stream, float* dgate, float* dup, const float* dout, const float* gate,
                      const float* up, int64_t n);
 
-// swiglu_forward_bf16 / swiglu_backward_bf16 (kernels/cuda/swiglu.cu), N, F > 0: the fp32
-// values of the fp32 kernels bit for bit, rounded with __float2bfloat16_rn. Four values per
-// thread (float4 loads, 8-byte stores) when F, ld are multiples of 4, the fp32 inputs 16-byte
-// and the bf16 outputs 8-byte aligned; else one; grid-stride loops.
-void swiglu_forward_bf16(void* stream, uint16_t* h, int64_t ld_h, const float* gate,
-                         const float* up, int64_t N, int64_t F);
-void swiglu_backward_bf16(void* stream, uint16_t* dgate, uint16_t* dup, int64_t ld, const float* dh,
-                          const float* gate, const float* up, int64_t N, int64_t F);
+// swiglu_forward_bf16 / swiglu_backward_bf16 (kernels/cuda/swiglu.cu), N, F > 0: bf16 inputs
+// widened exactly, then the fp32 values of the fp32 kernels bit for bit, rounded with
+// __float2bfloat16_rn. Four values per thread (8-byte loads of each input, 8-byte stores) when F,
+// ld are multiples of 4 and every pointer is 8-byte aligned; else one; grid-stride loops.
+void swiglu_forward_bf16(void* stream, uint16_t* h, int64_t ld_h, const uint16_t* gate,
+                         const uint16_t* up, int64_t N, int64_t F);
+void swiglu_backward_bf16(void* stream, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                          const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
+                          int64_t F);
 
 void gelu_forward(void* stream, float* out, const float* inp, int64_t n);
 void gelu_backward(void* stream, float* dinp, const float* dout, const float* inp, int64_t n);

@@ -8,6 +8,7 @@ bool supports_dense(Op op) {
     switch (op) {
         case Op::kGemm:
         case Op::kGemmBf16:
+        case Op::kGemmBf16ToBf16:
         case Op::kLinearForward:
         case Op::kLinearBackward:
         case Op::kAttentionForward:

@@ -1,8 +1,9 @@
 // What is here: swiglu_forward/backward on CUDA (kernels/cuda/pointwise.h), fp32 math, and their
-// bf16-output twins swiglu_forward_bf16/backward_bf16, which evaluate the same per-element
-// functions (swiglu_value, swiglu_grads) and round with __float2bfloat16_rn into strided rows.
-// The twins are memory-bound: four values per thread (float4 loads, 8-byte stores) when rows
-// allow it, else one; grid-stride loops with 32-bit index arithmetic while the index fits.
+// bf16 twins swiglu_forward_bf16/backward_bf16, which read bf16 inputs, widen them exactly,
+// evaluate the same per-element functions (swiglu_value, swiglu_grads) and round with
+// __float2bfloat16_rn into strided rows. The twins are memory-bound: four values per thread
+// (8-byte loads of each input, 8-byte stores) when rows allow it, else one; grid-stride loops
+// with 32-bit index arithmetic while the index fits.
 #include <climits>
 #include <cstdint>
 
@@ -39,6 +40,19 @@ __device__ inline uint32_t bf16_bits(float x) {
     return __bfloat16_as_ushort(__float2bfloat16_rn(x));
 }
 
+// bf16 bits -> fp32, exact (bf16 is the top half of an fp32).
+__device__ inline float widen(uint32_t bits) {
+    return __uint_as_float(bits << 16);
+}
+
+// The four bf16 values of an 8-byte load, in memory order (little-endian: low half first).
+__device__ inline void unpack4(uint2 v, float (&out)[4]) {
+    out[0] = __uint_as_float(v.x << 16);
+    out[1] = __uint_as_float(v.x & 0xFFFF0000u);
+    out[2] = __uint_as_float(v.y << 16);
+    out[3] = __uint_as_float(v.y & 0xFFFF0000u);
+}
+
 __device__ inline uint2 pack4(float a, float b, float c, float d) {
     return make_uint2(bf16_bits(a) | (bf16_bits(b) << 16), bf16_bits(c) | (bf16_bits(d) << 16));
 }
@@ -68,51 +82,54 @@ __global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* do
 }
 
 // The bf16 twins. Vec4: q indexes groups of 4 consecutive values of a row (quads_per_row = F/4,
-// count = N*F/4), else q indexes values (per_row = F, count = N*F). The fp32 inputs are dense,
+// count = N*F/4), else q indexes values (per_row = F, count = N*F). The bf16 inputs are dense,
 // so a group's inputs start at element 4q (or q); outputs at row * ld + column.
 template <bool Vec4, typename I>
-__global__ void swiglu_forward_bf16_kernel(uint16_t* h, int64_t ld_h, const float* gate,
-                                           const float* up, I per_row, I count) {
+__global__ void swiglu_forward_bf16_kernel(uint16_t* h, int64_t ld_h, const uint16_t* gate,
+                                           const uint16_t* up, I per_row, I count) {
     for (I q = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; q < count;
          q += static_cast<I>(gridDim.x) * blockDim.x) {
         const I r = q / per_row;
         const int64_t col = static_cast<int64_t>(q - r * per_row);
         const int64_t at = static_cast<int64_t>(r) * ld_h;
         if constexpr (Vec4) {
-            const float4 g = __ldg(reinterpret_cast<const float4*>(gate) + q);
-            const float4 u = __ldg(reinterpret_cast<const float4*>(up) + q);
+            float g[4], u[4];
+            unpack4(__ldg(reinterpret_cast<const uint2*>(gate) + q), g);
+            unpack4(__ldg(reinterpret_cast<const uint2*>(up) + q), u);
             *reinterpret_cast<uint2*>(h + at + 4 * col) =
-                pack4(swiglu_value(g.x, u.x), swiglu_value(g.y, u.y), swiglu_value(g.z, u.z),
-                      swiglu_value(g.w, u.w));
+                pack4(swiglu_value(g[0], u[0]), swiglu_value(g[1], u[1]), swiglu_value(g[2], u[2]),
+                      swiglu_value(g[3], u[3]));
         } else {
-            h[at + col] = static_cast<uint16_t>(bf16_bits(swiglu_value(gate[q], up[q])));
+            h[at + col] =
+                static_cast<uint16_t>(bf16_bits(swiglu_value(widen(gate[q]), widen(up[q]))));
         }
     }
 }
 
 template <bool Vec4, typename I>
 __global__ void swiglu_backward_bf16_kernel(uint16_t* dgate, uint16_t* dup, int64_t ld,
-                                            const float* dh, const float* gate, const float* up,
-                                            I per_row, I count) {
+                                            const uint16_t* dh, const uint16_t* gate,
+                                            const uint16_t* up, I per_row, I count) {
     for (I q = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; q < count;
          q += static_cast<I>(gridDim.x) * blockDim.x) {
         const I r = q / per_row;
         const int64_t col = static_cast<int64_t>(q - r * per_row);
         const int64_t at = static_cast<int64_t>(r) * ld;
         if constexpr (Vec4) {
-            const float4 d = __ldg(reinterpret_cast<const float4*>(dh) + q);
-            const float4 g = __ldg(reinterpret_cast<const float4*>(gate) + q);
-            const float4 u = __ldg(reinterpret_cast<const float4*>(up) + q);
+            float d[4], g[4], u[4];
+            unpack4(__ldg(reinterpret_cast<const uint2*>(dh) + q), d);
+            unpack4(__ldg(reinterpret_cast<const uint2*>(gate) + q), g);
+            unpack4(__ldg(reinterpret_cast<const uint2*>(up) + q), u);
             float dg[4], du[4];
-            swiglu_grads(d.x, g.x, u.x, dg[0], du[0]);
-            swiglu_grads(d.y, g.y, u.y, dg[1], du[1]);
-            swiglu_grads(d.z, g.z, u.z, dg[2], du[2]);
-            swiglu_grads(d.w, g.w, u.w, dg[3], du[3]);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                swiglu_grads(d[j], g[j], u[j], dg[j], du[j]);
+            }
             *reinterpret_cast<uint2*>(dgate + at + 4 * col) = pack4(dg[0], dg[1], dg[2], dg[3]);
             *reinterpret_cast<uint2*>(dup + at + 4 * col) = pack4(du[0], du[1], du[2], du[3]);
         } else {
             float dg, du;
-            swiglu_grads(dh[q], gate[q], up[q], dg, du);
+            swiglu_grads(widen(dh[q]), widen(gate[q]), widen(up[q]), dg, du);
             dgate[at + col] = static_cast<uint16_t>(bf16_bits(dg));
             dup[at + col] = static_cast<uint16_t>(bf16_bits(du));
         }
@@ -148,7 +165,7 @@ void launch_rows(cudaStream_t s, bool vec, int64_t N, int64_t F, Args... args) {
 template <bool Vec4, typename I>
 struct ForwardBf16 {
     static void run(unsigned grid, cudaStream_t s, I per_row, I count, uint16_t* h, int64_t ld_h,
-                    const float* gate, const float* up) {
+                    const uint16_t* gate, const uint16_t* up) {
         swiglu_forward_bf16_kernel<Vec4, I>
             <<<grid, kThreads, 0, s>>>(h, ld_h, gate, up, per_row, count);
     }
@@ -157,8 +174,8 @@ struct ForwardBf16 {
 template <bool Vec4, typename I>
 struct BackwardBf16 {
     static void run(unsigned grid, cudaStream_t s, I per_row, I count, uint16_t* dgate,
-                    uint16_t* dup, int64_t ld, const float* dh, const float* gate,
-                    const float* up) {
+                    uint16_t* dup, int64_t ld, const uint16_t* dh, const uint16_t* gate,
+                    const uint16_t* up) {
         swiglu_backward_bf16_kernel<Vec4, I>
             <<<grid, kThreads, 0, s>>>(dgate, dup, ld, dh, gate, up, per_row, count);
     }
@@ -185,17 +202,18 @@ void swiglu_backward(void* stream, float* dgate, float* dup, const float* dout, 
     QF_CUDA_LAUNCH_CHECK();
 }
 
-void swiglu_forward_bf16(void* stream, uint16_t* h, int64_t ld_h, const float* gate,
-                         const float* up, int64_t N, int64_t F) {
+void swiglu_forward_bf16(void* stream, uint16_t* h, int64_t ld_h, const uint16_t* gate,
+                         const uint16_t* up, int64_t N, int64_t F) {
     const bool vec =
-        F % 4 == 0 && ld_h % 4 == 0 && aligned(gate, 16) && aligned(up, 16) && aligned(h, 8);
+        F % 4 == 0 && ld_h % 4 == 0 && aligned(gate, 8) && aligned(up, 8) && aligned(h, 8);
     launch_rows<ForwardBf16>(static_cast<cudaStream_t>(stream), vec, N, F, h, ld_h, gate, up);
 }
 
-void swiglu_backward_bf16(void* stream, uint16_t* dgate, uint16_t* dup, int64_t ld, const float* dh,
-                          const float* gate, const float* up, int64_t N, int64_t F) {
-    const bool vec = F % 4 == 0 && ld % 4 == 0 && aligned(dh, 16) && aligned(gate, 16) &&
-                     aligned(up, 16) && aligned(dgate, 8) && aligned(dup, 8);
+void swiglu_backward_bf16(void* stream, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                          const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
+                          int64_t F) {
+    const bool vec = F % 4 == 0 && ld % 4 == 0 && aligned(dh, 8) && aligned(gate, 8) &&
+                     aligned(up, 8) && aligned(dgate, 8) && aligned(dup, 8);
     launch_rows<BackwardBf16>(static_cast<cudaStream_t>(stream), vec, N, F, dgate, dup, ld, dh,
                               gate, up);
 }

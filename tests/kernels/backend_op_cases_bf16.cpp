@@ -7,11 +7,13 @@
 // strides, a misaligned pointer) and, for NF4, 8-value groups that straddle rows. One convert
 // case carries NaN, inf, overflow, ties and subnormals. gemm_bf16 runs every transpose pair with
 // beta 0 and not, odd and 8-aligned leading dimensions, and K = 0, compared by NMSE (both
-// backends multiply the same bf16 values exactly and sum in fp32). swiglu_forward_bf16,
-// swiglu_backward_bf16 and rmsnorm_forward_bf16 round fp32 values that the backends compute
-// differently (CPU in double, CUDA in fp32 with expf), so their outputs must be within one bf16
-// ulp of the CPU's (OpCase::bf16_abs_floor), over the same vector / scalar shapes, misaligned
-// inputs and outputs, and padding columns that keep the sentinel.
+// backends multiply the same bf16 values exactly and sum in fp32). gemm_bf16_to_bf16 runs every
+// transpose pair over odd and 8-aligned lda / ldb / ldc, a tensor-core shape and K = 0; its bf16
+// C (padding columns keep the sentinel) is judged like the next three. swiglu_forward_bf16,
+// swiglu_backward_bf16 (random non-zero bf16 inputs) and rmsnorm_forward_bf16 round fp32 values
+// that the backends compute differently (CPU in double, CUDA in fp32 with expf), so their outputs
+// must be within one bf16 ulp of the CPU's (OpCase::bf16_abs_floor), over the same vector /
+// scalar shapes, misaligned inputs and outputs, and padding columns that keep the sentinel.
 #include <algorithm>
 #include <bit>
 #include <fmt/format.h>
@@ -240,6 +242,20 @@ private:
     int64_t rows_, cols_, ld_out_, out_offset_;
 };
 
+// Fills every word of the add_u16 tensor x with a random non-zero bf16 value, uniform in [lo, hi)
+// before rounding.
+void fill_bf16(CaseTensor& x, std::mt19937_64& rng, float lo, float hi) {
+    std::uniform_real_distribution<float> dist(lo, hi);
+    uint16_t* v = u16_data(x);
+    for (int64_t e = 0; e < 2 * x.count; e++) {
+        uint16_t bits = 0;
+        while ((bits & 0x7FFFu) == 0) {  // never a zero
+            bits = kernels::f32_to_bf16_bits(dist(rng));
+        }
+        v[e] = bits;
+    }
+}
+
 class GemmBf16Case : public OpCase {
 public:
     // pad_a, pad_b: lda - (stored row length of A), likewise B (7 with a row length of 1 mod 8
@@ -269,18 +285,8 @@ public:
 
     void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
         OpCase::init_inputs(t, rng);
-        std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-        for (const char* name : {"A", "B"}) {
-            CaseTensor& x = t[name];
-            uint16_t* v = u16_data(x);
-            for (int64_t e = 0; e < 2 * x.count; e++) {
-                uint16_t bits = 0;
-                while ((bits & 0x7FFFu) == 0) {  // never a zero
-                    bits = kernels::f32_to_bf16_bits(dist(rng));
-                }
-                v[e] = bits;
-            }
-        }
+        fill_bf16(t["A"], rng, -1.0f, 1.0f);
+        fill_bf16(t["B"], rng, -1.0f, 1.0f);
     }
 
     void run(const Ctx& ctx, const CaseBindings& b) const override {
@@ -295,8 +301,62 @@ private:
     int64_t pad_a_, pad_b_;
 };
 
-// swiglu_forward_bf16 / swiglu_backward_bf16: (N, F) fp32 inputs read from in_offset, bf16
-// outputs with row stride ld written from out_offset (1: misaligned, the scalar path).
+// gemm_bf16_to_bf16: C (M, N) bf16 with row stride ldc = N + pad_c, whose padding columns keep
+// the sentinel. pad_*: as in GemmBf16Case.
+class GemmBf16ToBf16Case : public OpCase {
+public:
+    GemmBf16ToBf16Case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t pad_a,
+                       int64_t pad_b, int64_t pad_c)
+        : ta_(ta), tb_(tb), M_(M), N_(N), K_(K), pad_a_(pad_a), pad_b_(pad_b), pad_c_(pad_c) {}
+
+    Op op() const override { return Op::kGemmBf16ToBf16; }
+
+    std::string vars() const override {
+        return fmt::format("op={}{},M={},N={},K={},lda={},ldb={},ldc={}", ta_ ? 'T' : 'N',
+                           tb_ ? 'T' : 'N', M_, N_, K_, lda(), ldb(), ldc());
+    }
+
+    // Both backends multiply the same bf16 values exactly but sum them in different orders in
+    // fp32 (OpenBLAS vs cuBLASLt's tensor-core tiles, maybe split K). Two such sums of K terms
+    // differ by about sqrt(K) 2^-24 times the size of the partial sums (at most K 2^-24):
+    // 2^-20 of max |C| for K = 256. Near a rounding boundary that flips one bf16 ulp (allowed);
+    // only for an element that cancels to far below max |C| can it be more ulps of that
+    // element, hence an absolute floor of 2^-16 max |C| (16x the typical difference at K = 256,
+    // still 2^-8 of one ulp of the largest values, so a wrong sum cannot hide under it).
+    double bf16_abs_floor() const override { return 0x1p-16; }
+
+    int64_t lda() const { return std::max<int64_t>(1, (ta_ ? M_ : K_) + pad_a_); }
+
+    int64_t ldb() const { return std::max<int64_t>(1, (tb_ ? K_ : N_) + pad_b_); }
+
+    int64_t ldc() const { return std::max<int64_t>(1, N_ + pad_c_); }
+
+    void build(CaseTensors& t) const override {
+        t.add_u16("A", Role::kInput, (ta_ ? K_ : M_) * lda());
+        t.add_u16("B", Role::kInput, (tb_ ? N_ : K_) * ldb());
+        t.add_u16("C", Role::kWrite, M_ * ldc());
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        fill_bf16(t["A"], rng, -1.0f, 1.0f);
+        fill_bf16(t["B"], rng, -1.0f, 1.0f);
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::gemm_bf16_to_bf16(ctx, ta_, tb_, M_, N_, K_, 0.75f, b.u16("A"), lda(), b.u16("B"),
+                                   ldb(), b.u16("C"), ldc());
+    }
+
+private:
+    bool ta_, tb_;
+    int64_t M_, N_, K_;
+    int64_t pad_a_, pad_b_, pad_c_;
+};
+
+// swiglu_forward_bf16 / swiglu_backward_bf16: (N, F) bf16 inputs (random, non-zero; gate in about
+// [-6, 6]) read from in_offset, bf16 outputs with row stride ld written from out_offset (1:
+// misaligned, the scalar path).
 class SwigluBf16Case : public OpCase {
 public:
     SwigluBf16Case(bool backward, int64_t N, int64_t F, int64_t ld, int64_t in_offset = 0,
@@ -325,20 +385,29 @@ public:
         if (backward_) {
             t.add_u16("dgate", Role::kWrite, out);
             t.add_u16("dup", Role::kWrite, out);
-            t.add("dh", Role::kInput, in_offset_ + N_ * F_);
+            t.add_u16("dh", Role::kInput, in_offset_ + N_ * F_);
         } else {
             t.add_u16("h", Role::kWrite, out);
         }
-        t.add("gate", Role::kInput, in_offset_ + N_ * F_, -6.0f, 6.0f);
-        t.add("up", Role::kInput, in_offset_ + N_ * F_);
+        t.add_u16("gate", Role::kInput, in_offset_ + N_ * F_);
+        t.add_u16("up", Role::kInput, in_offset_ + N_ * F_);
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        if (backward_) {
+            fill_bf16(t["dh"], rng, -1.0f, 1.0f);
+        }
+        fill_bf16(t["gate"], rng, -6.0f, 6.0f);
+        fill_bf16(t["up"], rng, -1.0f, 1.0f);
     }
 
     void run(const Ctx& ctx, const CaseBindings& b) const override {
-        const float* gate = b.f("gate") + in_offset_;
-        const float* up = b.f("up") + in_offset_;
+        const uint16_t* gate = b.u16("gate") + in_offset_;
+        const uint16_t* up = b.u16("up") + in_offset_;
         if (backward_) {
             kernels::swiglu_backward_bf16(ctx, b.u16("dgate") + out_offset_,
-                                          b.u16("dup") + out_offset_, ld_, b.f("dh") + in_offset_,
+                                          b.u16("dup") + out_offset_, ld_, b.u16("dh") + in_offset_,
                                           gate, up, N_, F_);
         } else {
             kernels::swiglu_forward_bf16(ctx, b.u16("h") + out_offset_, ld_, gate, up, N_, F_);
@@ -426,16 +495,27 @@ void add_bf16_cases(CaseList& cases) {
     cases.emplace_back(new GemmBf16Case(false, false, 5, 7, 0, 0.5f, 0, 0));  // K = 0: C *= beta
     cases.emplace_back(new GemmBf16Case(true, false, 5, 7, 0, 0.0f, 0, 0));   // K = 0: C = 0
 
+    for (const bool ta : {false, true}) {
+        for (const bool tb : {false, true}) {
+            cases.emplace_back(new GemmBf16ToBf16Case(ta, tb, 33, 65, 17, 3, 1, 2));    // odd ld
+            cases.emplace_back(new GemmBf16ToBf16Case(ta, tb, 24, 40, 32, 0, 0, 0));    // 8-aligned
+            cases.emplace_back(new GemmBf16ToBf16Case(ta, tb, 7, 1, 129, 2, 5, 7));     // ldc 8
+            cases.emplace_back(new GemmBf16ToBf16Case(ta, tb, 64, 128, 256, 8, 0, 8));  // tensor
+        }
+    }
+    cases.emplace_back(new GemmBf16ToBf16Case(false, false, 5, 7, 0, 0, 0, 3));  // K = 0: C = 0
+    cases.emplace_back(new GemmBf16ToBf16Case(true, true, 6, 9, 0, 0, 0, 0));    // K = 0, dense
+
     for (const bool backward : {false, true}) {
         cases.emplace_back(new SwigluBf16Case(backward, 1, 1, 1));
         cases.emplace_back(new SwigluBf16Case(backward, 7, 33, 40));        // scalar: odd F
-        cases.emplace_back(new SwigluBf16Case(backward, 5, 64, 64));        // float4, dense
-        cases.emplace_back(new SwigluBf16Case(backward, 3, 128, 136));      // float4, ld > F
+        cases.emplace_back(new SwigluBf16Case(backward, 5, 64, 64));        // vec4, dense
+        cases.emplace_back(new SwigluBf16Case(backward, 3, 128, 136));      // vec4, ld > F
         cases.emplace_back(new SwigluBf16Case(backward, 9, 36, 38));        // ld % 4: scalar
         cases.emplace_back(new SwigluBf16Case(backward, 33, 2050, 2056));   // F % 4 == 2: scalar
         cases.emplace_back(new SwigluBf16Case(backward, 4, 64, 68, 1, 0));  // misaligned inputs
         cases.emplace_back(new SwigluBf16Case(backward, 4, 64, 68, 0, 1));  // misaligned outputs
-        cases.emplace_back(new SwigluBf16Case(backward, 65, 1028, 1044));   // float4, many rows
+        cases.emplace_back(new SwigluBf16Case(backward, 65, 1028, 1044));   // vec4, many rows
     }
 
     cases.emplace_back(new RmsnormForwardBf16Case(1, 1, 1));

@@ -4,9 +4,11 @@
 // convert_from_bf16 widening all 65536 bf16 patterns bit for bit (NaN payloads too) and the round
 // trip convert_from_bf16 -> convert_to_bf16 -> convert_from_bf16 exact for every non-NaN value;
 // gemm_bf16 on the CPU against double dot products of the widened values (every transpose pair,
-// padded leading dimensions, beta 0 with a NaN C, K = 0); argument errors. With a GPU: gemm_bf16
-// on cuBLASLt against the same double reference, and the ops at Llama-3-8B MLP size (bit-exact
-// against the CPU for the conversions both ways, sampled dots for the GEMM), with timings.
+// padded leading dimensions, beta 0 with a NaN C, K = 0); gemm_bf16_to_bf16 on the CPU against the
+// same double dot products rounded to bf16 (within one bf16 ulp); argument errors. With a GPU:
+// gemm_bf16 and gemm_bf16_to_bf16 on cuBLASLt against the same double references (padded
+// strides), and the ops at Llama-3-8B MLP size (bit-exact against the CPU for the conversions
+// both ways, sampled dots for the GEMM), with timings.
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -299,6 +301,64 @@ void check_gemm_bf16(const kernels::Ctx& ctx, const GemmShape& s, double slack) 
     }
 }
 
+// Runs gemm_bf16_to_bf16 on ctx (alpha, M, N, K and strides of s; beta is not used) and checks
+// every element of C against the double dot product of the widened values, rounded: within one
+// bf16 ulp of bf16(want), or, for a sum that cancels, within the fp32 summation bound of
+// check_gemm_bf16 plus the bf16 rounding (2^-8 relative). Padding columns of C keep their bits.
+void check_gemm_bf16_to_bf16(const kernels::Ctx& ctx, const GemmShape& s, double slack) {
+    constexpr uint16_t kPadBits = 0xBEEF;
+    const int64_t a_rows = s.ta ? s.K : s.M, b_rows = s.tb ? s.N : s.K;
+    const auto A = random_bf16(static_cast<size_t>(std::max<int64_t>(1, a_rows * s.lda)), 4);
+    const auto B = random_bf16(static_cast<size_t>(std::max<int64_t>(1, b_rows * s.ldb)), 5);
+    std::vector<uint16_t> C(static_cast<size_t>(s.M * s.ldc), kPadBits);
+    if (ctx.device == kernels::Device::kCpu) {
+        kernels::gemm_bf16_to_bf16(ctx, s.ta, s.tb, s.M, s.N, s.K, s.alpha, A.data(), s.lda,
+                                   B.data(), s.ldb, C.data(), s.ldc);
+    } else {
+        kernels::BackendBuffer dA(ctx, A.size() * 2), dB(ctx, B.size() * 2), dC(ctx, C.size() * 2);
+        kernels::buffer_upload(ctx, dA.data(), A.data(), A.size() * 2);
+        kernels::buffer_upload(ctx, dB.data(), B.data(), B.size() * 2);
+        kernels::buffer_upload(ctx, dC.data(), C.data(), C.size() * 2);
+        kernels::gemm_bf16_to_bf16(ctx, s.ta, s.tb, s.M, s.N, s.K, s.alpha,
+                                   static_cast<const uint16_t*>(dA.data()), s.lda,
+                                   static_cast<const uint16_t*>(dB.data()), s.ldb,
+                                   static_cast<uint16_t*>(dC.data()), s.ldc);
+        kernels::buffer_download(ctx, C.data(), dC.data(), C.size() * 2);
+    }
+    for (int64_t m = 0; m < s.M; m++) {
+        for (int64_t n = 0; n < s.ldc; n++) {
+            const uint16_t got = C[m * s.ldc + n];
+            if (n >= s.N) {
+                ASSERT_EQ(got, kPadBits) << "padding column " << n << " of row " << m << " written";
+                continue;
+            }
+            double dot = 0.0, mag = 0.0;
+            for (int64_t k = 0; k < s.K; k++) {
+                const double a = bf16_bits_to_f32(s.ta ? A[k * s.lda + m] : A[m * s.lda + k]);
+                const double b = bf16_bits_to_f32(s.tb ? B[n * s.ldb + k] : B[k * s.ldb + n]);
+                dot += a * b;
+                mag += std::fabs(a * b);
+            }
+            const double want = s.alpha * dot;
+            mag *= std::fabs(s.alpha);
+            const uint16_t want_bits = f32_to_bf16_bits(static_cast<float>(want));
+            // Places on the number line in ulps (+0 and -0 alike).
+            auto ordinal = [](uint16_t w) {
+                const int64_t v = w & 0x7FFF;
+                return (w & 0x8000) != 0 ? -v : v;
+            };
+            const double g = bf16_bits_to_f32(got);
+            const bool ok = std::abs(ordinal(got) - ordinal(want_bits)) <= 1 ||
+                            std::fabs(g - want) <= slack * std::ldexp(1.0, -24) * mag +
+                                                       std::ldexp(std::fabs(want), -8);
+            ASSERT_TRUE(ok) << "C[" << m << "][" << n << "] = " << g << " (bits " << got
+                            << "), want " << want << " (bits " << want_bits << ") (op "
+                            << (s.ta ? 'T' : 'N') << (s.tb ? 'T' : 'N') << ", M " << s.M << " N "
+                            << s.N << " K " << s.K << ", ldc " << s.ldc << ")";
+        }
+    }
+}
+
 std::vector<GemmShape> gemm_shapes() {
     std::vector<GemmShape> shapes;
     for (const bool ta : {false, true}) {
@@ -322,6 +382,26 @@ TEST(GemmBf16, CpuMatchesDoubleDotProductsOfTheWidenedValues) {
     }
     kernels::gemm_bf16(kCpuCtx, false, false, 0, 0, 0, 1.0f, nullptr, 1, nullptr, 1, 0.0f, nullptr,
                        1);  // no work
+}
+
+// The gemm_shapes() with beta 0 (gemm_bf16_to_bf16 has none): every transpose pair with padded
+// leading dimensions, and K = 0 (zeros).
+std::vector<GemmShape> gemm_to_bf16_shapes() {
+    std::vector<GemmShape> shapes;
+    for (const auto& s : gemm_shapes()) {
+        if (s.beta == 0.0f) {
+            shapes.push_back(s);
+        }
+    }
+    return shapes;
+}
+
+TEST(GemmBf16ToBf16, CpuMatchesDoubleDotProductsRoundedToBf16) {
+    for (const auto& s : gemm_to_bf16_shapes()) {
+        check_gemm_bf16_to_bf16(kCpuCtx, s, static_cast<double>(s.K + 2));
+    }
+    kernels::gemm_bf16_to_bf16(kCpuCtx, false, false, 0, 0, 0, 1.0f, nullptr, 1, nullptr, 1,
+                               nullptr, 1);  // no work
 }
 
 TEST(Bf16Ops, RejectBadArgumentsNamingTheOp) {
@@ -360,6 +440,18 @@ TEST(Bf16Ops, RejectBadArgumentsNamingTheOp) {
                                f.data(), 2);
         },
         {"gemm_bf16", "B must not be null"});
+    expect_error(
+        [&] {
+            kernels::gemm_bf16_to_bf16(kCpuCtx, false, false, 2, 8, 8, 1.0f, h.data(), 8, h.data(),
+                                       8, h.data(), 4);
+        },
+        {"gemm_bf16_to_bf16", "ldc >= 8"});
+    expect_error(
+        [&] {
+            kernels::gemm_bf16_to_bf16(kCpuCtx, false, false, 2, 2, 8, 1.0f, h.data(), 8, h.data(),
+                                       2, nullptr, 2);
+        },
+        {"gemm_bf16_to_bf16", "C must not be null"});
 }
 
 #define SKIP_WITHOUT_GPU()                \
@@ -376,6 +468,18 @@ TEST(GemmBf16Cuda, MatchesDoubleDotProductsWithPaddedStrides) {
     for (const auto& s : shapes) {
         // Products are exact; tensor cores add in fp32 in their own order (bound 4x the CPU's).
         check_gemm_bf16(kCudaCtx, s, 4.0 * static_cast<double>(s.K + 2));
+    }
+}
+
+TEST(GemmBf16ToBf16Cuda, MatchesDoubleDotProductsRoundedWithPaddedStrides) {
+    SKIP_WITHOUT_GPU();
+    std::vector<GemmShape> shapes = gemm_to_bf16_shapes();
+    // 8-element (16-byte) aligned rows: the tensor-core kernels' shapes, C padded and dense.
+    shapes.push_back({false, true, 128, 96, 512, 1.0f, 0.0f, 512, 512, 104});
+    shapes.push_back({true, false, 64, 200, 136, -0.5f, 0.0f, 64, 200, 200});
+    shapes.push_back({false, false, 33, 65, 17, 0.75f, 0.0f, 17, 66, 67});  // odd ldc
+    for (const auto& s : shapes) {
+        check_gemm_bf16_to_bf16(kCudaCtx, s, 4.0 * static_cast<double>(s.K + 2));
     }
 }
 

@@ -1,11 +1,12 @@
-// What is here: the bf16-output twins swiglu_forward_bf16, swiglu_backward_bf16 and
-// rmsnorm_forward_bf16 against the fp32 ops they round. On the CPU: every value equals the fp32
-// op's value (swiglu_backward's increment on zeroed accumulators) rounded by f32_to_bf16_bits,
-// rstd equals rmsnorm_forward's, padding columns untouched; argument errors. With a GPU: the
-// CUDA twins equal the CUDA fp32 ops followed by convert_to_bf16, bit for bit (vector and
-// scalar paths, misaligned pointers), and at Llama-3-8B sizes (4096 x 14336 MLP, 4096 x 4096
-// norm) the same, with the times of the twin and of the fp32 op plus the conversion. "Equal"
-// takes +0 for -0 (same_bf16): the references accumulate onto zeroed buffers.
+// What is here: the bf16 twins swiglu_forward_bf16, swiglu_backward_bf16 (bf16 inputs) and
+// rmsnorm_forward_bf16 (fp32 inputs) against the fp32 ops they round. On the CPU: every value
+// equals the fp32 op's value on the widened inputs (swiglu_backward's increment on zeroed
+// accumulators) rounded by f32_to_bf16_bits, rstd equals rmsnorm_forward's, padding columns
+// untouched; argument errors. With a GPU: the CUDA twins equal the CUDA fp32 ops (on the widened
+// inputs) followed by convert_to_bf16, bit for bit (vector and scalar paths, misaligned
+// pointers), and at Llama-3-8B sizes (4096 x 14336 MLP, 4096 x 4096 norm) the same, with the
+// times of the twin and of the fp32 op plus the conversion. "Equal" takes +0 for -0
+// (same_bf16): the references accumulate onto zeroed buffers.
 #include <chrono>
 #include <cstdio>
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@
 namespace qforge::test {
 namespace {
 
+using kernels::bf16_bits_to_f32;
 using kernels::f32_to_bf16_bits;
 
 constexpr uint16_t kPad = 0xBEEF;  // what padding columns hold before and must hold after
@@ -65,13 +67,35 @@ struct Shape {
     int64_t rows, cols, ld;
 };
 
+// bf16 bits of uniform values in [lo, hi), never zero.
+std::vector<uint16_t> random_bf16(size_t n, float lo, float hi, uint64_t salt) {
+    const auto f = random_floats(n, lo, hi, salt);
+    std::vector<uint16_t> out(n);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = f32_to_bf16_bits(f[i]);
+        if ((out[i] & 0x7FFFu) == 0) {
+            out[i] = 0x3C00;  // 2^-7
+        }
+    }
+    return out;
+}
+
+// The exact fp32 values of bf16 bits.
+std::vector<float> widen(const std::vector<uint16_t>& bits) {
+    std::vector<float> out(bits.size());
+    for (size_t i = 0; i < bits.size(); i++) {
+        out[i] = bf16_bits_to_f32(bits[i]);
+    }
+    return out;
+}
+
 TEST(SwigluBf16, CpuForwardIsTheRoundedFp32Op) {
     for (const Shape s : {Shape{7, 33, 40}, Shape{3, 64, 64}, Shape{1, 1, 1}}) {
         const int64_t n = s.rows * s.cols;
-        const auto gate = random_floats(static_cast<size_t>(n), -6.0f, 6.0f, 1);
-        const auto up = random_floats(static_cast<size_t>(n), -1.0f, 1.0f, 2);
+        const auto gate = random_bf16(static_cast<size_t>(n), -6.0f, 6.0f, 1);
+        const auto up = random_bf16(static_cast<size_t>(n), -1.0f, 1.0f, 2);
         std::vector<float> want(static_cast<size_t>(n));
-        kernels::swiglu_forward(kCpuCtx, want.data(), gate.data(), up.data(), n);
+        kernels::swiglu_forward(kCpuCtx, want.data(), widen(gate).data(), widen(up).data(), n);
         std::vector<uint16_t> h(static_cast<size_t>(s.rows * s.ld), kPad);
         kernels::swiglu_forward_bf16(kCpuCtx, h.data(), s.ld, gate.data(), up.data(), s.rows,
                                      s.cols);
@@ -83,12 +107,12 @@ TEST(SwigluBf16, CpuForwardIsTheRoundedFp32Op) {
 TEST(SwigluBf16, CpuBackwardIsTheRoundedIncrementOnZeroedAccumulators) {
     for (const Shape s : {Shape{7, 33, 40}, Shape{3, 64, 64}, Shape{300, 130, 131}}) {
         const int64_t n = s.rows * s.cols;
-        const auto dh = random_floats(static_cast<size_t>(n), -1.0f, 1.0f, 1);
-        const auto gate = random_floats(static_cast<size_t>(n), -6.0f, 6.0f, 2);
-        const auto up = random_floats(static_cast<size_t>(n), -1.0f, 1.0f, 3);
+        const auto dh = random_bf16(static_cast<size_t>(n), -1.0f, 1.0f, 1);
+        const auto gate = random_bf16(static_cast<size_t>(n), -6.0f, 6.0f, 2);
+        const auto up = random_bf16(static_cast<size_t>(n), -1.0f, 1.0f, 3);
         std::vector<float> dgate(static_cast<size_t>(n), 0.0f), dup(dgate);
-        kernels::swiglu_backward(kCpuCtx, dgate.data(), dup.data(), dh.data(), gate.data(),
-                                 up.data(), n);
+        kernels::swiglu_backward(kCpuCtx, dgate.data(), dup.data(), widen(dh).data(),
+                                 widen(gate).data(), widen(up).data(), n);
         std::vector<uint16_t> bg(static_cast<size_t>(s.rows * s.ld), kPad), bu(bg);
         kernels::swiglu_backward_bf16(kCpuCtx, bg.data(), bu.data(), s.ld, dh.data(), gate.data(),
                                       up.data(), s.rows, s.cols);
@@ -119,28 +143,37 @@ TEST(RmsnormBf16, CpuForwardIsTheRoundedFp32OpWithItsRstd) {
 
 TEST(Bf16PointwiseOps, RejectBadArgumentsNamingTheOp) {
     std::vector<float> f(64, 0.5f);
-    std::vector<uint16_t> h(64, 0);
+    std::vector<uint16_t> h(64, 0), x(64, 0x3F00);  // x: bf16 0.5
     expect_error(
-        [&] { kernels::swiglu_forward_bf16(kCpuCtx, h.data(), 4, f.data(), f.data(), 2, 8); },
+        [&] { kernels::swiglu_forward_bf16(kCpuCtx, h.data(), 4, x.data(), x.data(), 2, 8); },
         {"swiglu_forward_bf16", "ld_h (>= F) >= 8"});
     expect_error(
-        [&] { kernels::swiglu_forward_bf16(kCpuCtx, h.data(), 8, f.data(), nullptr, 2, 8); },
+        [&] { kernels::swiglu_forward_bf16(kCpuCtx, h.data(), 8, x.data(), nullptr, 2, 8); },
         {"swiglu_forward_bf16", "up must not be null"});
     expect_error(
-        [&] { kernels::swiglu_forward_bf16(kCpuCtx, h.data(), 8, f.data(), f.data(), -1, 8); },
+        [&] { kernels::swiglu_forward_bf16(kCpuCtx, h.data(), 8, nullptr, x.data(), 2, 8); },
+        {"swiglu_forward_bf16", "gate must not be null"});
+    expect_error(
+        [&] { kernels::swiglu_forward_bf16(kCpuCtx, h.data(), 8, x.data(), x.data(), -1, 8); },
         {"swiglu_forward_bf16", "N >= 0"});
     expect_error(
         [&] {
-            kernels::swiglu_backward_bf16(kCpuCtx, h.data(), h.data(), 7, f.data(), f.data(),
-                                          f.data(), 2, 8);
+            kernels::swiglu_backward_bf16(kCpuCtx, h.data(), h.data(), 7, x.data(), x.data(),
+                                          x.data(), 2, 8);
         },
         {"swiglu_backward_bf16", "ld (>= F) >= 8"});
     expect_error(
         [&] {
-            kernels::swiglu_backward_bf16(kCpuCtx, h.data(), nullptr, 8, f.data(), f.data(),
-                                          f.data(), 2, 8);
+            kernels::swiglu_backward_bf16(kCpuCtx, h.data(), nullptr, 8, x.data(), x.data(),
+                                          x.data(), 2, 8);
         },
         {"swiglu_backward_bf16", "dup must not be null"});
+    expect_error(
+        [&] {
+            kernels::swiglu_backward_bf16(kCpuCtx, h.data(), h.data(), 8, nullptr, x.data(),
+                                          x.data(), 2, 8);
+        },
+        {"swiglu_backward_bf16", "dh must not be null"});
     expect_error(
         [&] {
             kernels::rmsnorm_forward_bf16(kCpuCtx, h.data(), 7, nullptr, f.data(), f.data(), 2, 8,
@@ -178,17 +211,24 @@ struct Timing {
     double twin_ms, fp32_then_convert_ms;
 };
 
-// The CUDA swiglu twins against the CUDA fp32 ops plus convert_to_bf16 (scale 1: the rounding
-// alone), word for word, padding included; returns both timings.
+// The CUDA swiglu twins (bf16 inputs) against the CUDA fp32 ops on the widened inputs plus
+// convert_to_bf16 (scale 1: the rounding alone), word for word, padding included; returns both
+// timings (the reference's inputs are widened before its clock starts).
 Timing check_swiglu_cuda(const CudaShape& s, bool backward) {
     const int64_t n = s.rows * s.cols;
     const auto size = static_cast<size_t>(s.in_offset + n);
-    const auto d_dh = to_device(random_floats(size, -1.0f, 1.0f, 1));
-    const auto d_gate = to_device(random_floats(size, -6.0f, 6.0f, 2));
-    const auto d_up = to_device(random_floats(size, -1.0f, 1.0f, 3));
-    const float* dh = static_cast<const float*>(d_dh.data()) + s.in_offset;
-    const float* gate = static_cast<const float*>(d_gate.data()) + s.in_offset;
-    const float* up = static_cast<const float*>(d_up.data()) + s.in_offset;
+    const auto h_dh = random_bf16(size, -1.0f, 1.0f, 1);
+    const auto h_gate = random_bf16(size, -6.0f, 6.0f, 2);
+    const auto h_up = random_bf16(size, -1.0f, 1.0f, 3);
+    const auto d_dh = to_device(h_dh), d_gate = to_device(h_gate), d_up = to_device(h_up);
+    const uint16_t* dh = static_cast<const uint16_t*>(d_dh.data()) + s.in_offset;
+    const uint16_t* gate = static_cast<const uint16_t*>(d_gate.data()) + s.in_offset;
+    const uint16_t* up = static_cast<const uint16_t*>(d_up.data()) + s.in_offset;
+    const auto d_fdh = to_device(widen(h_dh)), d_fgate = to_device(widen(h_gate));
+    const auto d_fup = to_device(widen(h_up));
+    const float* fdh = static_cast<const float*>(d_fdh.data()) + s.in_offset;
+    const float* fgate = static_cast<const float*>(d_fgate.data()) + s.in_offset;
+    const float* fup = static_cast<const float*>(d_fup.data()) + s.in_offset;
     const std::vector<uint16_t> pad(static_cast<size_t>(s.out_offset + s.rows * s.ld), kPad);
     auto d_a = to_device(pad), d_b = to_device(pad), d_ra = to_device(pad), d_rb = to_device(pad);
     auto out = [&](kernels::BackendBuffer& b) {
@@ -207,7 +247,7 @@ Timing check_swiglu_cuda(const CudaShape& s, bool backward) {
         t.fp32_then_convert_ms = time_ms([&] {
             kernels::buffer_zero(kCudaCtx, fa, d_fa.bytes());
             kernels::buffer_zero(kCudaCtx, fb, d_fb.bytes());
-            kernels::swiglu_backward(kCudaCtx, fa, fb, dh, gate, up, n);
+            kernels::swiglu_backward(kCudaCtx, fa, fb, fdh, fgate, fup, n);
             kernels::convert_to_bf16(kCudaCtx, out(d_ra), s.ld, fa, s.cols, s.rows, s.cols, 1.0f);
             kernels::convert_to_bf16(kCudaCtx, out(d_rb), s.ld, fb, s.cols, s.rows, s.cols, 1.0f);
         });
@@ -216,7 +256,7 @@ Timing check_swiglu_cuda(const CudaShape& s, bool backward) {
             kernels::swiglu_forward_bf16(kCudaCtx, out(d_a), s.ld, gate, up, s.rows, s.cols);
         });
         t.fp32_then_convert_ms = time_ms([&] {
-            kernels::swiglu_forward(kCudaCtx, fa, gate, up, n);
+            kernels::swiglu_forward(kCudaCtx, fa, fgate, fup, n);
             kernels::convert_to_bf16(kCudaCtx, out(d_ra), s.ld, fa, s.cols, s.rows, s.cols, 1.0f);
         });
     }
@@ -296,12 +336,14 @@ TEST(Bf16PointwiseCuda, LlamaSizedTwinsMatchAndReportTimes) {
     const Timing bwd = check_swiglu_cuda(mlp, true);
     const Timing norm = check_rmsnorm_cuda({4096, 4096, 4096 + 16, 0, 0});
     const double n = 4096.0 * 14336.0;
-    const double fwd_gb = n * (8.0 + 2.0) / 1e9, bwd_gb = n * (12.0 + 4.0) / 1e9;
+    // Bytes moved by the twins: 2 bytes per bf16 value read or written.
+    const double fwd_gb = n * (4.0 + 2.0) / 1e9, bwd_gb = n * (6.0 + 4.0) / 1e9;
     const double norm_gb = 4096.0 * 4096.0 * (4.0 + 2.0) / 1e9;
     std::printf(
-        "[bf16 pointwise] swiglu_forward_bf16 4096x14336 %.3f ms (%.0f GB/s; fp32 op + convert "
-        "%.3f ms), swiglu_backward_bf16 %.3f ms (%.0f GB/s; zero + fp32 op + 2 converts %.3f "
-        "ms), rmsnorm_forward_bf16 4096x4096 %.3f ms (%.0f GB/s; fp32 op + convert %.3f ms)\n",
+        "[bf16 pointwise] swiglu_forward_bf16 4096x14336 %.3f ms (%.0f GB/s; fp32 op on fp32 "
+        "inputs + convert %.3f ms), swiglu_backward_bf16 %.3f ms (%.0f GB/s; zero + fp32 op + 2 "
+        "converts %.3f ms), rmsnorm_forward_bf16 4096x4096 %.3f ms (%.0f GB/s; fp32 op + convert "
+        "%.3f ms)\n",
         fwd.twin_ms, fwd_gb / fwd.twin_ms * 1e3, fwd.fp32_then_convert_ms, bwd.twin_ms,
         bwd_gb / bwd.twin_ms * 1e3, bwd.fp32_then_convert_ms, norm.twin_ms,
         norm_gb / norm.twin_ms * 1e3, norm.fp32_then_convert_ms);
