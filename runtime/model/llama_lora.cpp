@@ -118,7 +118,9 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     dxn_ = make(N * C);
     dF1_ = make(fused_ ? 0 : N * F);  // the fused path writes d gate / d up in bf16
     dF2_ = make(fused_ ? 0 : N * F);
-    dF3_ = make(N * F);
+    // the fused path takes d h in bf16 (dh16_), straight from the GEMM when no fp32 copy is needed
+    dF3_ = make(fused_ && !fp32_inputs_ ? 0 : N * F);
+    dh16_ = DeviceArray<uint16_t>(ctx_, fused_ ? N * F : 0);
     dq_ = make(N * Hq * D);
     dk_ = make(N * Hkv * D);
     dv_ = make(N * Hkv * D);
@@ -149,8 +151,10 @@ void LoraTrainStep::allocate(LayerActs& a) {
     a.x_mid = make(N * C);
     a.xn2 = make(in_rows * C);
     a.rstd2 = make(N);
-    a.gate = make(N * F);
-    a.up = make(N * F);
+    a.gate = make(fused_ ? 0 : N * F);  // the fused path keeps them in bf16
+    a.up = make(fused_ ? 0 : N * F);
+    a.gate16 = DeviceArray<uint16_t>(ctx_, fused_ ? N * F : 0);
+    a.up16 = DeviceArray<uint16_t>(ctx_, fused_ ? N * F : 0);
     a.h = make(in_rows * F);
     for (auto& u : a.u) {
         u = make(N * adapter_.options().r);
@@ -254,22 +258,34 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         kernels::attention_forward(ctx, p);
         stage(kStagedAtt, a.att.data(), Hq * D);
     }
-    kernels::buffer_copy(ctx, a.x_mid.data(), x_in, sizeof(float) * sz(N * C));
-    fwd(3, a.x_mid.data(), a.att.data(), kStagedAtt, 1.0f);
+    // x_mid: with checkpointing the forward builds it in x_out itself (the recompute remakes the
+    // copy the backward reads), which saves a copy of the residual stream per layer.
+    float* x_mid = checkpointing_ && x_out != nullptr ? x_out : a.x_mid.data();
+    kernels::buffer_copy(ctx, x_mid, x_in, sizeof(float) * sz(N * C));
+    fwd(3, x_mid, a.att.data(), kStagedAtt, 1.0f);
 
-    norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), a.x_mid.data(), model_.mlp_norm(l));
-    fwd(4, a.gate.data(), a.xn2.data(), kStagedXn2, 0.0f);
-    fwd(5, a.up.data(), a.xn2.data(), kStagedXn2, 0.0f);
-    if (bf16_only) {
+    norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), x_mid, model_.mlp_norm(l));
+    if (fused_) {  // gate, up in bf16, then h = silu(gate) * up straight into its staged slot
+        for (const int t : {4, 5}) {
+            const LoraProjection proj = projection(l, t, training, seed, micro_key);
+            uint16_t* y = (t == 4 ? a.gate16 : a.up16).data();
+            fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), y, a.xn2.data(),
+                                             rows_of(kStagedXn2), N, a.u[sz(t)].data(), xd_);
+        }
         Bf16Rows& rows = slot(kStagedH);
         prepare_bf16_rows(ctx, rows, N, F, r);
-        kernels::swiglu_forward_bf16(ctx, rows.data(), rows.ld, a.gate.data(), a.up.data(), N, F);
+        kernels::swiglu_forward_bf16(ctx, rows.data(), rows.ld, a.gate16.data(), a.up16.data(), N,
+                                     F);
+        if (fp32_inputs_) {
+            kernels::convert_from_bf16(ctx, a.h.data(), F, rows.data(), rows.ld, N, F);
+        }
     } else {
+        fwd(4, a.gate.data(), a.xn2.data(), kStagedXn2, 0.0f);
+        fwd(5, a.up.data(), a.xn2.data(), kStagedXn2, 0.0f);
         kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
-        stage(kStagedH, a.h.data(), F);
     }
-    if (x_out != nullptr) {
-        kernels::buffer_copy(ctx, x_out, a.x_mid.data(), sizeof(float) * sz(N * C));
+    if (x_out != nullptr && x_out != x_mid) {
+        kernels::buffer_copy(ctx, x_out, x_mid, sizeof(float) * sz(N * C));
     }
     fwd(6, x_out, a.h.data(), kStagedH, 1.0f);  // x_out == nullptr (a recompute): u only
 }
@@ -299,8 +315,9 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     };
     // dx_beta 0: the fused path overwrites dx (no zeroing pass); the fp32 path always adds.
     // dy_staged: dy already in bf16 (fused path only).
+    // dx_bf16: dx written in bf16 instead (fused path, no dropout).
     auto back = [&](int t, float* dx, const float* dy, const float* x, int s, float dx_beta,
-                    Bf16Rows* dy_staged = nullptr) {
+                    Bf16Rows* dy_staged = nullptr, uint16_t* dx_bf16 = nullptr) {
         const auto p = projection(l, t, training, seed, micro_key);
         const auto& slot = adapter_.slot(l, static_cast<LoraTarget>(t));
         float* dA = slot.enabled ? grads + slot.a_offset : nullptr;
@@ -316,10 +333,10 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         const Bf16Rows& xs = staged(s, x, p.in);
         if (dy_staged != nullptr) {
             fused_projection_backward_staged(ctx, p, packed(l, t, p), dx, dA, dB, *dy_staged, x, xs,
-                                             u, N, dx_beta, us_, du_, xd_);
+                                             u, N, dx_beta, us_, du_, xd_, dx_bf16);
         } else {
             fused_projection_backward(ctx, p, packed(l, t, p), dx, dA, dB, dy, x, xs, u, N, dx_beta,
-                                      dys_, us_, du_, xd_);
+                                      dys_, us_, du_, xd_, dx_bf16);
         }
     };
     auto zero = [&](Buf& b, int64_t n) {
@@ -327,17 +344,23 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     };
 
     // MLP: x_out = x_mid + down(h), h = silu(gate) * up
-    back(6, dF3_.data(), dres, a.h.data(), kStagedH, 0.0f);
-    if (fused_) {  // d gate, d up straight to bf16, with spare columns for dU
+    if (fused_) {  // d h, then d gate, d up straight to bf16, with spare columns for dU
         const int64_t r = adapter_.options().r;
+        if (fp32_inputs_) {  // dropout: the LoRA part of d h is added in fp32
+            back(6, dF3_.data(), dres, a.h.data(), kStagedH, 0.0f);
+            kernels::convert_to_bf16(ctx, dh16_.data(), F, dF3_.data(), F, N, F, 1.0f);
+        } else {
+            back(6, nullptr, dres, a.h.data(), kStagedH, 0.0f, nullptr, dh16_.data());
+        }
         prepare_bf16_rows(ctx, dgate_bf16_, N, F, r);
         prepare_bf16_rows(ctx, dup_bf16_, N, F, r);
         QF_CHECK(dgate_bf16_.ld == dup_bf16_.ld, "train step: d gate / d up strides differ");
         kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
-                                      dF3_.data(), a.gate.data(), a.up.data(), N, F);
+                                      dh16_.data(), a.gate16.data(), a.up16.data(), N, F);
         back(4, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 0.0f, &dgate_bf16_);
         back(5, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 1.0f, &dup_bf16_);
     } else {
+        back(6, dF3_.data(), dres, a.h.data(), kStagedH, 0.0f);
         zero(dF1_, N * F);
         zero(dF2_, N * F);
         kernels::swiglu_backward(ctx, dF1_.data(), dF2_.data(), dF3_.data(), a.gate.data(),
@@ -439,7 +462,10 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     // logits never exist at once.
     kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), xs_[sz(L)].data(),
                              model_.final_norm(), N, C, c.rms_norm_eps);
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
+    int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
+    if (chunk > 128 && chunk < N) {
+        chunk -= chunk % 128;  // whole tensor-core tiles of rows for the LM-head GEMMs
+    }
     logits_.ensure(chunk * V);
     if (backward) {
         kernels::buffer_zero(ctx, dxf_.data(), sizeof(float) * sz(N * C));

@@ -80,6 +80,7 @@ private:
 
     struct LayerActs {
         Buf xn1, rstd1, q, k, v, att, lse, x_mid, xn2, rstd2, gate, up, h;
+        DeviceArray<uint16_t> gate16, up16;  // the fused path's gate and up, in bf16
         std::array<Buf, kNumLoraTargets> u;
     };
 
@@ -136,6 +137,7 @@ private:
     std::array<PackedProjection, kNumLoraTargets> packed_;
     std::array<StagedInput, kNumStaged> staged_in_;
     Bf16Rows staged_, dys_, us_, dlogits_bf16_, dgate_bf16_, dup_bf16_;
+    DeviceArray<uint16_t> dh16_;  // d h (the down projection's input gradient) in bf16
 };
 
 }  // namespace qforge

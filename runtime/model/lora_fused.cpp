@@ -1,6 +1,7 @@
 // What is here: the fused bf16 projection (see lora_fused.h). With u = drop(x) A^T, dU = s dy B:
 //   forward   u = x A^T (A is the packed rows [out, out + r)); u goes to x's spare columns;
 //             y = beta y + [x | u] [W | sB]^T                      one GEMM, K = in + r
+//             (or y = bf16([x | u] [W | sB]^T) for an output only read as bf16)
 //   backward  dU = dy (sB) (packed columns [in, in + r)); dU goes to dy's spare columns;
 //             dB += s dy^T u,  dA += dU^T x,  dx += [dy | dU] [W ; A]   one GEMM, K = out + r
 // With dropout the LoRA input is drop(x) (recomputed from the stateless mask, in fp32), and the
@@ -64,54 +65,89 @@ void stage_bf16_rows(const Ctx& ctx, Bf16Rows& rows, const float* x, int64_t N, 
     kernels::convert_to_bf16(ctx, rows.data(), rows.ld, x, cols, N, cols, 1.0f);
 }
 
-void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
-                              float* y, const float* x, Bf16Rows& xs, int64_t N, float beta,
-                              float* u, DeviceArray<float>& xd) {
+namespace {
+
+void check_forward(const LoraProjection& p, const PackedProjection& pk, const Bf16Rows& xs,
+                   int64_t N) {
     const int64_t r = rank_of(p);
     QF_CHECK(xs.rows >= N && xs.ld >= p.in + r,
              "fused_projection_forward: the staged input is ({}, ld {}), expected ({}, ld >= {})",
              xs.rows, xs.ld, N, p.in + r);
     QF_CHECK(pk.m.rows == p.out + r && pk.m.ld >= p.in + r,
              "fused_projection_forward: the packed weight does not match the projection");
+}
+
+// u = drop(x) A^T (fp32, saved for backward), and bf16(u) into xs's spare columns when the base
+// GEMM follows.
+void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk, const float* x,
+                Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd, bool into_xs) {
+    const int64_t r = rank_of(p);
+    if (r == 0) {
+        return;
+    }
+    QF_CHECK(u != nullptr, "fused_projection_forward: an adapted projection needs a u buffer");
+    if (p.dropout <= 0.0f) {
+        gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
+                  pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
+    } else {
+        gemm(ctx, false, true, N, r, p.in, 1.0f, dropped_input(ctx, p, x, N, xd), p.in, p.A, p.in,
+             0.0f, u, r);
+    }
+    if (into_xs) {
+        kernels::convert_to_bf16(ctx, xs.data() + p.in, xs.ld, u, r, N, r, 1.0f);
+    }
+}
+
+}  // namespace
+
+void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
+                              float* y, const float* x, Bf16Rows& xs, int64_t N, float beta,
+                              float* u, DeviceArray<float>& xd) {
+    check_forward(p, pk, xs, N);
     if (N == 0) {
         return;
     }
-    if (r > 0) {
-        QF_CHECK(u != nullptr, "fused_projection_forward: an adapted projection needs a u buffer");
-        if (p.dropout <= 0.0f) {
-            gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
-                      pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
-        } else {
-            gemm(ctx, false, true, N, r, p.in, 1.0f, dropped_input(ctx, p, x, N, xd), p.in, p.A,
-                 p.in, 0.0f, u, r);
-        }
-        if (y == nullptr) {
-            return;
-        }
-        kernels::convert_to_bf16(ctx, xs.data() + p.in, xs.ld, u, r, N, r, 1.0f);
-    }
+    lora_input(ctx, p, pk, x, xs, N, u, xd, y != nullptr);
     if (y == nullptr) {
         return;
     }
-    gemm_bf16(ctx, false, true, N, p.out, p.in + r, 1.0f, xs.data(), xs.ld, pk.m.data(), pk.m.ld,
-              beta, y, p.out);
+    gemm_bf16(ctx, false, true, N, p.out, p.in + rank_of(p), 1.0f, xs.data(), xs.ld, pk.m.data(),
+              pk.m.ld, beta, y, p.out);
+}
+
+void fused_projection_forward_to_bf16(const Ctx& ctx, const LoraProjection& p,
+                                      const PackedProjection& pk, uint16_t* y, const float* x,
+                                      Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd) {
+    check_forward(p, pk, xs, N);
+    QF_CHECK(y != nullptr, "fused_projection_forward_to_bf16: no output");
+    if (N == 0) {
+        return;
+    }
+    lora_input(ctx, p, pk, x, xs, N, u, xd, true);
+    kernels::gemm_bf16_to_bf16(ctx, false, true, N, p.out, p.in + rank_of(p), 1.0f, xs.data(),
+                               xs.ld, pk.m.data(), pk.m.ld, y, p.out);
 }
 
 void fused_projection_backward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
                                float* dx, float* dA, float* dB, const float* dy, const float* x,
                                const Bf16Rows& xs, const float* u, int64_t N, float dx_beta,
                                Bf16Rows& dys, Bf16Rows& us, DeviceArray<float>& du,
-                               DeviceArray<float>& xd) {
+                               DeviceArray<float>& xd, uint16_t* dx_bf16) {
     stage_bf16_rows(ctx, dys, dy, N, p.out, rank_of(p));
-    fused_projection_backward_staged(ctx, p, pk, dx, dA, dB, dys, x, xs, u, N, dx_beta, us, du, xd);
+    fused_projection_backward_staged(ctx, p, pk, dx, dA, dB, dys, x, xs, u, N, dx_beta, us, du, xd,
+                                     dx_bf16);
 }
 
 void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
                                       const PackedProjection& pk, float* dx, float* dA, float* dB,
                                       Bf16Rows& dys, const float* x, const Bf16Rows& xs,
                                       const float* u, int64_t N, float dx_beta, Bf16Rows& us,
-                                      DeviceArray<float>& du, DeviceArray<float>& xd) {
+                                      DeviceArray<float>& du, DeviceArray<float>& xd,
+                                      uint16_t* dx_bf16) {
     const int64_t r = rank_of(p);
+    QF_CHECK(
+        dx_bf16 == nullptr || (dx == nullptr && dx_beta == 0.0f && p.dropout <= 0.0f),
+        "fused_projection_backward: a bf16 dx is written whole (no dx, dx_beta 0, no dropout)");
     QF_CHECK(dys.rows >= N && dys.ld >= p.out + r,
              "fused_projection_backward: the staged dy is ({}, ld {}), expected ({}, ld >= {})",
              dys.rows, dys.ld, N, p.out + r);
@@ -142,10 +178,15 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
                  p.in, 1.0f, dA, p.in);
         }
     }
+    const bool lora_in_gemm = r > 0 && p.dropout <= 0.0f;
+    if (dx_bf16 != nullptr) {
+        kernels::gemm_bf16_to_bf16(ctx, false, false, N, p.in, p.out + (lora_in_gemm ? r : 0), 1.0f,
+                                   dys.data(), dys.ld, pk.m.data(), pk.m.ld, dx_bf16, p.in);
+        return;
+    }
     if (dx == nullptr) {
         return;
     }
-    const bool lora_in_gemm = r > 0 && p.dropout <= 0.0f;
     gemm_bf16(ctx, false, false, N, p.in, p.out + (lora_in_gemm ? r : 0), 1.0f, dys.data(), dys.ld,
               pk.m.data(), pk.m.ld, dx_beta, dx, p.in);
     if (r > 0 && !lora_in_gemm) {  // dx += drop'(dU A)

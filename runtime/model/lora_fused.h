@@ -61,14 +61,22 @@ void fused_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p,
                               const PackedProjection& pk, float* y, const float* x, Bf16Rows& xs,
                               int64_t N, float beta, float* u, DeviceArray<float>& xd);
 
+// The same with y (N, out) written in bf16 (contiguous, rounded from the fp32 accumulation; no
+// beta): for an output only read as bf16 (the MLP's gate and up, read by swiglu_forward_bf16).
+void fused_projection_forward_to_bf16(const kernels::Ctx& ctx, const LoraProjection& p,
+                                      const PackedProjection& pk, uint16_t* y, const float* x,
+                                      Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd);
+
 // dx (N, in) = dx_beta dx + dy W + s drop'(dy B A) (dx_beta 0: dx is written without being
 // read); dA += dU^T drop(x); dB += s dy^T u (dA, dB nullptr when the projection has no adapter).
-// xs: x staged (its columns [0, in) are read). dys, us, du, xd: scratch.
+// xs: x staged (its columns [0, in) are read). dys, us, du, xd: scratch. dx_bf16: dx written in
+// bf16 instead, (N, in) contiguous (then dx == nullptr, dx_beta 0, and no dropout).
 void fused_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p,
                                const PackedProjection& pk, float* dx, float* dA, float* dB,
                                const float* dy, const float* x, const Bf16Rows& xs, const float* u,
                                int64_t N, float dx_beta, Bf16Rows& dys, Bf16Rows& us,
-                               DeviceArray<float>& du, DeviceArray<float>& xd);
+                               DeviceArray<float>& du, DeviceArray<float>& xd,
+                               uint16_t* dx_bf16 = nullptr);
 
 // The same with dy already staged in dys (N rows, >= r spare columns, which are overwritten with
 // dU): for a dy that a kernel wrote in bf16 directly (swiglu_backward_bf16).
@@ -76,6 +84,7 @@ void fused_projection_backward_staged(const kernels::Ctx& ctx, const LoraProject
                                       const PackedProjection& pk, float* dx, float* dA, float* dB,
                                       Bf16Rows& dys, const float* x, const Bf16Rows& xs,
                                       const float* u, int64_t N, float dx_beta, Bf16Rows& us,
-                                      DeviceArray<float>& du, DeviceArray<float>& xd);
+                                      DeviceArray<float>& du, DeviceArray<float>& xd,
+                                      uint16_t* dx_bf16 = nullptr);
 
 }  // namespace qforge

@@ -1,10 +1,12 @@
 // The fused bf16 projection (runtime/model/lora_fused.h) against the fp32 projection of
 // lora_ops.h (the spec), on the CPU backend whose bf16 ops are the reference twins of the CUDA
 // ones: an NF4 base with LoRA, odd sizes, with and without dropout; y, u, dx, dA and dB by
-// relative error at bf16 tolerance. The GPU runs the same code in the train-step tests.
+// relative error at bf16 tolerance; the bf16-output forms against the fp32 ones rounded. The GPU
+// runs the same code in the train-step tests.
 #include <cmath>
 #include <gtest/gtest.h>
 
+#include "kernels/bf16.h"
 #include "runtime/model/lora_fused.h"
 #include "runtime/model/nf4_weight.h"
 #include "support/test_support.h"
@@ -101,6 +103,31 @@ void check_case(const Case& c) {
     fused_projection_backward(ctx, p, pk, dx_new.data(), dA2.data(), dB2.data(), dy.data(),
                               x.data(), xs, u.data(), c.N, 0.0f, dys, us, du, xd);
     EXPECT_LT(rel_l2(added(dx_ref, dx0), dx_new), 1e-2);
+
+    if (c.dropout > 0.0f) {
+        return;  // the bf16 outputs below are taken without dropout only
+    }
+    // bf16 outputs: the fp32 results (beta 0) rounded, bit for bit (the same fp32 sums on the CPU)
+    auto rounded = [&](const std::vector<float>& v) {
+        std::vector<uint16_t> r(v.size());
+        const auto n = static_cast<int64_t>(v.size());
+        kernels::convert_to_bf16(ctx, r.data(), n, v.data(), n, 1, n, 1.0f);
+        return r;
+    };
+    std::vector<float> y_f32(y0.size(), std::nanf("")), u2(u_ref.size());
+    std::vector<uint16_t> y16(y0.size());
+    stage_bf16_rows(ctx, xs, x.data(), c.N, c.in, c.r);
+    fused_projection_forward(ctx, p, pk, y_f32.data(), x.data(), xs, c.N, 0.0f, u2.data(), xd);
+    stage_bf16_rows(ctx, xs, x.data(), c.N, c.in, c.r);
+    fused_projection_forward_to_bf16(ctx, p, pk, y16.data(), x.data(), xs, c.N, u2.data(), xd);
+    EXPECT_EQ(y16, rounded(y_f32));
+    std::vector<uint16_t> dx16(dx0.size());
+    std::vector<float> dA3 = dA0, dB3 = dB0;
+    fused_projection_backward(ctx, p, pk, nullptr, dA3.data(), dB3.data(), dy.data(), x.data(), xs,
+                              u.data(), c.N, 0.0f, dys, us, du, xd, dx16.data());
+    EXPECT_EQ(dx16, rounded(dx_new));
+    EXPECT_EQ(dA3, dA2);  // the LoRA gradients do not depend on how dx is stored
+    EXPECT_EQ(dB3, dB2);
 }
 
 TEST(LoraFused, MatchesFp32ProjectionOnNf4Base) {
