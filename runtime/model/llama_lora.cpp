@@ -259,8 +259,10 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         stage(kStagedAtt, a.att.data(), Hq * D);
     }
     // x_mid: with checkpointing the forward builds it in x_out itself (the recompute remakes the
-    // copy the backward reads), which saves a copy of the residual stream per layer.
-    float* x_mid = checkpointing_ && x_out != nullptr ? x_out : a.x_mid.data();
+    // copy the backward reads), which saves a copy of the residual stream per layer. Not in the
+    // last layer, whose backward reads the forward's activations (see run()).
+    const bool last = l + 1 == c.num_hidden_layers;
+    float* x_mid = checkpointing_ && x_out != nullptr && !last ? x_out : a.x_mid.data();
     kernels::buffer_copy(ctx, x_mid, x_in, sizeof(float) * sz(N * C));
     fwd(3, x_mid, a.att.data(), kStagedAtt, 1.0f);
 
@@ -498,7 +500,9 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
                               model_.final_norm(), rstd_f_.data(), N, C);
     for (int64_t l = L - 1; l >= 0; --l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
-        if (checkpointing_) {  // recompute this layer's activations from its saved input
+        // Recompute this layer's activations from its saved input; the last layer's are still
+        // there from the forward (the loss head does not touch them).
+        if (checkpointing_ && l + 1 < L) {
             // x_out is not needed again: the down projection's base GEMM is skipped
             layer_forward(l, batch, a, xs_[sz(l)].data(), nullptr, true, seed, micro_key);
         }
