@@ -129,6 +129,19 @@ void buffer_upload_async(const Ctx& ctx, void* dst, const void* pinned_src, std:
 #endif
 }
 
+void buffer_download_async(const Ctx& ctx, void* pinned_dst, const void* src, std::size_t bytes) {
+    if (ctx.device == Device::kCpu) {
+        std::memcpy(pinned_dst, src, bytes);
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaMemcpyAsync(pinned_dst, src, bytes, cudaMemcpyDeviceToHost, stream_of(ctx)),
+               "cudaMemcpyAsync device->host (pinned)", bytes);
+#else
+    no_cuda("buffer_download_async");
+#endif
+}
+
 const void* pinned_device_view(const Ctx& ctx, const void* pinned) {
     if (ctx.device == Device::kCpu || pinned == nullptr) {
         return pinned;

@@ -35,6 +35,9 @@ void pinned_free(const Ctx& ctx, void* ptr) noexcept;
 // Queues a host->device copy from pinned memory on ctx.stream and returns at once (a memcpy on
 // the CPU). host_src must stay unchanged until the stream has passed this point.
 void buffer_upload_async(const Ctx& ctx, void* dst, const void* pinned_src, std::size_t bytes);
+// Queues a device->host copy into pinned memory on ctx.stream and returns at once (a memcpy on
+// the CPU). host_dst holds the data once the stream has passed this point.
+void buffer_download_async(const Ctx& ctx, void* pinned_dst, const void* src, std::size_t bytes);
 // The address under which kernels on ctx's device read pinned memory from pinned_alloc
 // (cudaHostGetDevicePointer; the pointer itself on the CPU). Each read crosses the host bus, so
 // this suits a large table read a few rows at a time, such as a frozen embedding.

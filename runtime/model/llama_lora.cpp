@@ -17,6 +17,7 @@
 #include "kernels/memory.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "kernels/stream.h"
 #include "kernels/swiglu.h"
 
 namespace qforge {
@@ -38,7 +39,7 @@ std::size_t sz(int64_t n) {
 
 LoraTrainStep::LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B,
                              int64_t T, bool activation_checkpointing,
-                             std::optional<bool> fused_bf16)
+                             std::optional<bool> fused_bf16, std::optional<bool> offload_mlp)
     : model_(model),
       adapter_(adapter),
       ctx_(model.ctx()),
@@ -46,12 +47,12 @@ LoraTrainStep::LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adap
       B_(B),
       T_(T),
       checkpointing_(activation_checkpointing) {
-    init(B, T, fused_bf16);
+    init(B, T, fused_bf16, offload_mlp);
 }
 
 LoraTrainStep::LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B,
                              int64_t T, bool activation_checkpointing,
-                             std::optional<bool> fused_bf16)
+                             std::optional<bool> fused_bf16, std::optional<bool> offload_mlp)
     : owned_model_(std::make_unique<LlamaOnDevice>(LlamaOnDevice::from_model(model, Ctx{}))),
       model_(*owned_model_),
       adapter_(adapter),
@@ -60,10 +61,11 @@ LoraTrainStep::LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter
       B_(B),
       T_(T),
       checkpointing_(activation_checkpointing) {
-    init(B, T, fused_bf16);
+    init(B, T, fused_bf16, offload_mlp);
 }
 
-void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
+void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
+                         std::optional<bool> offload_mlp) {
     const auto& c = model_.config();
     QF_CHECK(B >= 1 && T >= 1, "train step needs B, T >= 1, got {} x {}", B, T);
     QF_CHECK(T <= c.max_position_embeddings, "seq_len {} exceeds max_position_embeddings {}", T,
@@ -82,6 +84,9 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     // projection reads it) and log-sum-exp are kept from the forward, so the recompute skips the
     // attention forward: L x N x C bf16 of memory for one of the step's largest non-GEMM costs.
     save_attention_ = fused_ && checkpointing_ && !fp32_inputs_;
+    // MLP offload: only where the recompute would make gate / up in bf16 (see the header)
+    offload_ =
+        save_attention_ && offload_mlp.value_or(ctx_.device == kernels::Device::kCuda) && L > 1;
     for (int64_t l = 0; l <= L; ++l) {
         xs_.push_back(make(N * C));
     }
@@ -95,6 +100,21 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16) {
     }
     for (auto& a : acts_) {
         allocate(a);
+    }
+    if (offload_) {
+        gate16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
+        up16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
+        int64_t layers = 0;
+        for (int64_t l = 0; l < L; ++l) {
+            layers += offloads(l) ? 1 : 0;
+        }
+        mlp_host_ = kernels::PinnedHostBuffer(ctx_, sz(layers * 2 * N * F) * sizeof(uint16_t));
+        copy_stream_ = kernels::Stream(ctx_);
+        copy_ctx_ = kernels::Ctx{ctx_.device, copy_stream_.get()};
+        for (auto* e :
+             {&gu_ready_[0], &gu_ready_[1], &gu_saved_[0], &gu_saved_[1], &gu_free_, &gu_loaded_}) {
+            *e = kernels::Event(ctx_);
+        }
     }
     input_ = DeviceArray<int32_t>(ctx_, N);
     targets_ = DeviceArray<int32_t>(ctx_, N);
@@ -159,6 +179,18 @@ void LoraTrainStep::allocate(LayerActs& a) {
     for (auto& u : a.u) {
         u = make(N * adapter_.options().r);
     }
+}
+
+bool LoraTrainStep::offloads(int64_t l) const {
+    // every other layer: each copy then has two layers' compute to hide behind (a layer's gate and
+    // up take longer to cross the bus than the layer takes to compute); not the last layer, whose
+    // backward reads its forward's activations directly
+    return offload_ && l % 2 == 0 && l + 1 < model_.config().num_hidden_layers;
+}
+
+uint16_t* LoraTrainStep::host_gate_up(int64_t l) {
+    const int64_t NF = B_ * T_ * model_.config().intermediate_size;
+    return static_cast<uint16_t*>(mlp_host_.data()) + (l / 2) * 2 * NF;
 }
 
 const PackedProjection& LoraTrainStep::packed(int64_t l, int t, const LoraProjection& p) {
@@ -268,16 +300,41 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
 
     norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), x_mid, model_.mlp_norm(l));
     if (fused_) {  // gate, up in bf16, then h = silu(gate) * up straight into its staged slot
-        for (const int t : {4, 5}) {
-            const LoraProjection proj = projection(l, t, training, seed, micro_key);
-            uint16_t* y = (t == 4 ? a.gate16 : a.up16).data();
-            fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), y, a.xn2.data(),
-                                             rows_of(kStagedXn2), N, a.u[sz(t)].data(), xd_);
+        const bool recompute = x_out == nullptr;
+        const int gu = offload_run_ && !recompute ? static_cast<int>(l % 2) : 0;  // see header
+        uint16_t* gate = gu == 0 ? a.gate16.data() : gate16_b_.data();
+        uint16_t* up = gu == 0 ? a.up16.data() : up16_b_.data();
+        const int64_t NF = N * F;
+        if (recompute && offload_run_ && offloads(l)) {
+            // gate and up come back from host memory: only the LoRA inputs u are made here
+            for (const int t : {4, 5}) {
+                const LoraProjection proj = projection(l, t, training, seed, micro_key);
+                fused_projection_forward(ctx, proj, packed(l, t, proj), nullptr, a.xn2.data(),
+                                         rows_of(kStagedXn2), N, 0.0f, a.u[sz(t)].data(), xd_);
+            }
+            kernels::stream_wait(ctx, gu_loaded_.get());
+        } else {
+            if (offload_run_) {  // the slot's previous copy to the host must be done
+                kernels::stream_wait(ctx, gu_saved_[sz(gu)].get());
+            }
+            for (const int t : {4, 5}) {
+                const LoraProjection proj = projection(l, t, training, seed, micro_key);
+                fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), t == 4 ? gate : up,
+                                                 a.xn2.data(), rows_of(kStagedXn2), N,
+                                                 a.u[sz(t)].data(), xd_);
+            }
+            if (!recompute && offload_run_ && offloads(l)) {
+                kernels::event_record(ctx, gu_ready_[sz(gu)].get());
+                kernels::stream_wait(copy_ctx_, gu_ready_[sz(gu)].get());
+                uint16_t* host = host_gate_up(l);
+                kernels::buffer_download_async(copy_ctx_, host, gate, sz(NF) * sizeof(uint16_t));
+                kernels::buffer_download_async(copy_ctx_, host + NF, up, sz(NF) * sizeof(uint16_t));
+                kernels::event_record(copy_ctx_, gu_saved_[sz(gu)].get());
+            }
         }
         Bf16Rows& rows = slot(kStagedH);
         prepare_bf16_rows(ctx, rows, N, F, r);
-        kernels::swiglu_forward_bf16(ctx, rows.data(), rows.ld, a.gate16.data(), a.up16.data(), N,
-                                     F);
+        kernels::swiglu_forward_bf16(ctx, rows.data(), rows.ld, gate, up, N, F);
         if (fp32_inputs_) {
             kernels::convert_from_bf16(ctx, a.h.data(), F, rows.data(), rows.ld, N, F);
         }
@@ -357,8 +414,23 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         prepare_bf16_rows(ctx, dgate_bf16_, N, F, r);
         prepare_bf16_rows(ctx, dup_bf16_, N, F, r);
         QF_CHECK(dgate_bf16_.ld == dup_bf16_.ld, "train step: d gate / d up strides differ");
+        // the last layer's gate / up are where its forward left them (slot l % 2 when offloading)
+        const bool last_slot1 = offload_run_ && l + 1 == c.num_hidden_layers && l % 2 == 1;
+        const uint16_t* gate = last_slot1 ? gate16_b_.data() : a.gate16.data();
+        const uint16_t* up = last_slot1 ? up16_b_.data() : a.up16.data();
         kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
-                                      dh16_.data(), a.gate16.data(), a.up16.data(), N, F);
+                                      dh16_.data(), gate, up, N, F);
+        if (offload_run_ && l > 0 && offloads(l - 1)) {  // slot 0 is free: bring back layer l - 1's
+            const int64_t NF = N * F;
+            kernels::event_record(ctx, gu_free_.get());
+            kernels::stream_wait(copy_ctx_, gu_free_.get());
+            const uint16_t* host = host_gate_up(l - 1);
+            kernels::buffer_upload_async(copy_ctx_, a.gate16.data(), host,
+                                         sz(NF) * sizeof(uint16_t));
+            kernels::buffer_upload_async(copy_ctx_, a.up16.data(), host + NF,
+                                         sz(NF) * sizeof(uint16_t));
+            kernels::event_record(copy_ctx_, gu_loaded_.get());
+        }
         back(4, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 0.0f, &dgate_bf16_);
         back(5, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 1.0f, &dup_bf16_);
     } else {
@@ -443,6 +515,7 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     const int64_t L = c.num_hidden_layers;
     const Ctx& ctx = ctx_;
     ++generation_;
+    offload_run_ = offload_ && backward;
     for (int64_t i = 0; i < N; ++i) {
         positions_host_[sz(i)] =
             batch.positions ? batch.positions[i] : static_cast<int32_t>(i % T_);

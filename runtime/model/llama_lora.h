@@ -14,6 +14,8 @@
 #include <optional>
 #include <vector>
 
+#include "kernels/memory.h"
+#include "kernels/stream.h"
 #include "runtime/model/llama.h"
 #include "runtime/model/llama_on_device.h"
 #include "runtime/model/lora.h"
@@ -45,11 +47,18 @@ public:
     // host params, which suits the CPU).
     // fused_bf16: the fused bf16 path (see above) or not; by default it is taken on a GPU with
     // bf16 GEMMs. Forcing it on the CPU runs the CPU twins of its bf16 ops (tests).
+    // offload_mlp: with checkpointing on the fused path without dropout, every other layer's MLP
+    // gate and up (bf16) are copied to pinned host memory during the forward, on a side stream,
+    // and copied back during the backward instead of being recomputed (the layers 0, 2, 4, ...
+    // but the last). By default on a GPU; false turns it off; on the CPU (forced) the copies are
+    // plain memcpy (tests).
     LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B, int64_t T,
-                  bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt);
+                  bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt,
+                  std::optional<bool> offload_mlp = std::nullopt);
     // CPU convenience: a view of a loaded model.
     LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B, int64_t T,
-                  bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt);
+                  bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt,
+                  std::optional<bool> offload_mlp = std::nullopt);
 
     // Where the LoRA parameters live on the step's device (laid out like adapter.params()).
     void set_params(const float* params) { params_ = params; }
@@ -58,6 +67,9 @@ public:
 
     // True when the projections run the fused bf16 path (see above).
     bool fused_bf16() const { return fused_; }
+
+    // True when MLP activations are offloaded to host memory (see the constructor).
+    bool offloads_mlp() const { return offload_; }
 
     // Called by forward_backward as each layer's backward is queued, with the slice of the
     // gradient buffer (offset, count) that layer owns, last layer first: the gradient
@@ -84,7 +96,12 @@ private:
         std::array<Buf, kNumLoraTargets> u;
     };
 
-    void init(int64_t B, int64_t T, std::optional<bool> fused_bf16);
+    void init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
+              std::optional<bool> offload_mlp);
+    // Layer l's gate / up go to host memory in the forward (offload_mlp).
+    bool offloads(int64_t l) const;
+    // The host copy of an offloaded layer's gate (up follows it).
+    uint16_t* host_gate_up(int64_t l);
     // x_out == nullptr: a recompute for backward (the layer output itself is not needed)
     void layer_forward(int64_t l, const TokenBatch& batch, LayerActs& a, const float* x_in,
                        float* x_out, bool training, uint64_t seed, uint64_t micro_key);
@@ -138,6 +155,18 @@ private:
     std::array<StagedInput, kNumStaged> staged_in_;
     Bf16Rows staged_, dys_, us_, dlogits_bf16_, dgate_bf16_, dup_bf16_;
     DeviceArray<uint16_t> dh16_;  // d h (the down projection's input gradient) in bf16
+
+    // MLP offload (offload_mlp): the forward alternates gate/up between two device slots (slot 0
+    // in acts_[0], slot 1 here) so one can be copied out while the next layer computes; the
+    // backward uses slot 0, into which the copy back lands once the layer above is done with it.
+    bool offload_ = false;
+    bool offload_run_ = false;  // this run() offloads (a forward followed by a backward)
+    DeviceArray<uint16_t> gate16_b_, up16_b_;
+    kernels::PinnedHostBuffer mlp_host_;
+    kernels::Stream copy_stream_;
+    kernels::Ctx copy_ctx_;
+    std::array<kernels::Event, 2> gu_ready_, gu_saved_;  // slot computed / slot copied out
+    kernels::Event gu_free_, gu_loaded_;                 // slot 0 free again / copied back
 };
 
 }  // namespace qforge

@@ -57,6 +57,7 @@ struct OptimConfig {
     float eps = 1e-8f;                // train.eps
     float max_grad_norm = 1.0f;       // train.max_grad_norm: global-norm clipping; 0 = off
     bool activation_checkpointing = false;  // train.activation_checkpointing: recompute per layer
+    bool activation_offload = true;  // train.activation_offload: MLP activations to host (GPU)
     std::string device = "auto";            // train.device: auto | cpu | cuda
     std::string matmul_precision = "bf16";  // train.matmul_precision: bf16 | tf32 | fp32 (GPU)
     int64_t eval_every = 0;  // train.eval_every: validation loss every N steps; 0 = at end

@@ -253,7 +253,8 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
         }
     };
     LoraTrainStep step_fn(*dev_model, adapter, cfg.train.micro_batch, cfg.data.seq_len,
-                          cfg.train.activation_checkpointing);
+                          cfg.train.activation_checkpointing, std::nullopt,
+                          cfg.train.activation_offload ? std::nullopt : std::optional<bool>(false));
     step_fn.set_params(params_p);
     const Schedule schedule = schedule_from_string(cfg.train.schedule);
     std::unique_ptr<MetricsLog> log;

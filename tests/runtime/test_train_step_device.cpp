@@ -76,16 +76,20 @@ struct StepResult {
 
 // One forward/backward of `model` on its device, parameters uploaded there.
 StepResult run_step(const LlamaOnDevice& model, const LoraAdapter& adapter, const Rows& rows,
-                    bool checkpointing, std::optional<bool> fused = std::nullopt) {
+                    bool checkpointing, std::optional<bool> fused = std::nullopt,
+                    std::optional<bool> offload = std::nullopt, int micro_batches = 1) {
     const Ctx ctx = model.ctx();
     const auto n = static_cast<int64_t>(adapter.params().size());
     DeviceArray<float> params(ctx, n), grads(ctx, n);
     params.upload(adapter.params().data(), n);
     grads.zero();
-    LoraTrainStep step(model, adapter, rows.B, rows.T, checkpointing, fused);
+    LoraTrainStep step(model, adapter, rows.B, rows.T, checkpointing, fused, offload);
     step.set_params(params.data());
     StepResult r;
-    r.loss = step.forward_backward(rows.batch(), 0.01f, 11, 5, grads.data());
+    for (int i = 0; i < micro_batches; ++i) {  // gradients accumulate over the micro-batches
+        r.loss = step.forward_backward(rows.batch(), 0.01f, 11, 5 + static_cast<uint64_t>(i),
+                                       grads.data());
+    }
     r.grads.resize(static_cast<std::size_t>(n));
     grads.download(r.grads.data(), n);
     return r;
@@ -176,6 +180,41 @@ void compare_fused_on_cpu(float dropout, bool checkpointing) {
     EXPECT_GT(grad_rel, 0.0) << "the fused step should round to bf16";
     EXPECT_LT(loss_rel, 5e-3) << want.loss.sum << " vs " << got.loss.sum;
     EXPECT_LT(grad_rel, 5e-2);
+}
+
+// The MLP offload (gate / up of layers 0 and 2 of 5 to host memory and back instead of
+// recomputed) gives the step it replaces: bit for bit on the CPU, where the copies are memcpy, and
+// within the attention backward's atomics on the GPU; over two micro-batches, so the second
+// reuses the host slots.
+void compare_offload(Ctx ctx) {
+    const Stories260K s(0.0f);
+    LlamaOnDevice model = LlamaOnDevice::from_model(s.model, ctx);
+    model.make_lm_head_bf16();
+    const auto before = kernels::cuda_gemm_math();
+    kernels::set_cuda_gemm_math(kernels::GemmMath::kBf16);
+    EXPECT_TRUE(
+        LoraTrainStep(model, s.adapter, s.rows.B, s.rows.T, true, true, true).offloads_mlp());
+    const StepResult want = run_step(model, s.adapter, s.rows, true, true, false, 2);
+    const StepResult got = run_step(model, s.adapter, s.rows, true, true, true, 2);
+    kernels::set_cuda_gemm_math(before);
+    if (ctx.device == Device::kCpu) {
+        EXPECT_EQ(want.loss.sum, got.loss.sum);
+        EXPECT_EQ(want.grads, got.grads);
+        return;
+    }
+    EXPECT_NEAR(got.loss.sum / want.loss.sum, 1.0, 1e-6);
+    EXPECT_LT(rel_l2(want.grads, got.grads), 1e-5);
+}
+
+TEST(TrainStepFused, MlpOffloadGivesTheSameStepOnCpu) {
+    compare_offload(Ctx{});
+}
+
+TEST(TrainStepDevice, MlpOffloadGivesTheSameStep) {
+    if (!have_gpu()) {
+        GTEST_SKIP() << "no GPU present: the MLP offload on the GPU is checked on the GPU machine";
+    }
+    compare_offload(Ctx{Device::kCuda, nullptr});
 }
 
 TEST(TrainStepFused, CpuTwinsMatchFp32StepWithCheckpointing) {

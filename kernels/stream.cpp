@@ -1,0 +1,94 @@
+// What is here: kernels/stream.h. The CUDA branch exists only when this build has the backend.
+#include "kernels/stream.h"
+
+#ifdef QFORGE_HAS_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace qforge::kernels {
+
+namespace {
+
+#ifdef QFORGE_HAS_CUDA
+void cuda_check(cudaError_t err, const char* what) {
+    QF_CHECK(err == cudaSuccess, "{} failed: {}", what, cudaGetErrorString(err));
+}
+#else
+[[noreturn]] void no_cuda(const char* what) {
+    QF_FAIL("{}: this build has no CUDA backend (configure with nvcc to get one)", what);
+}
+#endif
+
+}  // namespace
+
+void* stream_create(const Ctx& ctx) {
+    if (ctx.device == Device::kCpu) {
+        return nullptr;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cudaStream_t s = nullptr;
+    cuda_check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    return s;
+#else
+    no_cuda("stream_create");
+#endif
+}
+
+void stream_destroy(const Ctx& ctx, void* stream) noexcept {
+    if (ctx.device == Device::kCpu || stream == nullptr) {
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    (void)cudaStreamDestroy(static_cast<cudaStream_t>(stream));  // noexcept, as buffer_free
+#endif
+}
+
+void* event_create(const Ctx& ctx) {
+    if (ctx.device == Device::kCpu) {
+        return nullptr;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cudaEvent_t e = nullptr;
+    cuda_check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+    return e;
+#else
+    no_cuda("event_create");
+#endif
+}
+
+void event_destroy(const Ctx& ctx, void* event) noexcept {
+    if (ctx.device == Device::kCpu || event == nullptr) {
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));
+#endif
+}
+
+void event_record(const Ctx& ctx, void* event) {
+    if (ctx.device == Device::kCpu) {
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(
+        cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(ctx.stream)),
+        "cudaEventRecord");
+#else
+    no_cuda("event_record");
+#endif
+}
+
+void stream_wait(const Ctx& ctx, void* event) {
+    if (ctx.device == Device::kCpu) {
+        return;
+    }
+#ifdef QFORGE_HAS_CUDA
+    cuda_check(cudaStreamWaitEvent(static_cast<cudaStream_t>(ctx.stream),
+                                   static_cast<cudaEvent_t>(event), 0),
+               "cudaStreamWaitEvent");
+#else
+    no_cuda("stream_wait");
+#endif
+}
+
+}  // namespace qforge::kernels
