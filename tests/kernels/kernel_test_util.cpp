@@ -5,9 +5,22 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/bf16_bits.h"
 #include "support/test_support.h"
 
 namespace qforge::test {
+
+std::vector<uint16_t> random_bf16(std::size_t n, float lo, float hi, std::uint64_t salt) {
+    const auto f = random_floats(n, lo, hi, salt);
+    std::vector<uint16_t> out(n);
+    for (std::size_t i = 0; i < n; i++) {
+        out[i] = kernels::f32_to_bf16_bits(f[i]);
+        if ((out[i] & 0x7FFFu) == 0) {
+            out[i] = 0x3C00;  // 2^-7
+        }
+    }
+    return out;
+}
 
 std::vector<int32_t> random_ints(std::size_t n, int32_t lo, int32_t hi, std::uint64_t salt) {
     std::mt19937_64 rng(test_seed() + 0x51ED270Bull + salt);

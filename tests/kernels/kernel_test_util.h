@@ -20,6 +20,10 @@ inline constexpr kernels::Ctx kCpuCtx{kernels::Device::kCpu, nullptr};
 // term in a backward formula gives errors of 1e-2 and up.
 inline constexpr double kFdTolerance = 3e-4;
 
+// bf16 bits (kernels/bf16_bits.h) of uniform values in [lo, hi) from random_floats, never zero
+// (a value that rounds to zero becomes 2^-7).
+std::vector<uint16_t> random_bf16(std::size_t n, float lo, float hi, std::uint64_t salt);
+
 // Uniform integers in [lo, hi) from test_seed() + salt.
 std::vector<int32_t> random_ints(std::size_t n, int32_t lo, int32_t hi, std::uint64_t salt = 0);
 

@@ -223,19 +223,6 @@ TEST(Nf4DequantizeBf16, CpuIsTheRoundedFp32DequantizationInStridedRows) {
     }
 }
 
-// bf16 bits of uniform values in [-1, 1), never zero.
-std::vector<uint16_t> random_bf16(size_t n, uint64_t salt) {
-    const auto f = random_floats(n, -1.0f, 1.0f, salt);
-    std::vector<uint16_t> out(n);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = f32_to_bf16_bits(f[i]);
-        if ((out[i] & 0x7FFFu) == 0) {
-            out[i] = 0x3C00;  // 2^-7
-        }
-    }
-    return out;
-}
-
 struct GemmShape {
     bool ta, tb;
     int64_t M, N, K;
@@ -243,13 +230,30 @@ struct GemmShape {
     int64_t lda, ldb, ldc;
 };
 
+// Row m of op(A) times column n of op(B), the bf16 values widened, in double; mag gets the sum
+// of the products' magnitudes (the scale of the fp32 summation error).
+double widened_dot(const GemmShape& s, const std::vector<uint16_t>& A,
+                   const std::vector<uint16_t>& B, int64_t m, int64_t n, double& mag) {
+    double dot = 0.0;
+    mag = 0.0;
+    for (int64_t k = 0; k < s.K; k++) {
+        const double a = bf16_bits_to_f32(s.ta ? A[k * s.lda + m] : A[m * s.lda + k]);
+        const double b = bf16_bits_to_f32(s.tb ? B[n * s.ldb + k] : B[k * s.ldb + n]);
+        dot += a * b;
+        mag += std::fabs(a * b);
+    }
+    return dot;
+}
+
 // Runs gemm_bf16 on ctx over random operands and checks every element of C against double dot
 // products of the widened values: |got - want| <= slack * 2^-24 * (sum |alpha a b| + |beta c|),
 // and C's padding columns unchanged. With beta == 0, C starts as NaN (it must not be read).
 void check_gemm_bf16(const kernels::Ctx& ctx, const GemmShape& s, double slack) {
     const int64_t a_rows = s.ta ? s.K : s.M, b_rows = s.tb ? s.N : s.K;
-    const auto A = random_bf16(static_cast<size_t>(std::max<int64_t>(1, a_rows * s.lda)), 1);
-    const auto B = random_bf16(static_cast<size_t>(std::max<int64_t>(1, b_rows * s.ldb)), 2);
+    const auto A =
+        random_bf16(static_cast<size_t>(std::max<int64_t>(1, a_rows * s.lda)), -1.0f, 1.0f, 1);
+    const auto B =
+        random_bf16(static_cast<size_t>(std::max<int64_t>(1, b_rows * s.ldb)), -1.0f, 1.0f, 2);
     auto C0 = random_floats(static_cast<size_t>(s.M * s.ldc), -1.0f, 1.0f, 3);
     for (int64_t m = 0; m < s.M; m++) {
         for (int64_t n = 0; n < s.ldc; n++) {
@@ -279,13 +283,8 @@ void check_gemm_bf16(const kernels::Ctx& ctx, const GemmShape& s, double slack) 
                 ASSERT_EQ(got, 1234.5f) << "padding column " << n << " of row " << m << " written";
                 continue;
             }
-            double dot = 0.0, mag = 0.0;
-            for (int64_t k = 0; k < s.K; k++) {
-                const double a = bf16_bits_to_f32(s.ta ? A[k * s.lda + m] : A[m * s.lda + k]);
-                const double b = bf16_bits_to_f32(s.tb ? B[n * s.ldb + k] : B[k * s.ldb + n]);
-                dot += a * b;
-                mag += std::fabs(a * b);
-            }
+            double mag = 0.0;
+            const double dot = widened_dot(s, A, B, m, n, mag);
             double want = s.alpha * dot;
             mag *= std::fabs(s.alpha);
             if (s.beta != 0.0f) {
@@ -308,8 +307,10 @@ void check_gemm_bf16(const kernels::Ctx& ctx, const GemmShape& s, double slack) 
 void check_gemm_bf16_to_bf16(const kernels::Ctx& ctx, const GemmShape& s, double slack) {
     constexpr uint16_t kPadBits = 0xBEEF;
     const int64_t a_rows = s.ta ? s.K : s.M, b_rows = s.tb ? s.N : s.K;
-    const auto A = random_bf16(static_cast<size_t>(std::max<int64_t>(1, a_rows * s.lda)), 4);
-    const auto B = random_bf16(static_cast<size_t>(std::max<int64_t>(1, b_rows * s.ldb)), 5);
+    const auto A =
+        random_bf16(static_cast<size_t>(std::max<int64_t>(1, a_rows * s.lda)), -1.0f, 1.0f, 4);
+    const auto B =
+        random_bf16(static_cast<size_t>(std::max<int64_t>(1, b_rows * s.ldb)), -1.0f, 1.0f, 5);
     std::vector<uint16_t> C(static_cast<size_t>(s.M * s.ldc), kPadBits);
     if (ctx.device == kernels::Device::kCpu) {
         kernels::gemm_bf16_to_bf16(ctx, s.ta, s.tb, s.M, s.N, s.K, s.alpha, A.data(), s.lda,
@@ -332,13 +333,8 @@ void check_gemm_bf16_to_bf16(const kernels::Ctx& ctx, const GemmShape& s, double
                 ASSERT_EQ(got, kPadBits) << "padding column " << n << " of row " << m << " written";
                 continue;
             }
-            double dot = 0.0, mag = 0.0;
-            for (int64_t k = 0; k < s.K; k++) {
-                const double a = bf16_bits_to_f32(s.ta ? A[k * s.lda + m] : A[m * s.lda + k]);
-                const double b = bf16_bits_to_f32(s.tb ? B[n * s.ldb + k] : B[k * s.ldb + n]);
-                dot += a * b;
-                mag += std::fabs(a * b);
-            }
+            double mag = 0.0;
+            const double dot = widened_dot(s, A, B, m, n, mag);
             const double want = s.alpha * dot;
             mag *= std::fabs(s.alpha);
             const uint16_t want_bits = f32_to_bf16_bits(static_cast<float>(want));
@@ -545,7 +541,7 @@ TEST(Bf16Cuda, LlamaSizedOpsMatchTheCpuAndReportTimes) {
 
     // gemm_bf16: activations (T, 4096) times the weight^T -> (T, 14336), the fused path's shape.
     const int64_t T = 4096;
-    const auto x = random_bf16(static_cast<size_t>(T * cols), 9);
+    const auto x = random_bf16(static_cast<size_t>(T * cols), -1.0f, 1.0f, 9);
     const auto d_x = to_device(x);
     kernels::BackendBuffer d_y(kCudaCtx, static_cast<size_t>(T * rows) * 4);
     const double gemm_ms = time_ms([&] {

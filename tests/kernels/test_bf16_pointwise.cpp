@@ -67,19 +67,6 @@ struct Shape {
     int64_t rows, cols, ld;
 };
 
-// bf16 bits of uniform values in [lo, hi), never zero.
-std::vector<uint16_t> random_bf16(size_t n, float lo, float hi, uint64_t salt) {
-    const auto f = random_floats(n, lo, hi, salt);
-    std::vector<uint16_t> out(n);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = f32_to_bf16_bits(f[i]);
-        if ((out[i] & 0x7FFFu) == 0) {
-            out[i] = 0x3C00;  // 2^-7
-        }
-    }
-    return out;
-}
-
 // The exact fp32 values of bf16 bits.
 std::vector<float> widen(const std::vector<uint16_t>& bits) {
     std::vector<float> out(bits.size());
