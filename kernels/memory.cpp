@@ -8,6 +8,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "kernels/backend_error.h"
+
 #ifdef QFORGE_HAS_CUDA
 #include <cuda_runtime.h>
 
@@ -31,17 +33,13 @@ DeviceLedger& ledger() {
 }
 
 #ifdef QFORGE_HAS_CUDA
-void cuda_check(cudaError_t err, const char* what, std::size_t bytes) {
-    QF_CHECK(err == cudaSuccess, "{} ({} bytes) failed: {}", what, bytes, cudaGetErrorString(err));
-}
+using detail::cuda_check;
 
 cudaStream_t stream_of(const Ctx& ctx) {
     return static_cast<cudaStream_t>(ctx.stream);
 }
 #else
-[[noreturn]] void no_cuda(const char* what) {
-    QF_FAIL("{}: this build has no CUDA backend (configure with nvcc to get one)", what);
-}
+using detail::no_cuda;
 #endif
 
 // Never nullptr, even for 0 bytes: callers check pointers, not sizes.
@@ -149,7 +147,7 @@ const void* pinned_device_view(const Ctx& ctx, const void* pinned) {
 #ifdef QFORGE_HAS_CUDA
     void* view = nullptr;
     cuda_check(cudaHostGetDevicePointer(&view, const_cast<void*>(pinned), 0),
-               "cudaHostGetDevicePointer", 0);
+               "cudaHostGetDevicePointer");
     return view;
 #else
     no_cuda("pinned_device_view");

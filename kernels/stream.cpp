@@ -1,25 +1,15 @@
 // What is here: kernels/stream.h. The CUDA branch exists only when this build has the backend.
 #include "kernels/stream.h"
 
-#ifdef QFORGE_HAS_CUDA
-#include <cuda_runtime.h>
-#endif
+#include "kernels/backend_error.h"
 
 namespace qforge::kernels {
 
-namespace {
-
 #ifdef QFORGE_HAS_CUDA
-void cuda_check(cudaError_t err, const char* what) {
-    QF_CHECK(err == cudaSuccess, "{} failed: {}", what, cudaGetErrorString(err));
-}
+using detail::cuda_check;
 #else
-[[noreturn]] void no_cuda(const char* what) {
-    QF_FAIL("{}: this build has no CUDA backend (configure with nvcc to get one)", what);
-}
+using detail::no_cuda;
 #endif
-
-}  // namespace
 
 void* stream_create(const Ctx& ctx) {
     if (ctx.device == Device::kCpu) {
@@ -74,6 +64,7 @@ void event_record(const Ctx& ctx, void* event) {
         cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(ctx.stream)),
         "cudaEventRecord");
 #else
+    (void)event;
     no_cuda("event_record");
 #endif
 }
@@ -87,6 +78,7 @@ void stream_wait(const Ctx& ctx, void* event) {
                                    static_cast<cudaEvent_t>(event), 0),
                "cudaStreamWaitEvent");
 #else
+    (void)event;
     no_cuda("stream_wait");
 #endif
 }

@@ -110,7 +110,6 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
         }
         mlp_host_ = kernels::PinnedHostBuffer(ctx_, sz(layers * 2 * N * F) * sizeof(uint16_t));
         copy_stream_ = kernels::Stream(ctx_);
-        copy_ctx_ = kernels::Ctx{ctx_.device, copy_stream_.get()};
         for (auto* e :
              {&gu_ready_[0], &gu_ready_[1], &gu_saved_[0], &gu_saved_[1], &gu_free_, &gu_loaded_}) {
             *e = kernels::Event(ctx_);
@@ -325,11 +324,12 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
             }
             if (!recompute && offload_run_ && offloads(l)) {
                 kernels::event_record(ctx, gu_ready_[sz(gu)].get());
-                kernels::stream_wait(copy_ctx_, gu_ready_[sz(gu)].get());
+                kernels::stream_wait(copy_ctx(), gu_ready_[sz(gu)].get());
                 uint16_t* host = host_gate_up(l);
-                kernels::buffer_download_async(copy_ctx_, host, gate, sz(NF) * sizeof(uint16_t));
-                kernels::buffer_download_async(copy_ctx_, host + NF, up, sz(NF) * sizeof(uint16_t));
-                kernels::event_record(copy_ctx_, gu_saved_[sz(gu)].get());
+                kernels::buffer_download_async(copy_ctx(), host, gate, sz(NF) * sizeof(uint16_t));
+                kernels::buffer_download_async(copy_ctx(), host + NF, up,
+                                               sz(NF) * sizeof(uint16_t));
+                kernels::event_record(copy_ctx(), gu_saved_[sz(gu)].get());
             }
         }
         Bf16Rows& rows = slot(kStagedH);
@@ -423,13 +423,13 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         if (offload_run_ && l > 0 && offloads(l - 1)) {  // slot 0 is free: bring back layer l - 1's
             const int64_t NF = N * F;
             kernels::event_record(ctx, gu_free_.get());
-            kernels::stream_wait(copy_ctx_, gu_free_.get());
+            kernels::stream_wait(copy_ctx(), gu_free_.get());
             const uint16_t* host = host_gate_up(l - 1);
-            kernels::buffer_upload_async(copy_ctx_, a.gate16.data(), host,
+            kernels::buffer_upload_async(copy_ctx(), a.gate16.data(), host,
                                          sz(NF) * sizeof(uint16_t));
-            kernels::buffer_upload_async(copy_ctx_, a.up16.data(), host + NF,
+            kernels::buffer_upload_async(copy_ctx(), a.up16.data(), host + NF,
                                          sz(NF) * sizeof(uint16_t));
-            kernels::event_record(copy_ctx_, gu_loaded_.get());
+            kernels::event_record(copy_ctx(), gu_loaded_.get());
         }
         back(4, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 0.0f, &dgate_bf16_);
         back(5, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 1.0f, &dup_bf16_);

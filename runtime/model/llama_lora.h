@@ -117,6 +117,9 @@ private:
 
     Buf make(int64_t n) const { return Buf(ctx_, n); }
 
+    // The offload's copies run here (copy_stream_ on the step's device).
+    kernels::Ctx copy_ctx() const { return kernels::Ctx{ctx_.device, copy_stream_.get()}; }
+
     std::unique_ptr<LlamaOnDevice> owned_model_;  // the CPU convenience constructor's view
     const LlamaOnDevice& model_;
     const LoraAdapter& adapter_;
@@ -164,7 +167,6 @@ private:
     DeviceArray<uint16_t> gate16_b_, up16_b_;
     kernels::PinnedHostBuffer mlp_host_;
     kernels::Stream copy_stream_;
-    kernels::Ctx copy_ctx_;
     std::array<kernels::Event, 2> gu_ready_, gu_saved_;  // slot computed / slot copied out
     kernels::Event gu_free_, gu_loaded_;                 // slot 0 free again / copied back
 };
