@@ -8,7 +8,15 @@
 namespace qforge::kernels::cuda {
 
 // Who uses a scratch buffer; each slot is a separate buffer.
-enum class ScratchSlot { kGemmA, kGemmB, kCublasWorkspace, kAttentionRows, kAttentionBf16, kCount };
+enum class ScratchSlot {
+    kGemmA,
+    kGemmB,
+    kCublasWorkspace,
+    kAttentionRows,
+    kAttentionBf16,
+    kAttentionWide,  // attention_*_bf16's fallback: bf16 operands widened to fp32
+    kCount
+};
 
 // At least `bytes` bytes of device memory for `stream` on the current device, valid until the next
 // call with the same (stream, slot) asks for more. Allocates only when a buffer must grow (the
