@@ -50,8 +50,10 @@ constexpr std::array kAllOps = {
     Op::kRmsnormForwardBf16,
     Op::kConvertFromBf16,
     Op::kGemmBf16ToBf16,
+    Op::kRopeForwardBf16,
+    Op::kRopeBackwardToBf16,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kGemmBf16ToBf16) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kRopeBackwardToBf16) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -134,6 +136,10 @@ std::string_view op_name(Op op) {
             return "convert_from_bf16";
         case Op::kGemmBf16ToBf16:
             return "gemm_bf16_to_bf16";
+        case Op::kRopeForwardBf16:
+            return "rope_forward_bf16";
+        case Op::kRopeBackwardToBf16:
+            return "rope_backward_to_bf16";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

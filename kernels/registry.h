@@ -47,6 +47,8 @@ enum class Op {
     kRmsnormForwardBf16,
     kConvertFromBf16,
     kGemmBf16ToBf16,
+    kRopeForwardBf16,
+    kRopeBackwardToBf16,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".
