@@ -97,6 +97,34 @@ void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N,
     throw_unsupported(Op::kGemmBf16, ctx.device);
 }
 
+void gemm_bf16_add(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                   const float* R, float* D, int64_t ldd) {
+    const bool has_work =
+        check_gemm_args("gemm_bf16_add", trans_a, trans_b, M, N, K, A, lda, B, ldb, D, ldd);
+    check_ptr("gemm_bf16_add", "R", R, has_work);
+    switch (ctx.device) {
+        case Device::kCpu:
+            if (has_work && R != D) {
+                for (int64_t i = 0; i < M; ++i) {
+                    std::copy_n(R + i * ldd, N, D + i * ldd);
+                }
+            }
+            return cpu::gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 1.0f, D, ldd);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!has_work) {
+                return;
+            }
+            return cuda::gemm_bf16_add(ctx.stream, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
+                                       R, D, ldd);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kGemmBf16, ctx.device);
+}
+
 void gemm_bf16_to_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                        float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                        uint16_t* C, int64_t ldc) {

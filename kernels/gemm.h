@@ -22,6 +22,14 @@ void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N,
                float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                float beta, float* C, int64_t ldc);
 
+// gemm_bf16 with beta 1, out of place: D = alpha op(A) op(B) + R, where R is (M,N) with D's row
+// stride ldd (R == D is allowed: then it is gemm_bf16 with beta 1). For a residual add that builds
+// a new stream value from the old one without first copying it. CUDA: cuBLASLt reading C from R
+// and writing D; CPU: R copied into D, then gemm_bf16 with beta 1.
+void gemm_bf16_add(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                   const float* R, float* D, int64_t ldd);
+
 // gemm_bf16 with the result rounded to bf16 (RNE) as it is stored: C = bf16(alpha op(A) op(B)),
 // written, never read (no beta). For activations that are only read again as bf16 (GEMM operands,
 // the bf16 SwiGLU). CUDA: cuBLASLt with a bf16 D; CPU: gemm_bf16 into fp32, then rounded

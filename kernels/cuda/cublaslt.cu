@@ -1,6 +1,7 @@
 // What is here: kernels/cuda/cublaslt.h. Plans (descriptors, layouts, chosen algorithm) are built
 // once per key and kept for the life of the process behind one mutex; the matmul itself runs
 // outside the lock.
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -124,7 +125,8 @@ void cublaslt_matmul(void* stream, const LtMatmul& mm) {
     QF_CUDA_CHECK(cudaGetDevice(&device));
     const int64_t align_a = alignment_of(mm.A);
     const int64_t align_b = alignment_of(mm.B);
-    const int64_t align_c = alignment_of(mm.C);
+    const void* c_in = mm.c_in != nullptr ? mm.c_in : mm.C;
+    const int64_t align_c = std::min(alignment_of(mm.C), alignment_of(c_in));
     const PlanKey key{device,
                       static_cast<int>(mm.ab_type),
                       static_cast<int>(mm.c_type),
@@ -154,7 +156,7 @@ void cublaslt_matmul(void* stream, const LtMatmul& mm) {
     }
     void* workspace = stream_scratch(stream, ScratchSlot::kCublasWorkspace, kCublasWorkspaceBytes);
     QF_CUBLAS_CHECK(cublasLtMatmul(handle, plan.desc, &mm.alpha, mm.A, plan.a, mm.B, plan.b,
-                                   &mm.beta, mm.C, plan.c, mm.C, plan.c, &plan.algo, workspace,
+                                   &mm.beta, c_in, plan.c, mm.C, plan.c, &plan.algo, workspace,
                                    kCublasWorkspaceBytes, static_cast<cudaStream_t>(stream)));
 }
 

@@ -1,8 +1,9 @@
 // What is here: cublaslt_matmul, one column-major cuBLASLt matmul D = alpha op(A) op(B) + beta C
-// (D = C in place, fp32 or bf16) with the handle, the 32 MiB workspace and the algorithm choice
-// looked after: one cublasLtHandle per device (created on first use), one workspace per stream, and
-// the heuristic's algorithm cached per shape, leading dimensions, types and operand alignments.
-// Used by kernels/cuda/gemm.cu, which maps row-major calls onto it. Include from .cu files only.
+// (D = C in place, or out of place from c_in; fp32 or bf16) with the handle, the 32 MiB workspace
+// and the algorithm choice looked after: one cublasLtHandle per device (created on first use), one
+// workspace per stream, and the heuristic's algorithm cached per shape, leading dimensions, types
+// and operand alignments. Used by kernels/cuda/gemm.cu, which maps row-major calls onto it. Include
+// from .cu files only.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +22,10 @@ struct LtMatmul {
     int64_t lda;  // A is (m,k) column-major, or (k,m) when trans_a
     const void* B;
     int64_t ldb;  // B is (k,n) column-major, or (n,k) when trans_b
-    void* C;      // of c_type
+    void* C;      // of c_type: D, and the C that beta scales unless c_in is given
     int64_t ldc;
-    float alpha, beta;  // beta == 0: C is not read
+    const void* c_in = nullptr;  // when given: the C read (same type and layout), D = C written
+    float alpha, beta;           // beta == 0: C is not read
 };
 
 void cublaslt_matmul(void* stream, const LtMatmul& mm);

@@ -30,6 +30,11 @@ void gemm_f32(void* stream, GemmMath math, bool trans_a, bool trans_b, int64_t M
 void gemm_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                float beta, float* C, int64_t ldc);
+// gemm_bf16_add (kernels/gemm.h): gemm_bf16 with beta 1 out of place, C read from R.
+void gemm_bf16_add(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                   const float* R, float* D, int64_t ldd);
+
 // gemm_bf16_to_bf16 (kernels/gemm.h): gemm_bf16 with a bf16 C/D (cuBLASLt CUDA_R_16BF D, rounded
 // to nearest even, never read); M, N > 0, K == 0 writes zeros to the (M,N) block (row stride ldc).
 void gemm_bf16_to_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,

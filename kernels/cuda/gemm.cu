@@ -1,10 +1,10 @@
-// What is here: gemm_f32, gemm_bf16 and gemm_bf16_to_bf16 (kernels/cuda/dense.h), the row-major
-// GEMMs of kernels/gemm.h on cuBLASLt. Row-major C (M,N) is column-major C^T (N,M), and C^T =
-// op(B)^T op(A)^T, so the call swaps the operands and keeps every leading dimension as it is (the
-// transposition trick). kBf16 first rounds the stored A and B to bf16 into per-stream scratch (rows
-// padded to 8 elements, 16 bytes, so tensor-core kernels apply to any shape). gemm_bf16 hands its
-// bf16 operands to cuBLASLt as they are (no copy), with fp32 compute and an fp32 C;
-// gemm_bf16_to_bf16 does the same with a bf16 D, which cuBLASLt rounds to nearest even.
+// What is here: gemm_f32, gemm_bf16, gemm_bf16_add and gemm_bf16_to_bf16 (kernels/cuda/dense.h),
+// the row-major GEMMs of kernels/gemm.h on cuBLASLt. Row-major C (M,N) is column-major C^T (N,M),
+// and C^T = op(B)^T op(A)^T, so the call swaps the operands and keeps every leading dimension as it
+// is (the transposition trick). kBf16 first rounds the stored A and B to bf16 into per-stream
+// scratch (rows padded to 8 elements, 16 bytes, so tensor-core kernels apply to any shape).
+// gemm_bf16 hands its bf16 operands to cuBLASLt as they are (no copy), with fp32 compute and an
+// fp32 C; gemm_bf16_to_bf16 does the same with a bf16 D, which cuBLASLt rounds to nearest even.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -118,6 +118,29 @@ void gemm_bf16(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, i
         return scale_c(static_cast<cudaStream_t>(stream), C, M, N, ldc, beta);
     }
     LtMatmul mm = swapped(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    mm.ab_type = CUDA_R_16BF;
+    mm.compute = CUBLAS_COMPUTE_32F;
+    cublaslt_matmul(stream, mm);
+}
+
+void gemm_bf16_add(void* stream, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
+                   const float* R, float* D, int64_t ldd) {
+    const auto s = static_cast<cudaStream_t>(stream);
+    if (M == 0 || N == 0) {
+        return;
+    }
+    if (K == 0) {  // op(A) op(B) is all zeros: D = R
+        if (R != D) {
+            QF_CUDA_CHECK(cudaMemcpy2DAsync(D, static_cast<size_t>(ldd) * sizeof(float), R,
+                                            static_cast<size_t>(ldd) * sizeof(float),
+                                            static_cast<size_t>(N) * sizeof(float),
+                                            static_cast<size_t>(M), cudaMemcpyDeviceToDevice, s));
+        }
+        return;
+    }
+    LtMatmul mm = swapped(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 1.0f, D, ldd);
+    mm.c_in = R;
     mm.ab_type = CUDA_R_16BF;
     mm.compute = CUBLAS_COMPUTE_32F;
     cublaslt_matmul(stream, mm);

@@ -248,12 +248,18 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
             stage_bf16_rows(ctx, slot(s), x, N, cols, r);
         }
     };
-    auto fwd = [&](int t, float* y, const float* x, int s, float beta) {
+    // y_in: the residual y starts from (fused path: read in place, not copied into y first)
+    auto fwd = [&](int t, float* y, const float* x, int s, float beta,
+                   const float* y_in = nullptr) {
         const LoraProjection p = projection(l, t, training, seed, micro_key);
         float* u = a.u[sz(t)].data();
         if (fused_) {
-            fused_projection_forward(ctx, p, packed(l, t, p), y, x, rows_of(s), N, beta, u, xd_);
+            fused_projection_forward(ctx, p, packed(l, t, p), y, x, rows_of(s), N, beta, u, xd_,
+                                     y_in);
         } else {
+            if (y_in != nullptr && y != nullptr && y_in != y) {
+                kernels::buffer_copy(ctx, y, y_in, sizeof(float) * sz(N * p.out));
+            }
             lora_projection_forward(ctx, p, y, x, N, beta, u, xd_);
         }
     };
@@ -289,13 +295,13 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         kernels::attention_forward(ctx, p);
         stage(kStagedAtt, a.att.data(), Hq * D);
     }
-    // x_mid: with checkpointing the forward builds it in x_out itself (the recompute remakes the
-    // copy the backward reads), which saves a copy of the residual stream per layer. Not in the
-    // last layer, whose backward reads the forward's activations (see run()).
+    // x_mid = x_in + o(att), read from x_in rather than copied first. With checkpointing the
+    // forward builds it in x_out itself (the recompute remakes the copy the backward reads), so the
+    // down projection then adds in place. Not in the last layer, whose backward reads the forward's
+    // activations (see run()).
     const bool last = l + 1 == c.num_hidden_layers;
     float* x_mid = checkpointing_ && x_out != nullptr && !last ? x_out : a.x_mid.data();
-    kernels::buffer_copy(ctx, x_mid, x_in, sizeof(float) * sz(N * C));
-    fwd(3, x_mid, a.att.data(), kStagedAtt, 1.0f);
+    fwd(3, x_mid, a.att.data(), kStagedAtt, 1.0f, x_in);
 
     norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), x_mid, model_.mlp_norm(l));
     if (fused_) {  // gate, up in bf16, then h = silu(gate) * up straight into its staged slot
@@ -343,10 +349,7 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         fwd(5, a.up.data(), a.xn2.data(), kStagedXn2, 0.0f);
         kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
     }
-    if (x_out != nullptr && x_out != x_mid) {
-        kernels::buffer_copy(ctx, x_out, x_mid, sizeof(float) * sz(N * C));
-    }
-    fwd(6, x_out, a.h.data(), kStagedH, 1.0f);  // x_out == nullptr (a recompute): u only
+    fwd(6, x_out, a.h.data(), kStagedH, 1.0f, x_mid);  // x_out == nullptr (a recompute): u only
 }
 
 void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a,

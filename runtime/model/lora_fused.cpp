@@ -102,13 +102,20 @@ void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection&
 
 void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
                               float* y, const float* x, Bf16Rows& xs, int64_t N, float beta,
-                              float* u, DeviceArray<float>& xd) {
+                              float* u, DeviceArray<float>& xd, const float* y_in) {
     check_forward(p, pk, xs, N);
+    QF_CHECK(y_in == nullptr || beta == 1.0f,
+             "fused_projection_forward: a separate y_in is added with beta 1, got beta {}", beta);
     if (N == 0) {
         return;
     }
     lora_input(ctx, p, pk, x, xs, N, u, xd, y != nullptr);
     if (y == nullptr) {
+        return;
+    }
+    if (y_in != nullptr && y_in != y) {
+        kernels::gemm_bf16_add(ctx, false, true, N, p.out, p.in + rank_of(p), 1.0f, xs.data(),
+                               xs.ld, pk.m.data(), pk.m.ld, y_in, y, p.out);
         return;
     }
     gemm_bf16(ctx, false, true, N, p.out, p.in + rank_of(p), 1.0f, xs.data(), xs.ld, pk.m.data(),

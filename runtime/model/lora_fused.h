@@ -56,10 +56,12 @@ void stage_bf16_rows(const kernels::Ctx& ctx, Bf16Rows& rows, const float* x, in
 // y (N, out) = beta y + x W^T + s drop(x) A^T B^T. xs: x staged with >= r spare columns (they are
 // overwritten with u). u (N, r) fp32 receives drop(x) A^T (saved for backward). xd: fp32 scratch
 // for the dropped input (dropout > 0 only). y == nullptr: u only (a recompute whose output is
-// not needed).
+// not needed). y_in (N, out), when given with beta 1, is read in place of y: y = y_in + x W^T + ...
+// (a residual add straight into a new buffer, without first copying y_in there).
 void fused_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p,
                               const PackedProjection& pk, float* y, const float* x, Bf16Rows& xs,
-                              int64_t N, float beta, float* u, DeviceArray<float>& xd);
+                              int64_t N, float beta, float* u, DeviceArray<float>& xd,
+                              const float* y_in = nullptr);
 
 // The same with y (N, out) written in bf16 (contiguous, rounded from the fp32 accumulation; no
 // beta): for an output only read as bf16 (the MLP's gate and up, read by swiglu_forward_bf16).

@@ -301,6 +301,37 @@ private:
     int64_t pad_a_, pad_b_;
 };
 
+// gemm_bf16_add: D = 0.75 op(A) op(B) + R out of place; R is an input that must stay as it is, D
+// is written without being read (its NaN pre-fill must not leak through).
+class GemmBf16AddCase : public GemmBf16Case {
+public:
+    GemmBf16AddCase(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t pad_a, int64_t pad_b)
+        : GemmBf16Case(ta, tb, M, N, K, 1.0f, pad_a, pad_b),
+          M_(M),
+          N_(N),
+          K_(K),
+          ta_(ta),
+          tb_(tb) {}
+
+    std::string vars() const override { return "add," + GemmBf16Case::vars(); }
+
+    void build(CaseTensors& t) const override {
+        t.add_u16("A", Role::kInput, (ta_ ? K_ : M_) * lda());
+        t.add_u16("B", Role::kInput, (tb_ ? N_ : K_) * ldb());
+        t.add("R", Role::kInput, M_ * N_);
+        t.add("D", Role::kWrite, M_ * N_);
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::gemm_bf16_add(ctx, ta_, tb_, M_, N_, K_, 0.75f, b.u16("A"), lda(), b.u16("B"),
+                               ldb(), b.f("R"), b.f("D"), N_);
+    }
+
+private:
+    int64_t M_, N_, K_;
+    bool ta_, tb_;
+};
+
 // gemm_bf16_to_bf16: C (M, N) bf16 with row stride ldc = N + pad_c, whose padding columns keep
 // the sentinel. pad_*: as in GemmBf16Case.
 class GemmBf16ToBf16Case : public OpCase {
@@ -494,6 +525,9 @@ void add_bf16_cases(CaseList& cases) {
     }
     cases.emplace_back(new GemmBf16Case(false, false, 5, 7, 0, 0.5f, 0, 0));  // K = 0: C *= beta
     cases.emplace_back(new GemmBf16Case(true, false, 5, 7, 0, 0.0f, 0, 0));   // K = 0: C = 0
+    cases.emplace_back(new GemmBf16AddCase(false, true, 33, 65, 17, 3, 1));
+    cases.emplace_back(new GemmBf16AddCase(true, false, 64, 128, 256, 8, 0));  // tensor cores
+    cases.emplace_back(new GemmBf16AddCase(false, false, 5, 7, 0, 0, 0));      // K = 0: D = R
 
     for (const bool ta : {false, true}) {
         for (const bool tb : {false, true}) {

@@ -380,6 +380,34 @@ TEST(GemmBf16, CpuMatchesDoubleDotProductsOfTheWidenedValues) {
                        1);  // no work
 }
 
+// gemm_bf16_add is gemm_bf16 with beta 1 on a copy of R, bit for bit; R is left as it is, and so
+// are D's padding columns.
+TEST(GemmBf16Add, CpuIsGemmBf16WithBetaOneOnACopyOfR) {
+    for (const auto& s : gemm_shapes()) {
+        const int64_t a_rows = s.ta ? s.K : s.M, b_rows = s.tb ? s.N : s.K;
+        const auto A =
+            random_bf16(static_cast<size_t>(std::max<int64_t>(1, a_rows * s.lda)), -1.0f, 1.0f, 7);
+        const auto B =
+            random_bf16(static_cast<size_t>(std::max<int64_t>(1, b_rows * s.ldb)), -1.0f, 1.0f, 8);
+        const auto R = random_floats(static_cast<size_t>(s.M * s.ldc), -1.0f, 1.0f, 9);
+        std::vector<float> want = R;
+        kernels::gemm_bf16(kCpuCtx, s.ta, s.tb, s.M, s.N, s.K, s.alpha, A.data(), s.lda, B.data(),
+                           s.ldb, 1.0f, want.data(), s.ldc);
+        std::vector<float> D(R.size(), std::numeric_limits<float>::quiet_NaN());
+        for (int64_t m = 0; m < s.M; m++) {
+            for (int64_t n = s.N; n < s.ldc; n++) {
+                D[m * s.ldc + n] = want[m * s.ldc + n] = 1234.5f;
+            }
+        }
+        const std::vector<float> R0 = R;
+        kernels::gemm_bf16_add(kCpuCtx, s.ta, s.tb, s.M, s.N, s.K, s.alpha, A.data(), s.lda,
+                               B.data(), s.ldb, R.data(), D.data(), s.ldc);
+        ASSERT_EQ(std::memcmp(D.data(), want.data(), D.size() * sizeof(float)), 0)
+            << "M " << s.M << " N " << s.N << " K " << s.K;
+        ASSERT_EQ(R, R0);
+    }
+}
+
 // The gemm_shapes() with beta 0 (gemm_bf16_to_bf16 has none): every transpose pair with padded
 // leading dimensions, and K = 0 (zeros).
 std::vector<GemmShape> gemm_to_bf16_shapes() {
