@@ -104,14 +104,17 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     if (offload_) {
         gate16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
         up16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
+        offload_count_ = kOffloadCount;
+        offload_period_ = kOffloadPeriod;
         int64_t layers = 0;
         for (int64_t l = 0; l < L; ++l) {
+            host_slot_.push_back(layers);
             layers += offloads(l) ? 1 : 0;
         }
         mlp_host_ = kernels::PinnedHostBuffer(ctx_, sz(layers * 2 * N * F) * sizeof(uint16_t));
         copy_stream_ = kernels::Stream(ctx_);
-        for (auto* e :
-             {&gu_ready_[0], &gu_ready_[1], &gu_saved_[0], &gu_saved_[1], &gu_free_, &gu_loaded_}) {
+        for (auto* e : {&gu_ready_[0], &gu_ready_[1], &gu_saved_[0], &gu_saved_[1], &gu_loaded_[0],
+                        &gu_loaded_[1], &gu_free_}) {
             *e = kernels::Event(ctx_);
         }
     }
@@ -181,15 +184,27 @@ void LoraTrainStep::allocate(LayerActs& a) {
 }
 
 bool LoraTrainStep::offloads(int64_t l) const {
-    // every other layer: each copy then has two layers' compute to hide behind (a layer's gate and
-    // up take longer to cross the bus than the layer takes to compute); not the last layer, whose
-    // backward reads its forward's activations directly
-    return offload_ && l % 2 == 0 && l + 1 < model_.config().num_hidden_layers;
+    // not the last layer, whose backward reads its forward's activations directly
+    return offload_ && l % offload_period_ < offload_count_ &&
+           l + 1 < model_.config().num_hidden_layers;
 }
 
 uint16_t* LoraTrainStep::host_gate_up(int64_t l) {
     const int64_t NF = B_ * T_ * model_.config().intermediate_size;
-    return static_cast<uint16_t*>(mlp_host_.data()) + (l / 2) * 2 * NF;
+    return static_cast<uint16_t*>(mlp_host_.data()) + host_slot_[sz(l)] * 2 * NF;
+}
+
+void LoraTrainStep::load_gate_up(int64_t l) {
+    const int64_t NF = B_ * T_ * model_.config().intermediate_size;
+    const int s = static_cast<int>(l % 2);
+    uint16_t* gate = s == 0 ? acts_[0].gate16.data() : gate16_b_.data();
+    uint16_t* up = s == 0 ? acts_[0].up16.data() : up16_b_.data();
+    kernels::event_record(ctx_, gu_free_.get());  // the slot's last reader is queued before this
+    kernels::stream_wait(copy_ctx(), gu_free_.get());
+    const uint16_t* host = host_gate_up(l);
+    kernels::buffer_upload_async(copy_ctx(), gate, host, sz(NF) * sizeof(uint16_t));
+    kernels::buffer_upload_async(copy_ctx(), up, host + NF, sz(NF) * sizeof(uint16_t));
+    kernels::event_record(copy_ctx(), gu_loaded_[sz(s)].get());
 }
 
 const PackedProjection& LoraTrainStep::packed(int64_t l, int t, const LoraProjection& p) {
@@ -306,7 +321,7 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), x_mid, model_.mlp_norm(l));
     if (fused_) {  // gate, up in bf16, then h = silu(gate) * up straight into its staged slot
         const bool recompute = x_out == nullptr;
-        const int gu = offload_run_ && !recompute ? static_cast<int>(l % 2) : 0;  // see header
+        const int gu = offload_run_ ? static_cast<int>(l % 2) : 0;  // see header
         uint16_t* gate = gu == 0 ? a.gate16.data() : gate16_b_.data();
         uint16_t* up = gu == 0 ? a.up16.data() : up16_b_.data();
         const int64_t NF = N * F;
@@ -317,9 +332,9 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                 fused_projection_forward(ctx, proj, packed(l, t, proj), nullptr, a.xn2.data(),
                                          rows_of(kStagedXn2), N, 0.0f, a.u[sz(t)].data(), xd_);
             }
-            kernels::stream_wait(ctx, gu_loaded_.get());
+            kernels::stream_wait(ctx, gu_loaded_[sz(gu)].get());
         } else {
-            if (offload_run_) {  // the slot's previous copy to the host must be done
+            if (offload_run_ && !recompute) {  // the slot's previous copy out must be done
                 kernels::stream_wait(ctx, gu_saved_[sz(gu)].get());
             }
             for (const int t : {4, 5}) {
@@ -417,22 +432,13 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         prepare_bf16_rows(ctx, dgate_bf16_, N, F, r);
         prepare_bf16_rows(ctx, dup_bf16_, N, F, r);
         QF_CHECK(dgate_bf16_.ld == dup_bf16_.ld, "train step: d gate / d up strides differ");
-        // the last layer's gate / up are where its forward left them (slot l % 2 when offloading)
-        const bool last_slot1 = offload_run_ && l + 1 == c.num_hidden_layers && l % 2 == 1;
-        const uint16_t* gate = last_slot1 ? gate16_b_.data() : a.gate16.data();
-        const uint16_t* up = last_slot1 ? up16_b_.data() : a.up16.data();
+        const bool slot1 = offload_run_ && l % 2 == 1;  // see the header
+        const uint16_t* gate = slot1 ? gate16_b_.data() : a.gate16.data();
+        const uint16_t* up = slot1 ? up16_b_.data() : a.up16.data();
         kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
                                       dh16_.data(), gate, up, N, F);
-        if (offload_run_ && l > 0 && offloads(l - 1)) {  // slot 0 is free: bring back layer l - 1's
-            const int64_t NF = N * F;
-            kernels::event_record(ctx, gu_free_.get());
-            kernels::stream_wait(copy_ctx(), gu_free_.get());
-            const uint16_t* host = host_gate_up(l - 1);
-            kernels::buffer_upload_async(copy_ctx(), a.gate16.data(), host,
-                                         sz(NF) * sizeof(uint16_t));
-            kernels::buffer_upload_async(copy_ctx(), a.up16.data(), host + NF,
-                                         sz(NF) * sizeof(uint16_t));
-            kernels::event_record(copy_ctx(), gu_loaded_.get());
+        if (offload_run_ && l >= 2 && offloads(l - 2)) {  // this slot is free: bring back l - 2's
+            load_gate_up(l - 2);
         }
         back(4, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 0.0f, &dgate_bf16_);
         back(5, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 1.0f, &dup_bf16_);
@@ -574,6 +580,9 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
     kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), xs_[sz(L)].data(),
                               model_.final_norm(), rstd_f_.data(), N, C);
+    if (offload_run_ && L >= 2 && offloads(L - 2)) {  // its slot is free since the forward
+        load_gate_up(L - 2);
+    }
     for (int64_t l = L - 1; l >= 0; --l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         // Recompute this layer's activations from its saved input; the last layer's are still
