@@ -36,6 +36,12 @@ void rope_forward(float* x, const int32_t* pos, const float* cos, const float* s
                   int64_t H, int64_t D);
 void rope_backward(float* dx, const int32_t* pos, const float* cos, const float* sin, int64_t N,
                    int64_t H, int64_t D);
+// bf16 twins (kernels/cpu/rope.cpp): the pair formula of rope_forward/backward on widened
+// values, each result rounded to nearest even.
+void rope_forward_bf16(uint16_t* x, int64_t ld, const int32_t* pos, const float* cos,
+                       const float* sin, int64_t N, int64_t H, int64_t D);
+void rope_backward_to_bf16(uint16_t* dst, int64_t ld, const float* dx, const int32_t* pos,
+                           const float* cos, const float* sin, int64_t N, int64_t H, int64_t D);
 
 void attention_forward(const AttnParams& p);
 void attention_backward(const AttnParams& p, float* dq, float* dk, float* dv, const float* dout);

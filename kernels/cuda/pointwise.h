@@ -88,6 +88,16 @@ void gelu_backward(void* stream, float* dinp, const float* dout, const float* in
 // sign = +1: forward (R x); -1: backward (R^T dx). Rows with a negative pos are left as they are.
 void rope_rotate(void* stream, float* x, const int32_t* pos, const float* cos, const float* sin,
                  int64_t N, int64_t H, int64_t D, float sign);
+// rope_forward_bf16 / rope_backward_to_bf16 (kernels/cuda/rope.cu): the CPU's values bit for bit
+// (the pair formula in double, rounded to fp32, then __float2bfloat16_rn). V pairs per thread,
+// V in {8, 4, 2, 1} the widest with D/2 % V == 0, ld % V == 0 and the pointers aligned to their
+// vector loads. Rows with a negative pos: the forward leaves them alone, the backward writes dx
+// unrotated (as rope_backward leaves it), rounded.
+void rope_forward_bf16(void* stream, uint16_t* x, int64_t ld, const int32_t* pos, const float* cos,
+                       const float* sin, int64_t N, int64_t H, int64_t D);
+void rope_backward_to_bf16(void* stream, uint16_t* dst, int64_t ld, const float* dx,
+                           const int32_t* pos, const float* cos, const float* sin, int64_t N,
+                           int64_t H, int64_t D);
 
 // Targets that are neither ignore_index nor in [0, V) are reported like embedding ids (the
 // launcher waits for the stream); their rows get loss NaN.

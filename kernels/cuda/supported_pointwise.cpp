@@ -33,6 +33,8 @@ bool supports_pointwise(Op op) {
         case Op::kSwigluBackwardBf16:
         case Op::kRmsnormForwardBf16:
         case Op::kConvertFromBf16:
+        case Op::kRopeForwardBf16:
+        case Op::kRopeBackwardToBf16:
             return true;
         default:
             return false;

@@ -131,5 +131,6 @@ void add_nf4_cases(CaseList& cases);
 void add_bf16_cases(CaseList& cases);
 void add_train_cases(CaseList& cases);
 void add_encoder_cases(CaseList& cases);
+void add_rope_bf16_cases(CaseList& cases);  // backend_op_cases_rope_bf16.cpp
 
 }  // namespace qforge::test

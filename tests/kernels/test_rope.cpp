@@ -1,13 +1,18 @@
 // What is here: RoPE frequencies (default, llama3 against values worked out by hand from
 // transformers' formula, linear), tables, the rotate_half pairing, forward against an
-// HF-style naive formula, and backward (inverse rotation, finite differences).
+// HF-style naive formula, and backward (inverse rotation, finite differences); the bf16-row
+// twins against the fp32 ops rounded (padding untouched, odd N, several H/D), their argument
+// errors, and on a GPU the rows with a negative position.
 #include <cmath>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <numbers>
 #include <vector>
 
+#include "kernels/bf16_bits.h"
+#include "kernels/cuda_test_util.h"
 #include "kernels/kernel_test_util.h"
+#include "kernels/registry.h"
 #include "kernels/rope.h"
 #include "support/test_support.h"
 
@@ -241,6 +246,184 @@ TEST(Rope, RejectsOddHeadDimAndNegativePositions) {
                                    6);
         },
         {"rope_backward", "pos[1] = -3"});
+}
+
+// ---- bf16 rows --------------------------------------------------------------------------------
+
+struct RopeBf16Shape {
+    int64_t N, H, D, ld;
+};
+
+// Tables for head size D over T positions (default frequencies).
+void make_tables(int64_t D, int64_t T, std::vector<float>& cos, std::vector<float>& sin) {
+    std::vector<float> f(D / 2);
+    kernels::rope_inv_freq(f.data(), D, 10000.0f, RopeScaling{});
+    cos.resize(T * D / 2);
+    sin.resize(T * D / 2);
+    kernels::rope_tables(cos.data(), sin.data(), f.data(), T, D);
+}
+
+// N rows of stride ld: H*D random non-zero bf16 values, the padding a recognisable pattern.
+std::vector<uint16_t> padded_rows(const RopeBf16Shape& s, uint64_t salt) {
+    const auto values = random_bf16(s.N * s.H * s.D, -2.0f, 2.0f, salt);
+    std::vector<uint16_t> rows(s.N * s.ld, 0x7BCD);
+    for (int64_t n = 0; n < s.N; n++) {
+        std::copy_n(values.begin() + n * s.H * s.D, s.H * s.D, rows.begin() + n * s.ld);
+    }
+    return rows;
+}
+
+class RopeBf16Shapes : public ::testing::TestWithParam<RopeBf16Shape> {};
+
+TEST_P(RopeBf16Shapes, ForwardIsTheFp32OpRounded) {
+    const auto s = GetParam();
+    constexpr int64_t kT = 41;
+    std::vector<float> cos, sin;
+    make_tables(s.D, kT, cos, sin);
+    const auto pos = random_ints(s.N, 0, kT, 3);
+    const auto rows0 = padded_rows(s, 4);
+    // the fp32 op on the widened values
+    std::vector<float> x(s.N * s.H * s.D);
+    for (int64_t n = 0; n < s.N; n++) {
+        for (int64_t c = 0; c < s.H * s.D; c++) {
+            x[n * s.H * s.D + c] = kernels::bf16_bits_to_f32(rows0[n * s.ld + c]);
+        }
+    }
+    kernels::rope_forward(kCpuCtx, x.data(), pos.data(), cos.data(), sin.data(), s.N, s.H, s.D);
+    auto rows = rows0;
+    kernels::rope_forward_bf16(kCpuCtx, rows.data(), s.ld, pos.data(), cos.data(), sin.data(), s.N,
+                               s.H, s.D);
+    for (int64_t n = 0; n < s.N; n++) {
+        for (int64_t c = 0; c < s.ld; c++) {
+            const uint16_t want = c < s.H * s.D ? kernels::f32_to_bf16_bits(x[n * s.H * s.D + c])
+                                                : rows0[n * s.ld + c];
+            ASSERT_EQ(rows[n * s.ld + c], want) << "row " << n << " column " << c;
+        }
+    }
+}
+
+TEST_P(RopeBf16Shapes, BackwardToBf16IsRopeBackwardRounded) {
+    const auto s = GetParam();
+    constexpr int64_t kT = 41;
+    std::vector<float> cos, sin;
+    make_tables(s.D, kT, cos, sin);
+    const auto pos = random_ints(s.N, 0, kT, 5);
+    const auto dx = random_floats(s.N * s.H * s.D, -2, 2, 6);
+    auto want = dx;
+    kernels::rope_backward(kCpuCtx, want.data(), pos.data(), cos.data(), sin.data(), s.N, s.H, s.D);
+    const auto rows0 = padded_rows(s, 7);
+    auto rows = rows0;
+    const auto dx_in = dx;
+    kernels::rope_backward_to_bf16(kCpuCtx, rows.data(), s.ld, dx_in.data(), pos.data(), cos.data(),
+                                   sin.data(), s.N, s.H, s.D);
+    EXPECT_EQ(dx_in, dx) << "dx must not be modified";
+    for (int64_t n = 0; n < s.N; n++) {
+        for (int64_t c = 0; c < s.ld; c++) {
+            const uint16_t expect = c < s.H * s.D
+                                        ? kernels::f32_to_bf16_bits(want[n * s.H * s.D + c])
+                                        : rows0[n * s.ld + c];
+            ASSERT_EQ(rows[n * s.ld + c], expect) << "row " << n << " column " << c;
+        }
+    }
+    // and it is (close to) the inverse of the forward: R^T R x = x up to two bf16 roundings
+    std::vector<float> back(s.N * s.H * s.D);
+    auto fwd = rows0;
+    kernels::rope_forward_bf16(kCpuCtx, fwd.data(), s.ld, pos.data(), cos.data(), sin.data(), s.N,
+                               s.H, s.D);
+    std::vector<double> x0, x1;
+    for (int64_t n = 0; n < s.N; n++) {
+        for (int64_t c = 0; c < s.H * s.D; c++) {
+            back[n * s.H * s.D + c] = kernels::bf16_bits_to_f32(fwd[n * s.ld + c]);
+            x0.push_back(kernels::bf16_bits_to_f32(rows0[n * s.ld + c]));
+        }
+    }
+    kernels::rope_backward(kCpuCtx, back.data(), pos.data(), cos.data(), sin.data(), s.N, s.H, s.D);
+    EXPECT_LT(rel_error(to_double(back), x0), 4e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rope, RopeBf16Shapes,
+                         ::testing::Values(RopeBf16Shape{1, 1, 2, 2}, RopeBf16Shape{7, 3, 6, 21},
+                                           RopeBf16Shape{5, 4, 8, 32}, RopeBf16Shape{3, 2, 70, 141},
+                                           RopeBf16Shape{9, 2, 128, 264}),
+                         [](const auto& param_info) {
+                             const auto& p = param_info.param;
+                             return fmt::format("N{}_H{}_D{}_ld{}", p.N, p.H, p.D, p.ld);
+                         });
+
+TEST(RopeBf16, RejectsShortRowsNullsAndNegativePositions) {
+    std::vector<uint16_t> rows(64, 0x3F80);
+    std::vector<float> dx(64, 0.5f), table(100, 0.5f);
+    std::vector<int32_t> pos = {0, -3};
+    expect_error(
+        [&] {
+            kernels::rope_forward_bf16(kCpuCtx, rows.data(), 15, pos.data(), table.data(),
+                                       table.data(), 2, 2, 8);
+        },
+        {"rope_forward_bf16", "ld", "16", "15"});
+    expect_error(
+        [&] {
+            kernels::rope_backward_to_bf16(kCpuCtx, nullptr, 16, dx.data(), pos.data(),
+                                           table.data(), table.data(), 2, 2, 8);
+        },
+        {"rope_backward_to_bf16", "dst"});
+    expect_error(
+        [&] {
+            kernels::rope_backward_to_bf16(kCpuCtx, rows.data(), 16, dx.data(), pos.data(),
+                                           table.data(), table.data(), 2, 2, 7);
+        },
+        {"rope_backward_to_bf16", "even", "7"});
+    expect_error(
+        [&] {
+            kernels::rope_forward_bf16(kCpuCtx, rows.data(), 16, pos.data(), table.data(),
+                                       table.data(), 2, 2, 8);
+        },
+        {"rope_forward_bf16", "pos[1] = -3"});
+}
+
+// On CUDA a negative position is not checked (it would need a sync): the forward leaves the row
+// alone and the backward stores dx unrotated, as the fp32 kernel leaves both. Every other row is
+// the CPU's, bit for bit.
+TEST(RopeBf16, CudaLeavesNegativePositionRowsUnrotated) {
+    if (!kernels::cuda_available()) {
+        GTEST_SKIP() << "no GPU present";
+    }
+    const RopeBf16Shape s{5, 4, 64, 264};
+    constexpr int64_t kT = 41;
+    std::vector<float> cos, sin;
+    make_tables(s.D, kT, cos, sin);
+    auto pos = random_ints(s.N, 0, kT, 9);
+    const auto rows0 = padded_rows(s, 10);
+    const auto dx = random_floats(s.N * s.H * s.D, -2, 2, 11);
+    auto cpu_fwd = rows0, cpu_bwd = rows0;
+    kernels::rope_forward_bf16(kCpuCtx, cpu_fwd.data(), s.ld, pos.data(), cos.data(), sin.data(),
+                               s.N, s.H, s.D);
+    kernels::rope_backward_to_bf16(kCpuCtx, cpu_bwd.data(), s.ld, dx.data(), pos.data(), cos.data(),
+                                   sin.data(), s.N, s.H, s.D);
+    pos[2] = -1;
+    const auto d_pos = to_device(pos), d_cos = to_device(cos), d_sin = to_device(sin);
+    const auto d_fwd = to_device(rows0), d_bwd = to_device(rows0), d_dx = to_device(dx);
+    kernels::rope_forward_bf16(kCudaCtx, static_cast<uint16_t*>(d_fwd.data()), s.ld,
+                               static_cast<const int32_t*>(d_pos.data()),
+                               static_cast<const float*>(d_cos.data()),
+                               static_cast<const float*>(d_sin.data()), s.N, s.H, s.D);
+    kernels::rope_backward_to_bf16(kCudaCtx, static_cast<uint16_t*>(d_bwd.data()), s.ld,
+                                   static_cast<const float*>(d_dx.data()),
+                                   static_cast<const int32_t*>(d_pos.data()),
+                                   static_cast<const float*>(d_cos.data()),
+                                   static_cast<const float*>(d_sin.data()), s.N, s.H, s.D);
+    kernels::stream_synchronize(kCudaCtx);
+    const auto fwd = from_device<uint16_t>(d_fwd), bwd = from_device<uint16_t>(d_bwd);
+    for (int64_t n = 0; n < s.N; n++) {
+        for (int64_t c = 0; c < s.ld; c++) {
+            const int64_t e = n * s.ld + c;
+            const bool value = c < s.H * s.D;
+            const uint16_t want_fwd = n == 2 ? rows0[e] : cpu_fwd[e];
+            const uint16_t want_bwd =
+                n == 2 && value ? kernels::f32_to_bf16_bits(dx[n * s.H * s.D + c]) : cpu_bwd[e];
+            ASSERT_EQ(fwd[e], want_fwd) << "forward row " << n << " column " << c;
+            ASSERT_EQ(bwd[e], want_bwd) << "backward row " << n << " column " << c;
+        }
+    }
 }
 
 }  // namespace
