@@ -29,6 +29,8 @@ constexpr std::array kAllOps = {
     Op::kRopeBackward,
     Op::kAttentionForward,
     Op::kAttentionBackward,
+    Op::kAttentionForwardBf16,
+    Op::kAttentionBackwardBf16,
     Op::kCrossEntropyForward,
     Op::kCrossEntropyBackward,
     Op::kNf4Dequantize,
@@ -94,6 +96,10 @@ std::string_view op_name(Op op) {
             return "attention_forward";
         case Op::kAttentionBackward:
             return "attention_backward";
+        case Op::kAttentionForwardBf16:
+            return "attention_forward_bf16";
+        case Op::kAttentionBackwardBf16:
+            return "attention_backward_bf16";
         case Op::kCrossEntropyForward:
             return "cross_entropy_forward";
         case Op::kCrossEntropyBackward:

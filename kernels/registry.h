@@ -26,6 +26,8 @@ enum class Op {
     kRopeBackward,
     kAttentionForward,
     kAttentionBackward,
+    kAttentionForwardBf16,
+    kAttentionBackwardBf16,
     kCrossEntropyForward,
     kCrossEntropyBackward,
     kNf4Dequantize,
