@@ -13,6 +13,8 @@ bool supports_dense(Op op) {
         case Op::kLinearBackward:
         case Op::kAttentionForward:
         case Op::kAttentionBackward:
+        case Op::kAttentionForwardBf16:
+        case Op::kAttentionBackwardBf16:
             return true;
         default:
             return false;
