@@ -690,6 +690,7 @@ CaseList make_backend_op_cases() {
     add_train_cases(cases);
     add_encoder_cases(cases);
     add_bf16_cases(cases);
+    add_attention_bf16_cases(cases);
     add_rope_bf16_cases(cases);
     return cases;
 }
