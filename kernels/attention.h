@@ -34,4 +34,18 @@ AttentionImpl cuda_attention_impl();
 void attention_backward(const Ctx& ctx, const AttnParams& p, float* dq, float* dk, float* dv,
                         const float* dout);
 
+// bf16 in, bf16 out (AttnBf16Params): out = bf16(the fp32 attention of the bf16 values); lse fp32.
+// CUDA, head_dim 64/128 with kBf16, every pointer 16-byte aligned and every row stride a multiple
+// of 8: the mma kernels read q, k, v straight from these tensors and write out in bf16. Any other
+// case (and the CPU reference): q, k, v widened to fp32 scratch, attention_forward, out rounded.
+// Elements of out rows past Hq*D are never written.
+void attention_forward_bf16(const Ctx& ctx, const AttnBf16Params& p);
+
+// Needs p.out (bf16, the forward's: dot(dout, out) is taken from it on CUDA) and p.lse. dout is
+// bf16 (B,T,Hq,D) with its own row stride. dq, dk, dv are fp32, contiguous (B,T,H,D) (row
+// strides Hq*D, Hkv*D, Hkv*D), accumulated (+=); each may be nullptr. The fallback and the CPU
+// reference widen q, k, v, out, dout and call attention_backward.
+void attention_backward_bf16(const Ctx& ctx, const AttnBf16Params& p, float* dq, float* dk,
+                             float* dv, const uint16_t* dout, int64_t dout_row_stride);
+
 }  // namespace qforge::kernels

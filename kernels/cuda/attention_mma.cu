@@ -1,8 +1,11 @@
 // What is here: the bf16 tensor-core flash attention (FlashAttention-2 on mma.sync m16n8k16,
 // fp32 accumulation) for head_dim 64 and 128, used when cuda_attention_impl() is kBf16 (the
-// default; kernels/attention.h). q, k, v (and dout) are first copied into bf16 scratch in
-// [b][head][row][D] order (attn_to_bf16), so that tiles stream into shared memory with cp.async;
-// softmax statistics, out, lse and the gradients stay fp32.
+// default; kernels/attention.h). The kernels read bf16 operands token-major, (b, row, head, d)
+// with a batch and a row stride (MmaArgs), so that 16-byte chunks of a head row stream into shared
+// memory with cp.async. The bf16 API (AttnBf16Params) hands its tensors over as they are and
+// gets out in bf16; the fp32 API first copies k, v (and for the backward q, dout) into bf16
+// token-major scratch (attn_to_bf16), the forward reads q straight from fp32 and writes out in
+// fp32. Softmax statistics, lse, dsum and the gradients stay fp32.
 //
 // Forward: one block per (64 query rows, head, batch), 4 warps x 16 rows x full D; Q fragments
 // stay in registers, 64-key K/V tiles are double-buffered (cp.async) with one barrier per tile,
@@ -23,6 +26,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/scratch.h"
 
@@ -46,6 +50,33 @@ constexpr int kBwdKeys = DH == 128 ? 128 : 64;
 template <int DH>
 constexpr int kLds = DH + 8;
 constexpr int kLdsS = kBc + 8;  // backward dS^T rows (64 queries)
+
+// A bf16 operand, token-major: (b, r, h, d) at b * bs + r * rs + h * D + d (elements). The
+// pointer is 16-byte aligned and bs, rs are multiples of 8 (cp.async moves 16-byte chunks).
+struct Bf16In {
+    const __nv_bfloat16* ptr;
+    int64_t bs;
+    int rs;  // rows * rs < 2^31 (checked by the launchers)
+};
+
+// What the mma kernels read and write, strides in elements. fp32 tensors (b, r, h, d) at
+// b * bs + r * rs + h * D + d like Bf16In.
+struct MmaArgs {
+    Bf16In q, k, v, dout;  // q is not read by FwdMode::kF32 / kDsum; dout by the backward only
+    const float* q32;      // FwdMode::kF32 / kDsum: q in fp32, rounded on the way in
+    const float* dout32;   // FwdMode::kDsum: fp32 dout, strides of q32
+    int64_t q32_bs, q32_rs;
+    void* out;  // the forward's output: fp32 (kF32) or bf16 (kBf16)
+    int64_t out_bs, out_rs;
+    float* lse;  // (B,Hq,T)
+    const int32_t* seg;
+    int64_t B, T, Tk, Hq, Hkv, q_pos0;
+    int64_t dq_bs, dq_rs, dkv_bs, dkv_rs;  // the backward's fp32 dq and dk / dv
+};
+
+// What the forward kernel reads and writes: fp32 q and out (the fp32 API), fp32 q and dsum =
+// dot(dout, out) instead of out (the fp32 backward without out), or bf16 q and out (the bf16 API).
+enum class FwdMode { kF32, kDsum, kBf16 };
 
 __device__ inline uint32_t smem_addr(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -134,25 +165,31 @@ __device__ inline int quad_row(int tq) {
     return (tq & 1) * 8;
 }
 
-// Rows [r0, r0 + ROWS) of a bf16 [rows][DH] head into shared [ROWS][lds] by THREADS threads;
-// rows >= nrows are zeros.
+// Rows [r0, r0 + ROWS) of a bf16 head (head: row 0, d 0; rows rs elements apart, nrows * rs <
+// 2^31) into shared [ROWS][lds] by THREADS threads; rows >= nrows are zeros. A thread moves the
+// same 16-byte chunk of rows kStep apart: one 32-bit product for its first row, then a stride.
 template <int DH, int THREADS, int ROWS = 64>
-__device__ inline void load_tile_async(__nv_bfloat16* dst, const __nv_bfloat16* head, int64_t r0,
-                                       int64_t nrows) {
+__device__ inline void load_tile_async(__nv_bfloat16* dst, const __nv_bfloat16* head, int rs,
+                                       int64_t r0, int64_t nrows) {
     constexpr int kChunks = DH / 8;  // 16-byte chunks per row
+    constexpr int kStep = THREADS / kChunks;
+    static_assert(THREADS % kChunks == 0 && ROWS % kStep == 0, "whole rows per pass");
+    const int r = static_cast<int>(threadIdx.x) / kChunks,
+              c = static_cast<int>(threadIdx.x) % kChunks;
+    const int row0 = static_cast<int>(r0) + r, left = static_cast<int>(nrows) - row0;
+    const __nv_bfloat16* src = head + row0 * rs + c * 8;
 #pragma unroll
-    for (int i = 0; i < ROWS * kChunks / THREADS; i++) {
-        const int idx = static_cast<int>(threadIdx.x) + i * THREADS;
-        const int r = idx / kChunks, c = idx % kChunks;
-        const int64_t row = r0 + r;
-        const bool valid = row < nrows;
-        cp_async16(dst + r * kLds<DH> + c * 8, head + (valid ? row : 0) * DH + c * 8, valid);
+    for (int i = 0; i < ROWS / kStep; i++) {
+        const bool valid = i * kStep < left;
+        cp_async16(dst + (r + i * kStep) * kLds<DH> + c * 8, valid ? src + i * kStep * rs : head,
+                   valid);
     }
 }
 
-// ---- fp32 (strided) -> bf16 [b][head][row][D] --------------------------------------------------
+// ---- fp32 (strided) -> bf16 token-major [b][row][head][D] --------------------------------------
 
-// One thread per 8 consecutive elements of a row; src (b, r, h, d) at b*bs + r*rs + h*D + d.
+// One thread per 8 consecutive elements of a head row; src (b, r, h, d) at b*bs + r*rs + h*D + d,
+// dst dense (b, r, h, d).
 template <bool kVec>
 __global__ void attn_to_bf16_kernel(__nv_bfloat16* dst, const float* src, int64_t B, int64_t rows,
                                     int64_t H, int64_t D, int64_t bs, int64_t rs) {
@@ -160,9 +197,9 @@ __global__ void attn_to_bf16_kernel(__nv_bfloat16* dst, const float* src, int64_
     for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
          i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
         const int64_t c = i % (D / 8);
-        const int64_t r = (i / (D / 8)) % rows;
-        const int64_t h = (i / (D / 8 * rows)) % H;
-        const int64_t b = i / (D / 8 * rows * H);
+        const int64_t h = (i / (D / 8)) % H;
+        const int64_t r = (i / (D / 8 * H)) % rows;
+        const int64_t b = i / (D / 8 * H * rows);
         const float* s = src + b * bs + r * rs + h * D + c * 8;
         float x[8];
         if constexpr (kVec) {
@@ -202,27 +239,78 @@ void to_bf16(cudaStream_t stream, __nv_bfloat16* dst, const float* src, int64_t 
     QF_CUDA_LAUNCH_CHECK();
 }
 
-// bf16 copies of q (and dout) [B][Hq][T][D] and k, v [B][Hkv][Tk][D] in one scratch buffer.
-struct Bf16Copies {
-    __nv_bfloat16 *q, *k, *v, *dout;
-};
-
-// The forward reads q straight from fp32 (with_q false: c.q is not filled).
-Bf16Copies make_copies(cudaStream_t stream, const AttnParams& p, const float* dout, bool with_q) {
+// MmaArgs of the fp32 API: bf16 token-major copies of q (and dout) (B,T,Hq,D) and k, v
+// (B,Tk,Hkv,D) in one scratch buffer; fp32 q, out and the gradients keep p's strides. The
+// forward reads q straight from fp32 (with_q false: args.q is not filled).
+MmaArgs make_f32_args(cudaStream_t stream, const AttnParams& p, const float* dout, bool with_q) {
     const int64_t nq = p.B * p.Hq * p.T * p.D, nkv = p.B * p.Hkv * p.Tk * p.D;
     const int64_t total = nq * (dout != nullptr ? 2 : 1) + 2 * nkv;
     auto* base = static_cast<__nv_bfloat16*>(
         stream_scratch(stream, ScratchSlot::kAttentionBf16, static_cast<size_t>(total) * 2));
-    Bf16Copies c{base, base + nq, base + nq + nkv, dout != nullptr ? base + nq + 2 * nkv : nullptr};
+    __nv_bfloat16 *q = base, *k = base + nq, *v = base + nq + nkv;
+    __nv_bfloat16* dob = dout != nullptr ? base + nq + 2 * nkv : nullptr;
     if (with_q) {
-        to_bf16(stream, c.q, p.q, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
+        to_bf16(stream, q, p.q, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
     }
-    to_bf16(stream, c.k, p.k, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
-    to_bf16(stream, c.v, p.v, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
+    to_bf16(stream, k, p.k, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
+    to_bf16(stream, v, p.v, p.B, p.Tk, p.Hkv, p.D, p.kv_batch_stride, p.kv_row_stride);
     if (dout != nullptr) {
-        to_bf16(stream, c.dout, dout, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
+        to_bf16(stream, dob, dout, p.B, p.T, p.Hq, p.D, p.q_batch_stride, p.q_row_stride);
     }
-    return c;
+    MmaArgs a{};
+    a.q = {q, p.T * p.Hq * p.D, static_cast<int>(p.Hq * p.D)};
+    a.k = {k, p.Tk * p.Hkv * p.D, static_cast<int>(p.Hkv * p.D)};
+    a.v = {v, p.Tk * p.Hkv * p.D, static_cast<int>(p.Hkv * p.D)};
+    a.dout = {dob, p.T * p.Hq * p.D, static_cast<int>(p.Hq * p.D)};
+    a.q32 = p.q;
+    a.dout32 = dout;
+    a.q32_bs = p.q_batch_stride;
+    a.q32_rs = p.q_row_stride;
+    a.out = p.out;
+    a.out_bs = p.q_batch_stride;
+    a.out_rs = p.q_row_stride;
+    a.lse = p.lse;
+    a.seg = p.segment_ids;
+    a.B = p.B;
+    a.T = p.T;
+    a.Tk = p.Tk;
+    a.Hq = p.Hq;
+    a.Hkv = p.Hkv;
+    a.q_pos0 = p.q_pos0;
+    a.dq_bs = p.q_batch_stride;
+    a.dq_rs = p.q_row_stride;
+    a.dkv_bs = p.kv_batch_stride;
+    a.dkv_rs = p.kv_row_stride;
+    return a;
+}
+
+// MmaArgs of the bf16 API: its tensors as they are (batch stride T * row stride); dq, dk, dv
+// contiguous (B,T,H,D).
+MmaArgs make_bf16_args(const AttnBf16Params& p, const uint16_t* dout, int64_t dout_rs) {
+    auto bf = [](const uint16_t* x) {
+        return reinterpret_cast<const __nv_bfloat16*>(x);
+    };
+    MmaArgs a{};
+    a.q = {bf(p.q), p.T * p.q_row_stride, static_cast<int>(p.q_row_stride)};
+    a.k = {bf(p.k), p.T * p.kv_row_stride, static_cast<int>(p.kv_row_stride)};
+    a.v = {bf(p.v), p.T * p.kv_row_stride, static_cast<int>(p.kv_row_stride)};
+    a.dout = {bf(dout), p.T * dout_rs, static_cast<int>(dout_rs)};
+    a.out = p.out;
+    a.out_bs = p.T * p.out_row_stride;
+    a.out_rs = p.out_row_stride;
+    a.lse = p.lse;
+    a.seg = p.segment_ids;
+    a.B = p.B;
+    a.T = p.T;
+    a.Tk = p.T;
+    a.Hq = p.Hq;
+    a.Hkv = p.Hkv;
+    a.q_pos0 = 0;
+    a.dq_bs = p.T * p.Hq * p.D;
+    a.dq_rs = p.Hq * p.D;
+    a.dkv_bs = p.T * p.Hkv * p.D;
+    a.dkv_rs = p.Hkv * p.D;
+    return a;
 }
 
 // ---- forward ---------------------------------------------------------------------------------
@@ -232,10 +320,11 @@ constexpr int fwd_smem_bytes() {
     return (kBr + 4 * kBc) * kLds<DH> * 2 + 2 * kBc * 4;
 }
 
-template <int DH, bool kDsum>
+// vec (kF32 / kDsum): q32 (and out) allow 16-byte accesses.
+template <int DH, FwdMode kMode>
 __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
-    attn_fwd_mma_kernel(AttnParams p, Bf16Copies c, float scale_log2, const float* dout,
-                        float* dsum, bool vec) {
+    attn_fwd_mma_kernel(MmaArgs a, float scale_log2, float* dsum, bool vec) {
+    constexpr bool kDsum = kMode == FwdMode::kDsum;
     constexpr int LDS = kLds<DH>;
     constexpr int KD = DH / 16;  // k-steps over D
     constexpr int ND = DH / 8;   // n-tiles over D
@@ -249,31 +338,35 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     const int lane = tid % 32, warp = tid / 32;
     const int g = lane / 4, tq = lane % 4;
     const int64_t bh = blockIdx.x;
-    const int64_t b = bh / p.Hq, h = bh % p.Hq;
-    const int64_t kvh = h / (p.Hq / p.Hkv);
+    const int64_t b = bh / a.Hq, h = bh % a.Hq;
+    const int64_t kvh = h / (a.Hq / a.Hkv);
     const int64_t t0 = (gridDim.y - 1 - blockIdx.y) * static_cast<int64_t>(kBr);
-    const int64_t t_last = (t0 + kBr < p.T ? t0 + kBr : p.T) - 1;
-    const int64_t kend = p.q_pos0 + t_last + 1;  // keys seen by this block
+    const int64_t t_last = (t0 + kBr < a.T ? t0 + kBr : a.T) - 1;
+    const int64_t kend = a.q_pos0 + t_last + 1;  // keys seen by this block
     const int n_tiles = static_cast<int>((kend + kBc - 1) / kBc);
-    const __nv_bfloat16* kh = c.k + (b * p.Hkv + kvh) * p.Tk * DH;
-    const __nv_bfloat16* vh = c.v + (b * p.Hkv + kvh) * p.Tk * DH;
-    const int32_t* seg = p.segment_ids != nullptr ? p.segment_ids + b * p.T : nullptr;
+    const __nv_bfloat16* kh = a.k.ptr + b * a.k.bs + kvh * DH;
+    const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
+    const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
 
     auto load_kv = [&](int j) {
         const int buf = j % 2;
-        load_tile_async<DH, kThreads>(sK + buf * kBc * LDS, kh, static_cast<int64_t>(j) * kBc,
-                                      kend);
-        load_tile_async<DH, kThreads>(sV + buf * kBc * LDS, vh, static_cast<int64_t>(j) * kBc,
-                                      kend);
+        load_tile_async<DH, kThreads>(sK + buf * kBc * LDS, kh, a.k.rs,
+                                      static_cast<int64_t>(j) * kBc, kend);
+        load_tile_async<DH, kThreads>(sV + buf * kBc * LDS, vh, a.v.rs,
+                                      static_cast<int64_t>(j) * kBc, kend);
         if (seg != nullptr && tid < kBc) {
             const int64_t key = static_cast<int64_t>(j) * kBc + tid;
-            sSeg[buf * kBc + tid] = key < p.T ? seg[key] : -1;
+            sSeg[buf * kBc + tid] = key < a.T ? seg[key] : -1;
         }
     };
+    if constexpr (kMode == FwdMode::kBf16) {  // Q tile in the same cp.async group as K/V tile 0
+        load_tile_async<DH, kThreads>(sQ, a.q.ptr + b * a.q.bs + h * DH, a.q.rs, t0, a.T);
+    }
     load_kv(0);
     cp_async_commit();
-    {  // Q straight from fp32 (read once per block), rounded to bf16 on the way
-        const float* qf32 = p.q + b * p.q_batch_stride + h * DH;
+    if constexpr (kMode != FwdMode::kBf16) {
+        // Q straight from fp32 (read once per block), rounded to bf16 on the way
+        const float* qf32 = a.q32 + b * a.q32_bs + h * DH;
         constexpr int kChunks = DH / 8;
 #pragma unroll 4
         for (int i = 0; i < kBr * kChunks / kThreads; i++) {
@@ -281,8 +374,8 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
             const int r = idx / kChunks, c8 = (idx % kChunks) * 8;
             const int64_t t = t0 + r;
             float x[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-            if (t < p.T) {
-                const float* src = qf32 + t * p.q_row_stride + c8;
+            if (t < a.T) {
+                const float* src = qf32 + t * a.q32_rs + c8;
                 if (vec) {
                     const float4 a = *reinterpret_cast<const float4*>(src);
                     const float4 e = *reinterpret_cast<const float4*>(src + 4);
@@ -306,11 +399,11 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
 
     // This thread's rows: t0 + 16 warp + g and + 8.
     const int64_t row0 = t0 + warp * 16 + g;
-    const int64_t wpos0 = p.q_pos0 + t0 + warp * 16;  // the warp's first query position
+    const int64_t wpos0 = a.q_pos0 + t0 + warp * 16;  // the warp's first query position
     int32_t qseg[2] = {0, 0};
     if (seg != nullptr) {
-        qseg[0] = row0 < p.T ? seg[row0] : -2;
-        qseg[1] = row0 + 8 < p.T ? seg[row0 + 8] : -2;
+        qseg[0] = row0 < a.T ? seg[row0] : -2;
+        qseg[1] = row0 + 8 < a.T ? seg[row0 + 8] : -2;
     }
 
     // This lane's ldmatrix row addresses (bytes); k-step and n-tile offsets are immediates.
@@ -441,61 +534,71 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     for (int r = 0; r < 2; r++) {
         const int64_t t = row0 + 8 * r;
         const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-        const int64_t off = b * p.q_batch_stride + t * p.q_row_stride + h * DH + 2 * tq;
         if constexpr (kDsum) {
+            const float* dout = a.dout32 + b * a.q32_bs + t * a.q32_rs + h * DH + 2 * tq;
             float dot = 0.0f;
-            if (t < p.T) {
+            if (t < a.T) {
 #pragma unroll
                 for (int n = 0; n < ND; n++) {
-                    dot += o[n][2 * r] * inv * dout[off + n * 8] +
-                           o[n][2 * r + 1] * inv * dout[off + n * 8 + 1];
+                    dot +=
+                        o[n][2 * r] * inv * dout[n * 8] + o[n][2 * r + 1] * inv * dout[n * 8 + 1];
                 }
             }
             dot += __shfl_xor_sync(0xffffffffu, dot, 1);
             dot += __shfl_xor_sync(0xffffffffu, dot, 2);
-            if (t < p.T && tq == 0) {
-                dsum[(b * p.Hq + h) * p.T + t] = dot;
+            if (t < a.T && tq == 0) {
+                dsum[(b * a.Hq + h) * a.T + t] = dot;
             }
-        } else if (t < p.T && !vec) {
+        } else if (kMode == FwdMode::kF32 && t < a.T && !vec) {
+            float* dst = static_cast<float*>(a.out) + b * a.out_bs + t * a.out_rs + h * DH + 2 * tq;
 #pragma unroll
             for (int n = 0; n < ND; n++) {
-                p.out[off + n * 8] = o[n][2 * r] * inv;
-                p.out[off + n * 8 + 1] = o[n][2 * r + 1] * inv;
+                dst[n * 8] = o[n][2 * r] * inv;
+                dst[n * 8 + 1] = o[n][2 * r + 1] * inv;
             }
         }
-        if (!kDsum && t < p.T && p.lse != nullptr && tq == 0) {
-            p.lse[(b * p.Hq + h) * p.T + t] = (m[r] * scale_log2 + log2f(l[r])) * kLn2;
+        if (!kDsum && t < a.T && a.lse != nullptr && tq == 0) {
+            a.lse[(b * a.Hq + h) * a.T + t] = (m[r] * scale_log2 + log2f(l[r])) * kLn2;
         }
     }
-    if (!kDsum && vec) {  // 16-byte stores of 4 consecutive columns (quad_row4)
-        const int64_t t = row0 + quad_row(tq);
-        const float lr = (tq & 1) != 0 ? l[1] : l[0];
-        const float inv = lr > 0.0f ? 1.0f / lr : 0.0f;
-        float* dst = p.out + b * p.q_batch_stride + t * p.q_row_stride + h * DH + 2 * (tq & ~1);
+    if (kDsum || (kMode == FwdMode::kF32 && !vec)) {
+        return;
+    }
+    // 4 consecutive columns of one row per lane (quad_row4): 16-byte fp32 or 8-byte bf16 stores.
+    const int64_t t = row0 + quad_row(tq);
+    const float lr = (tq & 1) != 0 ? l[1] : l[0];
+    const float inv = lr > 0.0f ? 1.0f / lr : 0.0f;
+    const int64_t off = b * a.out_bs + t * a.out_rs + h * DH + 2 * (tq & ~1);
 #pragma unroll
-        for (int n = 0; n < ND; n++) {
-            const float4 x = quad_row4(o[n][0], o[n][1], o[n][2], o[n][3], tq);
-            if (t < p.T) {
-                *reinterpret_cast<float4*>(dst + n * 8) =
-                    make_float4(x.x * inv, x.y * inv, x.z * inv, x.w * inv);
-            }
+    for (int n = 0; n < ND; n++) {
+        const float4 x = quad_row4(o[n][0], o[n][1], o[n][2], o[n][3], tq);
+        if (t >= a.T) {
+            continue;
+        }
+        if constexpr (kMode == FwdMode::kBf16) {
+            const uint2 u =
+                make_uint2(pack_bf16(x.x * inv, x.y * inv), pack_bf16(x.z * inv, x.w * inv));
+            *reinterpret_cast<uint2*>(static_cast<__nv_bfloat16*>(a.out) + off + n * 8) = u;
+        } else {
+            *reinterpret_cast<float4*>(static_cast<float*>(a.out) + off + n * 8) =
+                make_float4(x.x * inv, x.y * inv, x.z * inv, x.w * inv);
         }
     }
 }
 
-template <int DH, bool kDsum>
-void launch_fwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, const float* dout,
-                float* dsum) {
-    const dim3 grid(static_cast<unsigned>(p.B * p.Hq),
-                    static_cast<unsigned>((p.T + kBr - 1) / kBr));
+template <int DH, FwdMode kMode>
+void launch_fwd(cudaStream_t stream, const MmaArgs& a, float* dsum) {
+    const dim3 grid(static_cast<unsigned>(a.B * a.Hq),
+                    static_cast<unsigned>((a.T + kBr - 1) / kBr));
     constexpr int smem = fwd_smem_bytes<DH>();
-    QF_CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_mma_kernel<DH, kDsum>,
+    QF_CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_mma_kernel<DH, kMode>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    const bool vec = reinterpret_cast<uintptr_t>(p.q) % 16 == 0 &&
-                     (kDsum || reinterpret_cast<uintptr_t>(p.out) % 16 == 0) &&
-                     p.q_batch_stride % 4 == 0 && p.q_row_stride % 4 == 0;
-    attn_fwd_mma_kernel<DH, kDsum>
-        <<<grid, kThreads, smem, stream>>>(p, c, attn_scale_log2(p.D), dout, dsum, vec);
+    const bool vec = kMode == FwdMode::kBf16 ||
+                     (reinterpret_cast<uintptr_t>(a.q32) % 16 == 0 &&
+                      (kMode == FwdMode::kDsum || reinterpret_cast<uintptr_t>(a.out) % 16 == 0) &&
+                      a.q32_bs % 4 == 0 && a.q32_rs % 4 == 0);
+    attn_fwd_mma_kernel<DH, kMode>
+        <<<grid, kThreads, smem, stream>>>(a, attn_scale_log2(DH), dsum, vec);
     QF_CUDA_LAUNCH_CHECK();
 }
 
@@ -514,9 +617,8 @@ constexpr int bwd_smem_bytes() {
 
 template <int DH, int KB>
 __global__ void __launch_bounds__(KB * 2, 1)
-    attn_bwd_mma_kernel(AttnParams p, Bf16Copies c, float scale, float scale_log2,
-                        const float* dsum, float* dq, float* dk, float* dv, bool vec_q,
-                        bool vec_kv) {
+    attn_bwd_mma_kernel(MmaArgs a, float scale, float scale_log2, const float* dsum, float* dq,
+                        float* dk, float* dv, bool vec_q, bool vec_kv) {
     constexpr int THREADS = KB * 2;  // KB / 16 warps
     constexpr int LDS = kLds<DH>;
     constexpr int KD = DH / 16;
@@ -539,40 +641,40 @@ __global__ void __launch_bounds__(KB * 2, 1)
     const int lane = tid % 32, warp = tid / 32;
     const int g = lane / 4, tq = lane % 4;
     const int64_t bh = blockIdx.x;
-    const int64_t b = bh / p.Hq, h = bh % p.Hq;
-    const int64_t kvh = h / (p.Hq / p.Hkv);
+    const int64_t b = bh / a.Hq, h = bh % a.Hq;
+    const int64_t kvh = h / (a.Hq / a.Hkv);
     const int64_t j0 = static_cast<int64_t>(blockIdx.y) * KB;
-    if (j0 >= p.q_pos0 + p.T) {
+    if (j0 >= a.q_pos0 + a.T) {
         return;  // keys past the last query are never seen
     }
-    const int64_t first_t = j0 - p.q_pos0 > 0 ? j0 - p.q_pos0 : 0;
+    const int64_t first_t = j0 - a.q_pos0 > 0 ? j0 - a.q_pos0 : 0;
     const int64_t qt_begin = first_t / kBr;
-    const int64_t n_qt = (p.T + kBr - 1) / kBr;
-    const __nv_bfloat16* qh = c.q + (b * p.Hq + h) * p.T * DH;
-    const __nv_bfloat16* oh = c.dout + (b * p.Hq + h) * p.T * DH;
-    const __nv_bfloat16* kh = c.k + (b * p.Hkv + kvh) * p.Tk * DH;
-    const __nv_bfloat16* vh = c.v + (b * p.Hkv + kvh) * p.Tk * DH;
-    const int32_t* seg = p.segment_ids != nullptr ? p.segment_ids + b * p.T : nullptr;
-    const int64_t stat0 = (b * p.Hq + h) * p.T;
+    const int64_t n_qt = (a.T + kBr - 1) / kBr;
+    const __nv_bfloat16* qh = a.q.ptr + b * a.q.bs + h * DH;
+    const __nv_bfloat16* oh = a.dout.ptr + b * a.dout.bs + h * DH;
+    const __nv_bfloat16* kh = a.k.ptr + b * a.k.bs + kvh * DH;
+    const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
+    const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
+    const int64_t stat0 = (b * a.Hq + h) * a.T;
 
     auto load_q_tile = [&](int64_t qt, int buf) {
         const int64_t t0 = qt * kBr;
-        load_tile_async<DH, THREADS>(sQb + buf * kBr * LDS, qh, t0, p.T);
-        load_tile_async<DH, THREADS>(sOb + buf * kBr * LDS, oh, t0, p.T);
+        load_tile_async<DH, THREADS>(sQb + buf * kBr * LDS, qh, a.q.rs, t0, a.T);
+        load_tile_async<DH, THREADS>(sOb + buf * kBr * LDS, oh, a.dout.rs, t0, a.T);
         if (tid < kBr) {
             const int64_t t = t0 + tid;
-            const bool valid = t < p.T;
-            sLseb[buf * kBr + tid] = valid ? p.lse[stat0 + t] * kLog2e : INFINITY;  // P = 0
+            const bool valid = t < a.T;
+            sLseb[buf * kBr + tid] = valid ? a.lse[stat0 + t] * kLog2e : INFINITY;  // P = 0
             sDsumb[buf * kBr + tid] = valid ? dsum[stat0 + t] : 0.0f;
             sSegQb[buf * kBr + tid] = (seg != nullptr && valid) ? seg[t] : -2;
         }
     };
-    load_tile_async<DH, THREADS, KB>(sK, kh, j0, p.Tk);
-    load_tile_async<DH, THREADS, KB>(sV, vh, j0, p.Tk);
+    load_tile_async<DH, THREADS, KB>(sK, kh, a.k.rs, j0, a.Tk);
+    load_tile_async<DH, THREADS, KB>(sV, vh, a.v.rs, j0, a.Tk);
     load_q_tile(qt_begin, 0);
     cp_async_commit();
     if (seg != nullptr && tid < KB) {
-        sSegK[tid] = j0 + tid < p.T ? seg[j0 + tid] : -1;
+        sSegK[tid] = j0 + tid < a.T ? seg[j0 + tid] : -1;
     }
     // This thread's keys (rows of S^T): j0 + 16 warp + g and + 8.
     const int kr0 = warp * 16 + g;
@@ -616,7 +718,7 @@ __global__ void __launch_bounds__(KB * 2, 1)
         const int32_t* sSegQ = sSegQb + buf * kBr;
 
         // A warp whose keys all come after the tile's last query adds nothing (dS^T rows: 0).
-        if (j0 + warp * 16 > p.q_pos0 + t0 + kBr - 1) {
+        if (j0 + warp * 16 > a.q_pos0 + t0 + kBr - 1) {
             if (dq != nullptr) {
 #pragma unroll
                 for (int n = 0; n < 8; n++) {
@@ -655,8 +757,8 @@ __global__ void __launch_bounds__(KB * 2, 1)
             }
             // Only the warp's tiles on the diagonal need the causal mask (a masked score becomes
             // -inf, P 0); the branch stays outside the loops so other tiles skip the arithmetic.
-            if (seg != nullptr || j0 + warp * 16 + 15 > p.q_pos0 + t0) {
-                const int krel = static_cast<int>(j0 - p.q_pos0 - t0);  // key row - query column
+            if (seg != nullptr || j0 + warp * 16 + 15 > a.q_pos0 + t0) {
+                const int krel = static_cast<int>(j0 - a.q_pos0 - t0);  // key row - query column
 #pragma unroll
                 for (int n = 0; n < 8; n++) {
 #pragma unroll
@@ -719,10 +821,10 @@ __global__ void __launch_bounds__(KB * 2, 1)
         }
         const int64_t tr0 = t0 + qw * 16 + g;
         const int64_t tv = tr0 + quad_row(tq);  // vec4: this lane's row
-        float* dq0 = dq + b * p.q_batch_stride + tr0 * p.q_row_stride + h * DH + d0 + 2 * tq;
-        float* dq1 = dq0 + 8 * p.q_row_stride;
-        float* dqv = dq + b * p.q_batch_stride + tv * p.q_row_stride + h * DH + d0 + 2 * (tq & ~1);
-        const bool ok0 = tr0 < p.T, ok1 = tr0 + 8 < p.T, okv = tv < p.T;
+        float* dq0 = dq + b * a.dq_bs + tr0 * a.dq_rs + h * DH + d0 + 2 * tq;
+        float* dq1 = dq0 + 8 * a.dq_rs;
+        float* dqv = dq + b * a.dq_bs + tv * a.dq_rs + h * DH + d0 + 2 * (tq & ~1);
+        const bool ok0 = tr0 < a.T, ok1 = tr0 + 8 < a.T, okv = tv < a.T;
 #pragma unroll
         for (int dp = 0; dp < DQ / 16; dp++) {
             float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
@@ -759,17 +861,16 @@ __global__ void __launch_bounds__(KB * 2, 1)
     // dK, dV rows of the warp's keys (atomics: the other query heads of the group add too).
     if (vec_kv) {
         const int64_t key = j0 + kr0 + quad_row(tq);
-        const int64_t off =
-            b * p.kv_batch_stride + key * p.kv_row_stride + kvh * DH + 2 * (tq & ~1);
+        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * (tq & ~1);
 #pragma unroll
         for (int n = 0; n < ND; n++) {
             const float4 x = quad_row4(dkacc[n][0], dkacc[n][1], dkacc[n][2], dkacc[n][3], tq);
             const float4 y = quad_row4(dvacc[n][0], dvacc[n][1], dvacc[n][2], dvacc[n][3], tq);
-            if (key < p.Tk && dk != nullptr) {
+            if (key < a.Tk && dk != nullptr) {
                 atomic_add4(dk + off + n * 8,
                             make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale));
             }
-            if (key < p.Tk && dv != nullptr) {
+            if (key < a.Tk && dv != nullptr) {
                 atomic_add4(dv + off + n * 8, y);
             }
         }
@@ -778,10 +879,10 @@ __global__ void __launch_bounds__(KB * 2, 1)
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         const int64_t key = j0 + kr0 + 8 * r;
-        if (key >= p.Tk) {
+        if (key >= a.Tk) {
             continue;
         }
-        const int64_t off = b * p.kv_batch_stride + key * p.kv_row_stride + kvh * DH + 2 * tq;
+        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * tq;
 #pragma unroll
         for (int n = 0; n < ND; n++) {
             if (dk != nullptr) {
@@ -797,22 +898,70 @@ __global__ void __launch_bounds__(KB * 2, 1)
 }
 
 template <int DH, int KB = kBwdKeys<DH>>
-void launch_bwd(cudaStream_t stream, const AttnParams& p, const Bf16Copies& c, const float* dsum,
-                float* dq, float* dk, float* dv) {
-    const dim3 grid(static_cast<unsigned>(p.B * p.Hq), static_cast<unsigned>((p.Tk + KB - 1) / KB));
+void launch_bwd(cudaStream_t stream, const MmaArgs& a, const float* dsum, float* dq, float* dk,
+                float* dv) {
+    const dim3 grid(static_cast<unsigned>(a.B * a.Hq), static_cast<unsigned>((a.Tk + KB - 1) / KB));
     constexpr int smem = bwd_smem_bytes<DH, KB>();
     QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_mma_kernel<DH, KB>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     auto aligned = [](const float* x) {
         return reinterpret_cast<uintptr_t>(x) % 16 == 0;
     };
-    const bool vec_q = aligned(dq) && p.q_batch_stride % 4 == 0 && p.q_row_stride % 4 == 0;
-    const bool vec_kv =
-        aligned(dk) && aligned(dv) && p.kv_batch_stride % 4 == 0 && p.kv_row_stride % 4 == 0;
+    const bool vec_q = aligned(dq) && a.dq_bs % 4 == 0 && a.dq_rs % 4 == 0;
+    const bool vec_kv = aligned(dk) && aligned(dv) && a.dkv_bs % 4 == 0 && a.dkv_rs % 4 == 0;
     attn_bwd_mma_kernel<DH, KB>
-        <<<grid, KB * 2, smem, stream>>>(p, c, 1.0f / sqrtf(static_cast<float>(p.D)),
-                                         attn_scale_log2(p.D), dsum, dq, dk, dv, vec_q, vec_kv);
+        <<<grid, KB * 2, smem, stream>>>(a, 1.0f / sqrtf(static_cast<float>(DH)),
+                                         attn_scale_log2(DH), dsum, dq, dk, dv, vec_q, vec_kv);
     QF_CUDA_LAUNCH_CHECK();
+}
+
+// dsum (B,Hq,T) = dot(dout, out) per query row of the bf16 API: one group of DH / 8 lanes per row
+// (b, t, h), 8 products from two 16-byte loads each, summed with shuffles inside the group.
+template <int DH>
+__global__ void attn_dsum_bf16_kernel(float* dsum, Bf16In out, Bf16In dout, int64_t T, int64_t H,
+                                      int64_t rows) {
+    constexpr int G = DH / 8;
+    const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+    const int64_t row = i / G;
+    const int c = static_cast<int>(i % G);
+    float acc = 0.0f;
+    const int64_t h = row % H, t = (row / H) % T, b = row / (H * T);
+    if (row < rows) {
+        const uint4 x =
+            *reinterpret_cast<const uint4*>(out.ptr + b * out.bs + t * out.rs + h * DH + c * 8);
+        const uint4 y =
+            *reinterpret_cast<const uint4*>(dout.ptr + b * dout.bs + t * dout.rs + h * DH + c * 8);
+        const uint32_t xs[4] = {x.x, x.y, x.z, x.w}, ys[4] = {y.x, y.y, y.z, y.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const float2 xf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&xs[k]));
+            const float2 yf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&ys[k]));
+            acc = fmaf(xf.x, yf.x, fmaf(xf.y, yf.y, acc));
+        }
+    }
+#pragma unroll
+    for (int m = G / 2; m > 0; m /= 2) {
+        acc += __shfl_xor_sync(0xffffffffu, acc, m);
+    }
+    if (row < rows && c == 0) {
+        dsum[(b * H + h) * T + t] = acc;
+    }
+}
+
+template <int DH>
+void dsum_bf16(cudaStream_t stream, const MmaArgs& a, float* dsum) {
+    const int64_t rows = a.B * a.T * a.Hq;
+    const int64_t threads = rows * (DH / 8);
+    const Bf16In out{static_cast<const __nv_bfloat16*>(a.out), a.out_bs,
+                     static_cast<int>(a.out_rs)};
+    attn_dsum_bf16_kernel<DH><<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(
+        dsum, out, a.dout, a.T, a.Hq, rows);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+float* dsum_scratch(void* stream, int64_t rows) {
+    return static_cast<float*>(
+        stream_scratch(stream, ScratchSlot::kAttentionRows, static_cast<size_t>(rows) * 4));
 }
 
 }  // namespace
@@ -822,9 +971,9 @@ void attention_mma_forward(void* stream, const AttnParams& p) {
         return;
     }
     const auto s = static_cast<cudaStream_t>(stream);
-    const Bf16Copies c = make_copies(s, p, nullptr, false);
-    p.D == 64 ? launch_fwd<64, false>(s, p, c, nullptr, nullptr)
-              : launch_fwd<128, false>(s, p, c, nullptr, nullptr);
+    const MmaArgs a = make_f32_args(s, p, nullptr, false);
+    p.D == 64 ? launch_fwd<64, FwdMode::kF32>(s, a, nullptr)
+              : launch_fwd<128, FwdMode::kF32>(s, a, nullptr);
 }
 
 void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float* dk, float* dv,
@@ -833,17 +982,42 @@ void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float*
         return;
     }
     const auto s = static_cast<cudaStream_t>(stream);
-    auto* dsum = static_cast<float*>(stream_scratch(stream, ScratchSlot::kAttentionRows,
-                                                    static_cast<size_t>(p.B * p.Hq * p.T) * 4));
-    const Bf16Copies c = make_copies(s, p, dout, true);
+    float* dsum = dsum_scratch(stream, p.B * p.Hq * p.T);
+    const MmaArgs a = make_f32_args(s, p, dout, true);
     if (p.out != nullptr) {
         attention_dsum(s, p, dout, dsum, false);  // dot(dout, out), fp32
     } else {
-        p.D == 64 ? launch_fwd<64, true>(s, p, c, dout, dsum)
-                  : launch_fwd<128, true>(s, p, c, dout, dsum);
+        p.D == 64 ? launch_fwd<64, FwdMode::kDsum>(s, a, dsum)
+                  : launch_fwd<128, FwdMode::kDsum>(s, a, dsum);
     }
-    p.D == 64 ? launch_bwd<64>(s, p, c, dsum, dq, dk, dv)
-              : launch_bwd<128>(s, p, c, dsum, dq, dk, dv);
+    p.D == 64 ? launch_bwd<64>(s, a, dsum, dq, dk, dv) : launch_bwd<128>(s, a, dsum, dq, dk, dv);
+}
+
+void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p) {
+    if (p.B == 0 || p.T == 0) {
+        return;
+    }
+    const auto s = static_cast<cudaStream_t>(stream);
+    const MmaArgs a = make_bf16_args(p, nullptr, 0);
+    p.D == 64 ? launch_fwd<64, FwdMode::kBf16>(s, a, nullptr)
+              : launch_fwd<128, FwdMode::kBf16>(s, a, nullptr);
+}
+
+void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* dq, float* dk,
+                                 float* dv, const uint16_t* dout, int64_t dout_row_stride) {
+    if (p.B == 0 || p.T == 0 || (dq == nullptr && dk == nullptr && dv == nullptr)) {
+        return;
+    }
+    const auto s = static_cast<cudaStream_t>(stream);
+    float* dsum = dsum_scratch(stream, p.B * p.Hq * p.T);
+    const MmaArgs a = make_bf16_args(p, dout, dout_row_stride);
+    if (p.D == 64) {
+        dsum_bf16<64>(s, a, dsum);
+        launch_bwd<64>(s, a, dsum, dq, dk, dv);
+    } else {
+        dsum_bf16<128>(s, a, dsum);
+        launch_bwd<128>(s, a, dsum, dq, dk, dv);
+    }
 }
 
 }  // namespace qforge::kernels::cuda

@@ -1,0 +1,20 @@
+// What is here: the launchers of the bf16 entry points on the mma flash attention
+// (kernels/cuda/attention_mma.cu), called by kernels/attention.cpp after its checks. Plain
+// declarations (no CUDA headers: a .cpp includes it); `stream` is a cudaStream_t as void*.
+#pragma once
+
+#include <cstdint>
+
+namespace qforge::kernels {
+struct AttnBf16Params;
+}  // namespace qforge::kernels
+
+namespace qforge::kernels::cuda {
+
+// head_dim 64 or 128; every pointer 16-byte aligned, every row stride a multiple of 8
+// (kernels/attention.cpp checks both before it calls these).
+void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p);
+void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* dq, float* dk,
+                                 float* dv, const uint16_t* dout, int64_t dout_row_stride);
+
+}  // namespace qforge::kernels::cuda
