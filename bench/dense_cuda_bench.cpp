@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/bf16.h"
 #include "kernels/gemm.h"
 #include "kernels/memory.h"
 
@@ -81,6 +82,45 @@ void bench_attention(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t
         (t_fwd + t_bwd) * 1e3, (fwd_flops + bwd_flops) / (t_fwd + t_bwd) * 1e-12);
 }
 
+// attention_forward_bf16 / attention_backward_bf16 (bf16 q, k, v, out, dout; fp32 lse, dq, dk,
+// dv), same FLOP counts.
+void bench_attention_bf16(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
+                          int64_t D) {
+    auto bf16_of = [&](int64_t n, uint64_t seed) {
+        auto x = random_buffer(n, seed);
+        BackendBuffer b(kCuda, n * 2);
+        qforge::kernels::convert_to_bf16(kCuda, static_cast<uint16_t*>(b.data()), n, f(x), n, 1, n,
+                                         1.0f);
+        return b;
+    };
+    auto u = [](const BackendBuffer& b) {
+        return static_cast<uint16_t*>(b.data());
+    };
+    auto q = bf16_of(B * T * Hq * D, 1), k = bf16_of(B * T * Hkv * D, 2);
+    auto v = bf16_of(B * T * Hkv * D, 3), dout = bf16_of(B * T * Hq * D, 4);
+    BackendBuffer out(kCuda, B * T * Hq * D * 2), lse(kCuda, B * Hq * T * 4);
+    BackendBuffer dq(kCuda, B * T * Hq * D * 4), dk(kCuda, B * T * Hkv * D * 4),
+        dv(kCuda, B * T * Hkv * D * 4);
+    const qforge::kernels::AttnBf16Params p{u(out),  Hq * D,  f(lse), u(q), Hq * D, u(k), u(v),
+                                            Hkv * D, nullptr, B,      T,    Hq,     Hkv,  D};
+    const double fwd_flops = 4.0 * B * Hq * T * T * D / 2.0;
+    const double bwd_flops = 2.5 * fwd_flops;
+    const double t_fwd = time_calls([&] { qforge::kernels::attention_forward_bf16(kCuda, p); }, 10);
+    const double t_bwd = time_calls(
+        [&] {
+            qforge::kernels::attention_backward_bf16(kCuda, p, f(dq), f(dk), f(dv), u(dout),
+                                                     Hq * D);
+        },
+        10);
+    std::printf(
+        "attention %-12s %-13s B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld: fwd %.3f ms %.1f TFLOP/s | "
+        "bwd %.3f ms %.1f TFLOP/s | fwd+bwd %.3f ms %.1f TFLOP/s\n",
+        "bf16-api", name, static_cast<long long>(B), static_cast<long long>(T),
+        static_cast<long long>(Hq), static_cast<long long>(Hkv), static_cast<long long>(D),
+        t_fwd * 1e3, fwd_flops / t_fwd * 1e-12, t_bwd * 1e3, bwd_flops / t_bwd * 1e-12,
+        (t_fwd + t_bwd) * 1e3, (fwd_flops + bwd_flops) / (t_fwd + t_bwd) * 1e-12);
+}
+
 void bench_gemm(int64_t M, int64_t N, int64_t K) {
     auto A = random_buffer(M * K, 5), B = random_buffer(K * N, 6);
     BackendBuffer C(kCuda, M * N * 4);
@@ -124,6 +164,12 @@ int main() {
         bench_attention("Llama-3.2-1B", 1, 2048, 32, 8, 64, impl);
     }
     bench_attention("Llama-3-8B", 1, 8192, 32, 8, 128, AttentionImpl::kBf16);
+    // The bf16 entry points (no fp32 -> bf16 copies, bf16 out), and both APIs at B = 2.
+    bench_attention("Llama-3-8B", 2, 2048, 32, 8, 128, AttentionImpl::kBf16);
+    bench_attention_bf16("Llama-3-8B", 1, 2048, 32, 8, 128);
+    bench_attention_bf16("Llama-3-8B", 2, 2048, 32, 8, 128);
+    bench_attention_bf16("Llama-3.2-1B", 1, 2048, 32, 8, 64);
+    bench_attention_bf16("Llama-3-8B", 1, 8192, 32, 8, 128);
     bench_attention("stories260K", 32, 256, 8, 4, 8, AttentionImpl::kCudaCores);
     qforge::kernels::set_cuda_attention_impl(AttentionImpl::kBf16);
     bench_gemm(4096, 4096, 14336);
