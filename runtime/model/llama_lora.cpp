@@ -111,7 +111,16 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
             host_slot_.push_back(layers);
             layers += offloads(l) ? 1 : 0;
         }
-        mlp_host_ = kernels::PinnedHostBuffer(ctx_, sz(layers * 2 * N * F) * sizeof(uint16_t));
+        const std::size_t host_bytes = sz(layers * 2 * N * F) * sizeof(uint16_t);
+        try {
+            mlp_host_ = kernels::PinnedHostBuffer(ctx_, host_bytes);
+        } catch (const Error& e) {
+            throw Error(fmt::format(
+                "train step: the MLP activation offload needs {:.1f} GiB of pinned host memory "
+                "({} layers x 2 x {} tokens x intermediate_size {} x 2 bytes); set "
+                "train.activation_offload: false to recompute instead ({})",
+                static_cast<double>(host_bytes) / (1u << 30), layers, N, F, e.what()));
+        }
         copy_stream_ = kernels::Stream(ctx_);
         for (auto* e : {&gu_ready_[0], &gu_ready_[1], &gu_saved_[0], &gu_saved_[1], &gu_loaded_[0],
                         &gu_loaded_[1], &gu_free_}) {
