@@ -29,14 +29,16 @@ std::atomic<AttentionImpl>& attention_impl() {
     return attention_impl().load() == AttentionImpl::kTensorCores;
 }
 
-// The mma kernels address a head's rows with 32-bit offsets: rows * row stride < 2^31.
+// The mma kernels address a head's rows with 32-bit offsets: (rows + a tile) * row stride < 2^31.
 constexpr int64_t kMmaMaxOffset = int64_t{1} << 31;
+constexpr int64_t kMmaTileRows = 128;
 
 // kBf16 runs head_dim 64 and 128 on kernels/cuda/attention_mma.cu (bf16 copies of q, k, v, dout
 // with rows of H*D).
 [[maybe_unused]] bool bf16_mma(const AttnParams& p) {
     return attention_impl().load() == AttentionImpl::kBf16 && (p.D == 64 || p.D == 128) &&
-           p.Tk * p.Hkv * p.D < kMmaMaxOffset && p.T * p.Hq * p.D < kMmaMaxOffset;
+           (p.Tk + kMmaTileRows) * p.Hkv * p.D < kMmaMaxOffset &&
+           (p.T + kMmaTileRows) * p.Hq * p.D < kMmaMaxOffset;
 }
 
 void check_attn_params(std::string_view op, const AttnParams& p) {
@@ -119,7 +121,8 @@ void check_bf16_params(std::string_view op, const AttnBf16Params& p) {
 [[maybe_unused]] bool bf16_direct(const AttnBf16Params& p, const uint16_t* dout,
                                   int64_t dout_row_stride) {
     auto ok = [&p](const void* x, int64_t rs) {
-        return reinterpret_cast<uintptr_t>(x) % 16 == 0 && rs % 8 == 0 && p.T * rs < kMmaMaxOffset;
+        return reinterpret_cast<uintptr_t>(x) % 16 == 0 && rs % 8 == 0 &&
+               (p.T + kMmaTileRows) * rs < kMmaMaxOffset;
     };
     return attention_impl().load() == AttentionImpl::kBf16 && (p.D == 64 || p.D == 128) &&
            ok(p.q, p.q_row_stride) && ok(p.k, p.kv_row_stride) && ok(p.v, p.kv_row_stride) &&
