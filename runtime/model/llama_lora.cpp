@@ -84,6 +84,7 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     // projection reads it) and log-sum-exp are kept from the forward, so the recompute skips the
     // attention forward: L x N x C bf16 of memory for one of the step's largest non-GEMM costs.
     save_attention_ = fused_ && checkpointing_ && !fp32_inputs_;
+    qkv16_ = save_attention_;
     // MLP offload: only where the recompute would make gate / up in bf16 (see the header)
     offload_ =
         save_attention_ && offload_mlp.value_or(ctx_.device == kernels::Device::kCuda) && L > 1;
@@ -155,7 +156,8 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     dq_ = make(N * Hq * D);
     dk_ = make(N * Hkv * D);
     dv_ = make(N * Hkv * D);
-    datt_ = make(N * Hq * D);
+    datt_ = make(qkv16_ ? 0 : N * Hq * D);
+    datt16_ = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hq * D : 0);
     du_ = make(0);
     xd_ = make(0);
     xf_ = make(N * C);
@@ -174,10 +176,13 @@ void LoraTrainStep::allocate(LayerActs& a) {
     const int64_t in_rows = fp32_inputs_ ? N : 0;  // xn1, xn2, h: fp32 copies when needed
     a.xn1 = make(in_rows * C);
     a.rstd1 = make(N);
-    a.q = make(N * Hq * D);
-    a.k = make(N * Hkv * D);
-    a.v = make(N * Hkv * D);
-    a.att = make(N * Hq * D);
+    a.q = make(qkv16_ ? 0 : N * Hq * D);
+    a.k = make(qkv16_ ? 0 : N * Hkv * D);
+    a.v = make(qkv16_ ? 0 : N * Hkv * D);
+    a.q16 = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hq * D : 0);
+    a.k16 = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hkv * D : 0);
+    a.v16 = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hkv * D : 0);
+    a.att = make(qkv16_ ? 0 : N * Hq * D);
     a.lse = make(B_ * Hq * T_);
     a.x_mid = make(N * C);
     a.xn2 = make(in_rows * C);
@@ -303,21 +308,44 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
 
     norm(kStagedXn1, a.xn1.data(), a.rstd1.data(), x_in, model_.attn_norm(l));
-    fwd(0, a.q.data(), a.xn1.data(), kStagedXn1, 0.0f);
-    fwd(1, a.k.data(), a.xn1.data(), kStagedXn1, 0.0f);
-    fwd(2, a.v.data(), a.xn1.data(), kStagedXn1, 0.0f);
-    kernels::rope_forward(ctx, a.q.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
-                          N, Hq, D);
-    kernels::rope_forward(ctx, a.k.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
-                          N, Hkv, D);
-    float* lse = att_saved ? saved_lse_[sz(l)].data() : a.lse.data();
-    auto p =
-        kernels::make_attn_params_contiguous(a.att.data(), lse, a.q.data(), a.k.data(), a.v.data(),
-                                             segments, batch.B, batch.T, Hq, Hkv, D);
-    // A recompute (x_out == nullptr) reuses the saved attention output instead of running it again
-    if (!(att_saved && x_out == nullptr)) {
-        kernels::attention_forward(ctx, p);
-        stage(kStagedAtt, a.att.data(), Hq * D);
+    if (qkv16_) {
+        const std::array<uint16_t*, 3> qkv{a.q16.data(), a.k16.data(), a.v16.data()};
+        for (int t = 0; t < 3; ++t) {
+            uint16_t* y = qkv[sz(t)];
+            const LoraProjection proj = projection(l, t, training, seed, micro_key);
+            fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), y, a.xn1.data(),
+                                             rows_of(kStagedXn1), N, a.u[sz(t)].data(), xd_);
+        }
+        kernels::rope_forward_bf16(ctx, a.q16.data(), Hq * D, positions_.data(), model_.rope_cos(),
+                                   model_.rope_sin(), N, Hq, D);
+        kernels::rope_forward_bf16(ctx, a.k16.data(), Hkv * D, positions_.data(), model_.rope_cos(),
+                                   model_.rope_sin(), N, Hkv, D);
+        // a recompute (x_out == nullptr) reuses the saved attention output
+        if (x_out != nullptr) {
+            Bf16Rows& att =
+                slot(kStagedAtt);  // saved_att_[l], written here, read by o and backward
+            kernels::attention_forward_bf16(
+                ctx, kernels::AttnBf16Params{att.data(), att.ld, saved_lse_[sz(l)].data(),
+                                             a.q16.data(), Hq * D, a.k16.data(), a.v16.data(),
+                                             Hkv * D, segments, batch.B, batch.T, Hq, Hkv, D});
+        }
+    } else {
+        fwd(0, a.q.data(), a.xn1.data(), kStagedXn1, 0.0f);
+        fwd(1, a.k.data(), a.xn1.data(), kStagedXn1, 0.0f);
+        fwd(2, a.v.data(), a.xn1.data(), kStagedXn1, 0.0f);
+        kernels::rope_forward(ctx, a.q.data(), positions_.data(), model_.rope_cos(),
+                              model_.rope_sin(), N, Hq, D);
+        kernels::rope_forward(ctx, a.k.data(), positions_.data(), model_.rope_cos(),
+                              model_.rope_sin(), N, Hkv, D);
+        float* lse = att_saved ? saved_lse_[sz(l)].data() : a.lse.data();
+        auto p = kernels::make_attn_params_contiguous(a.att.data(), lse, a.q.data(), a.k.data(),
+                                                      a.v.data(), segments, batch.B, batch.T, Hq,
+                                                      Hkv, D);
+        // A recompute (x_out == nullptr) reuses the saved attention output
+        if (!(att_saved && x_out == nullptr)) {
+            kernels::attention_forward(ctx, p);
+            stage(kStagedAtt, a.att.data(), Hq * D);
+        }
     }
     // x_mid = x_in + o(att), read from x_in rather than copied first. With checkpointing the
     // forward builds it in x_out itself (the recompute remakes the copy the backward reads), so the
@@ -464,10 +492,35 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
                               a.rstd2.data(), N, C);
 
     // Attention: x_mid = x + o(attn)
-    back(3, datt_.data(), dres, a.att.data(), kStagedAtt, 0.0f);
     zero(dq_, N * Hq * D);
     zero(dk_, N * Hkv * D);
     zero(dv_, N * Hkv * D);
+    if (qkv16_) {  // bf16 attention I/O (see the header)
+        const int64_t r = adapter_.options().r;
+        back(3, nullptr, dres, nullptr, kStagedAtt, 0.0f, nullptr, datt16_.data());
+        const Bf16Rows& att = saved_att_[sz(l)];
+        kernels::attention_backward_bf16(
+            ctx,
+            kernels::AttnBf16Params{const_cast<uint16_t*>(att.data()), att.ld,
+                                    saved_lse_[sz(l)].data(), a.q16.data(), Hq * D, a.k16.data(),
+                                    a.v16.data(), Hkv * D, segments, batch.B, batch.T, Hq, Hkv, D},
+            dq_.data(), dk_.data(), dv_.data(), datt16_.data(), Hq * D);
+        prepare_bf16_rows(ctx, dq_rows_, N, Hq * D, r);
+        prepare_bf16_rows(ctx, dk_rows_, N, Hkv * D, r);
+        kernels::rope_backward_to_bf16(ctx, dq_rows_.data(), dq_rows_.ld, dq_.data(),
+                                       positions_.data(), model_.rope_cos(), model_.rope_sin(), N,
+                                       Hq, D);
+        kernels::rope_backward_to_bf16(ctx, dk_rows_.data(), dk_rows_.ld, dk_.data(),
+                                       positions_.data(), model_.rope_cos(), model_.rope_sin(), N,
+                                       Hkv, D);
+        back(0, dxn_.data(), nullptr, nullptr, kStagedXn1, 0.0f, &dq_rows_);
+        back(1, dxn_.data(), nullptr, nullptr, kStagedXn1, 1.0f, &dk_rows_);
+        back(2, dxn_.data(), dv_.data(), nullptr, kStagedXn1, 1.0f);
+        kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, model_.attn_norm(l),
+                                  a.rstd1.data(), N, C);
+        return;
+    }
+    back(3, datt_.data(), dres, a.att.data(), kStagedAtt, 0.0f);
     float* lse = a.lse.data();
     if (save_attention_) {  // the forward's output and log-sum-exp, kept since the forward
         const Bf16Rows& att = saved_att_[sz(l)];

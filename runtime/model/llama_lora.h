@@ -98,7 +98,8 @@ private:
 
     struct LayerActs {
         Buf xn1, rstd1, q, k, v, att, lse, x_mid, xn2, rstd2, gate, up, h;
-        DeviceArray<uint16_t> gate16, up16;  // the fused path's gate and up, in bf16
+        DeviceArray<uint16_t> gate16, up16;   // the fused path's gate and up, in bf16
+        DeviceArray<uint16_t> q16, k16, v16;  // q, k (rotated) and v in bf16 (see qkv16_)
         std::array<Buf, kNumLoraTargets> u;
     };
 
@@ -142,6 +143,13 @@ private:
     Buf dequant_;  // the fp32 weights of the projection in use (NF4 dequantized right before use)
     // backward scratch
     Buf dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
+    // bf16 attention (qkv16_): q, k, v from GEMMs that round to bf16, RoPE on the bf16 rows, the
+    // attention reading them and writing its output straight into saved_att_; d(attention
+    // output) in bf16 from the o projection's GEMM; dq, dk rotated back into bf16 rows that the
+    // q / k projections' backward reads as their staged dy.
+    bool qkv16_ = false;
+    DeviceArray<uint16_t> datt16_;
+    Bf16Rows dq_rows_, dk_rows_;
     Buf xf_, rstd_f_, logits_, dxf_, losses_, lse_rows_, dloss_;
     std::vector<float> losses_host_;
     std::vector<std::pair<int64_t, int64_t>> layer_grads_;  // (offset, count) per layer

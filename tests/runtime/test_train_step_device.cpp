@@ -182,7 +182,7 @@ void compare_fused_on_cpu(float dropout, bool checkpointing) {
     EXPECT_LT(grad_rel, 5e-2);
 }
 
-// The MLP offload (gate / up of layers 0 and 2 of 5 to host memory and back instead of
+// The MLP offload (gate / up of layers 0 to 3 of 5 to host memory and back instead of
 // recomputed) gives the step it replaces: bit for bit on the CPU, where the copies are memcpy, and
 // within the attention backward's atomics on the GPU; over two micro-batches, so the second
 // reuses the host slots.
