@@ -8,8 +8,9 @@
 //              this binary so that before and after run on one machine;
 //   version 2: the library's kernels (kernels::rmsnorm_*), checked against version 1.
 //   rope: rope_forward (fp32) beside rope_forward_bf16, and rope_backward + convert_to_bf16 (the
-//         train step's old pair) beside rope_backward_to_bf16, checked bit for bit against each
-//         other.
+//         train step's old pair) beside rope_backward_to_bf16; the bf16 ops as version 1
+//         (bench/rope_v1.cu: one head a thread) and version 2 (the library's: cos/sin widened
+//         once for 4 heads), which must agree bit for bit.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -29,6 +30,12 @@ cudaError_t v1_rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, 
                                     const float* weight, int64_t N, int64_t C, float eps);
 cudaError_t v1_rmsnorm_backward_dinp(float* dinp, const float* dout, const float* inp,
                                      const float* weight, const float* rstd, int64_t N, int64_t C);
+// bench/rope_v1.cu
+cudaError_t v1_rope_forward_bf16(uint16_t* x, int64_t ld, const int32_t* pos, const float* cos,
+                                 const float* sin, int64_t N, int64_t H, int64_t D);
+cudaError_t v1_rope_backward_to_bf16(uint16_t* dst, int64_t ld, const float* dx, const int32_t* pos,
+                                     const float* cos, const float* sin, int64_t N, int64_t H,
+                                     int64_t D);
 
 namespace {
 
@@ -182,18 +189,28 @@ void bench_rope(int64_t N, int64_t H, int64_t D) {
     std::snprintf(name, sizeof name, "rope_forward fp32 N=%lld H=%lld D=%lld",
                   static_cast<long long>(N), static_cast<long long>(H), static_cast<long long>(D));
     report(name, 8.0 * n, [&] { k::rope_forward(kCuda, f(x), p, f(cos), f(sin), N, H, D); });
-    std::snprintf(name, sizeof name, "rope_forward_bf16 N=%lld H=%lld D=%lld",
-                  static_cast<long long>(N), static_cast<long long>(H), static_cast<long long>(D));
-    report(name, 4.0 * n,
+    report("  rope_forward_bf16 v1 (one head a thread)", 4.0 * n,
+           [&] { BENCH_CHECK(v1_rope_forward_bf16(u16(xb), H * D, p, f(cos), f(sin), N, H, D)); });
+    report("  rope_forward_bf16 v2 (library)", 4.0 * n,
            [&] { k::rope_forward_bf16(kCuda, u16(xb), H * D, p, f(cos), f(sin), N, H, D); });
+    // one call of each from the same rows, compared
+    k::convert_to_bf16(kCuda, u16(d1), H * D, f(x), H * D, N, H * D, 1.0f);
+    k::buffer_copy(kCuda, d2.data(), d1.data(), d1.bytes());
+    BENCH_CHECK(v1_rope_forward_bf16(u16(d1), H * D, p, f(cos), f(sin), N, H, D));
+    k::rope_forward_bf16(kCuda, u16(d2), H * D, p, f(cos), f(sin), N, H, D);
+    std::printf("  check: forward v2 vs v1 bf16 words differing: %zu\n", differing_words(d2, d1));
     // before: rope_backward in place on the fp32 gradient, then the staging pass to bf16
     report("  rope_backward + convert_to_bf16 (before)", 8.0 * n + 6.0 * n, [&] {
         k::rope_backward(kCuda, f(tmp), p, f(cos), f(sin), N, H, D);
         k::convert_to_bf16(kCuda, u16(d1), H * D, f(tmp), H * D, N, H * D, 1.0f);
     });
-    report("  rope_backward_to_bf16", 6.0 * n, [&] {
+    report("  rope_backward_to_bf16 v1 (one head a thread)", 6.0 * n, [&] {
+        BENCH_CHECK(v1_rope_backward_to_bf16(u16(xb), H * D, f(dx), p, f(cos), f(sin), N, H, D));
+    });
+    report("  rope_backward_to_bf16 v2 (library)", 6.0 * n, [&] {
         k::rope_backward_to_bf16(kCuda, u16(d2), H * D, f(dx), p, f(cos), f(sin), N, H, D);
     });
+    std::printf("  check: backward v2 vs v1 bf16 words differing: %zu\n", differing_words(d2, xb));
     k::buffer_copy(kCuda, tmp.data(), dx.data(), dx.bytes());
     k::rope_backward(kCuda, f(tmp), p, f(cos), f(sin), N, H, D);
     k::convert_to_bf16(kCuda, u16(d1), H * D, f(tmp), H * D, N, H * D, 1.0f);

@@ -4,9 +4,12 @@
 // CPU's pair formula in double (each product of two floats is exact there, so fused or not the
 // difference is rounded once, as on the CPU), round to fp32 and then to bf16 with
 // __float2bfloat16_rn: bit for bit the CPU's values. They are memory-bound: V pairs per thread
-// (V = 8, 4, 2 or 1, the widest that the head size, the row stride and the pointers allow), each
-// half of a pair group one vector load and one vector store.
+// (V = 8, 4, 2 or 1, the widest that the head size, the row stride and the pointers allow) of up
+// to 4 heads of a token (cos/sin loaded and widened once for them), each half of a pair group
+// one vector load and one vector store.
+#include <climits>
 #include <cstdint>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -110,59 +113,75 @@ __device__ inline void store_bf16(uint16_t* p, const float (&v)[V]) {
     }
 }
 
-// The CPU's rope_pair (kernels/cpu/rope.cpp) on V pairs: (a, b) <- (a c - b s, b c + a s) with
-// s = sign * sin, in double (exact products, one rounding), then rounded to fp32.
+// The CPU's rope_pair (kernels/cpu/rope.cpp) on V pairs: (a, b) <- (a c - b s, b c + a s) with c
+// and s (= sign * sin) widened to double: exact products, one rounding, then rounded to fp32.
 template <int V>
-__device__ inline void rotate(float (&a)[V], float (&b)[V], const float (&c)[V],
-                              const float (&s)[V], double sign) {
+__device__ inline void rotate(float (&a)[V], float (&b)[V], const double (&c)[V],
+                              const double (&s)[V]) {
     for (int e = 0; e < V; e++) {
-        const double cd = c[e];
-        const double sd = sign * s[e];
         const double ad = a[e];
         const double bd = b[e];
-        a[e] = __double2float_rn(ad * cd - bd * sd);
-        b[e] = __double2float_rn(bd * cd + ad * sd);
+        a[e] = __double2float_rn(ad * c[e] - bd * s[e]);
+        b[e] = __double2float_rn(bd * c[e] + ad * s[e]);
     }
 }
 
-// One thread per V pairs (n, h, i .. i+V-1 < D/2), i fastest. Forward: in place on the bf16 rows
-// x (stride ld), rows with a negative pos left alone. Backward: reads the fp32 (N,H,D) dx, writes
-// the bf16 rows dst; rows with a negative pos get dx unrotated (rope_backward leaves them).
-template <int V, bool Backward>
+constexpr int kHeadsPerThread = 4;  // heads that share one load and widening of cos/sin
+
+// One thread per V pairs (i .. i+V-1 < D/2) of up to kHeadsPerThread heads of one token, i
+// fastest; the table values are loaded and widened once for those heads. Forward: in place on the
+// bf16 rows x (stride ld), rows with a negative pos left alone. Backward: reads the fp32 (N,H,D)
+// dx, writes the bf16 rows dst; rows with a negative pos get dx unrotated (rope_backward leaves
+// them). Index: int32_t while N * ceil(H / kHeadsPerThread) * D/2 / V fits, else int64_t.
+template <int V, bool Backward, typename Index>
 __global__ void rope_bf16_kernel(uint16_t* dst, int64_t ld, const float* dx, const int32_t* pos,
-                                 const float* cos, const float* sin, int64_t N, int64_t H,
-                                 int64_t half) {
-    const int64_t groups = half / V;  // per head
-    const int64_t items = N * H * groups;
+                                 const float* cos, const float* sin, Index N, Index H, Index half) {
+    const Index groups = half / V;  // per head
+    const Index head_groups = (H + kHeadsPerThread - 1) / kHeadsPerThread;
+    const Index items = N * head_groups * groups;
     const double sign = Backward ? -1.0 : 1.0;
-    for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < items;
-         k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-        const int64_t i = (k % groups) * V;
-        const int64_t nh = k / groups;
-        const int64_t n = nh / H;
-        const int64_t h = nh - n * H;
+    for (Index k = blockIdx.x * static_cast<Index>(blockDim.x) + threadIdx.x; k < items;
+         k += static_cast<Index>(gridDim.x) * blockDim.x) {
+        const Index i = (k % groups) * V;
+        const Index rest = k / groups;
+        const Index n = rest / head_groups;
+        const Index h0 = (rest - n * head_groups) * kHeadsPerThread;
         const int32_t p = pos[n];
         if (!Backward && p < 0) {
             continue;
         }
-        uint16_t* row = dst + n * ld + h * 2 * half;
-        float a[V], b[V];
-        if constexpr (Backward) {
-            const float* g = dx + nh * 2 * half;
-            load_f32<V>(g + i, a);
-            load_f32<V>(g + i + half, b);
-        } else {
-            load_bf16<V>(row + i, a);
-            load_bf16<V>(row + i + half, b);
-        }
+        double c[V], s[V];
         if (p >= 0) {
-            float c[V], s[V];
-            load_f32<V>(cos + static_cast<int64_t>(p) * half + i, c);
-            load_f32<V>(sin + static_cast<int64_t>(p) * half + i, s);
-            rotate<V>(a, b, c, s, sign);
+            float cf[V], sf[V];
+            load_f32<V>(cos + static_cast<int64_t>(p) * half + i, cf);
+            load_f32<V>(sin + static_cast<int64_t>(p) * half + i, sf);
+            for (int e = 0; e < V; e++) {
+                c[e] = cf[e];
+                s[e] = sign * sf[e];
+            }
         }
-        store_bf16<V>(row + i, a);
-        store_bf16<V>(row + i + half, b);
+#pragma unroll
+        for (int hh = 0; hh < kHeadsPerThread; hh++) {
+            const Index h = h0 + hh;
+            if (h >= H) {
+                break;
+            }
+            uint16_t* row = dst + static_cast<int64_t>(n) * ld + static_cast<int64_t>(h) * 2 * half;
+            float a[V], b[V];
+            if constexpr (Backward) {
+                const float* g = dx + (static_cast<int64_t>(n) * H + h) * 2 * half;
+                load_f32<V>(g + i, a);
+                load_f32<V>(g + i + half, b);
+            } else {
+                load_bf16<V>(row + i, a);
+                load_bf16<V>(row + i + half, b);
+            }
+            if (p >= 0) {
+                rotate<V>(a, b, c, s);
+            }
+            store_bf16<V>(row + i, a);
+            store_bf16<V>(row + i + half, b);
+        }
     }
 }
 
@@ -192,24 +211,37 @@ void launch_rope_bf16(void* stream, uint16_t* rows, int64_t ld, const float* dx,
         return;
     }
     const int v = pairs_per_thread(half, ld, rows, dx, cos, sin);
-    const unsigned grid = grid_stride_blocks(N * H * (half / v), kThreads);
+    const int64_t items = N * ((H + kHeadsPerThread - 1) / kHeadsPerThread) * (half / v);
+    const unsigned grid = grid_stride_blocks(items, kThreads);
     const auto s = static_cast<cudaStream_t>(stream);
+    // 32-bit index arithmetic while the loop index (items plus one grid stride) fits
+    const bool narrow = items + static_cast<int64_t>(grid) * kThreads <= INT32_MAX;
+    auto launch = [&](auto v_tag, auto index_tag) {
+        constexpr int kV = decltype(v_tag)::value;
+        using Index = decltype(index_tag);
+        rope_bf16_kernel<kV, Backward, Index>
+            <<<grid, kThreads, 0, s>>>(rows, ld, dx, pos, cos, sin, static_cast<Index>(N),
+                                       static_cast<Index>(H), static_cast<Index>(half));
+    };
+    auto with_index = [&](auto v_tag) {
+        if (narrow) {
+            launch(v_tag, int32_t{});
+        } else {
+            launch(v_tag, int64_t{});
+        }
+    };
     switch (v) {
         case 8:
-            rope_bf16_kernel<8, Backward>
-                <<<grid, kThreads, 0, s>>>(rows, ld, dx, pos, cos, sin, N, H, half);
+            with_index(std::integral_constant<int, 8>{});
             break;
         case 4:
-            rope_bf16_kernel<4, Backward>
-                <<<grid, kThreads, 0, s>>>(rows, ld, dx, pos, cos, sin, N, H, half);
+            with_index(std::integral_constant<int, 4>{});
             break;
         case 2:
-            rope_bf16_kernel<2, Backward>
-                <<<grid, kThreads, 0, s>>>(rows, ld, dx, pos, cos, sin, N, H, half);
+            with_index(std::integral_constant<int, 2>{});
             break;
         default:
-            rope_bf16_kernel<1, Backward>
-                <<<grid, kThreads, 0, s>>>(rows, ld, dx, pos, cos, sin, N, H, half);
+            with_index(std::integral_constant<int, 1>{});
             break;
     }
     QF_CUDA_LAUNCH_CHECK();
