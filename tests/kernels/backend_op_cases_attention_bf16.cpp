@@ -4,7 +4,8 @@
 // huge value: an op that read it would go far off), and the padding of out must keep it too.
 // Shapes: D = 128 and 64 (the mma kernels, straight from the bf16 tensors when every stride is
 // a multiple of 8), D = 8 (stories260K) and 7 (the fp32 kernels after widening), odd T, GQA and
-// MHA, packed segments, a stride that is not a multiple of 8 at D = 64 (the widening fallback).
+// MHA, packed segments, a stride that is not a multiple of 8 at D = 64 (the widening fallback,
+// whose fp32 op runs the mma kernels too).
 // Tolerances: out (bf16) within one ulp of the CPU's, or, on the mma kernels (bf16 operands:
 // out ~4e-3 relative, kernels/attention.h), within 2e-2 of the largest |out|; lse and gradients
 // by NMSE as the fp32 AttentionCase. The CUDA backward takes dot(dout, out) from the bf16 out
@@ -44,11 +45,12 @@ public:
                            s_.dout_pad);
     }
 
-    // Whether the CUDA backend runs this case on the bf16 mma kernels.
+    // Whether the CUDA backend computes this case on bf16 tensor cores: straight from the bf16
+    // tensors, or (a stride that is not a multiple of 8) through the widened copies and the fp32
+    // API, which runs the same mma kernels.
     bool on_mma() const {
         return kernels::cuda_attention_impl() == kernels::AttentionImpl::kBf16 &&
-               (s_.D == 64 || s_.D == 128) && qrs() % 8 == 0 && kvrs() % 8 == 0 && ors() % 8 == 0 &&
-               dors() % 8 == 0;
+               (s_.D == 64 || s_.D == 128);
     }
 
     double max_err() const override {
