@@ -107,11 +107,6 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
         up16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
         offload_count_ = kOffloadCount;
         offload_period_ = kOffloadPeriod;
-        resident_ = std::min<int64_t>(kResidentLayers, L - 1);
-        for (int64_t i = 0; i < resident_; ++i) {
-            resident_gate_.emplace_back(ctx_, N * F);
-            resident_up_.emplace_back(ctx_, N * F);
-        }
         int64_t layers = 0;
         for (int64_t l = 0; l < L; ++l) {
             host_slot_.push_back(layers);
@@ -204,27 +199,8 @@ void LoraTrainStep::allocate(LayerActs& a) {
 
 bool LoraTrainStep::offloads(int64_t l) const {
     // not the last layer, whose backward reads its forward's activations directly
-    return offload_ && !resident(l) && l % offload_period_ < offload_count_ &&
+    return offload_ && l % offload_period_ < offload_count_ &&
            l + 1 < model_.config().num_hidden_layers;
-}
-
-bool LoraTrainStep::resident(int64_t l) const {
-    const int64_t L = model_.config().num_hidden_layers;
-    return offload_ && l + 1 < L && l + 1 + resident_ >= L;
-}
-
-std::pair<uint16_t*, uint16_t*> LoraTrainStep::gate_up_of(int64_t l, LayerActs& a) {
-    if (!offload_run_) {
-        return {a.gate16.data(), a.up16.data()};
-    }
-    if (resident(l)) {
-        const auto i = sz(l + 1 + resident_ - model_.config().num_hidden_layers);
-        return {resident_gate_[i].data(), resident_up_[i].data()};
-    }
-    if (l % 2 == 0) {
-        return {acts_[0].gate16.data(), acts_[0].up16.data()};
-    }
-    return {gate16_b_.data(), up16_b_.data()};
 }
 
 uint16_t* LoraTrainStep::host_gate_up(int64_t l) {
@@ -382,22 +358,20 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), x_mid, model_.mlp_norm(l));
     if (fused_) {  // gate, up in bf16, then h = silu(gate) * up straight into its staged slot
         const bool recompute = x_out == nullptr;
-        const int gu = static_cast<int>(l % 2);  // the slot (see the header)
-        const auto [gate, up] = gate_up_of(l, a);
+        const int gu = offload_run_ ? static_cast<int>(l % 2) : 0;  // see header
+        uint16_t* gate = gu == 0 ? a.gate16.data() : gate16_b_.data();
+        uint16_t* up = gu == 0 ? a.up16.data() : up16_b_.data();
         const int64_t NF = N * F;
-        const bool kept = offload_run_ && (offloads(l) || resident(l));
-        if (recompute && kept) {
-            // gate and up are kept (or come back from host memory): only the LoRA inputs u
+        if (recompute && offload_run_ && offloads(l)) {
+            // gate and up come back from host memory: only the LoRA inputs u are made here
             for (const int t : {4, 5}) {
                 const LoraProjection proj = projection(l, t, training, seed, micro_key);
                 fused_projection_forward(ctx, proj, packed(l, t, proj), nullptr, a.xn2.data(),
                                          rows_of(kStagedXn2), N, 0.0f, a.u[sz(t)].data(), xd_);
             }
-            if (offloads(l)) {
-                kernels::stream_wait(ctx, gu_loaded_[sz(gu)].get());
-            }
+            kernels::stream_wait(ctx, gu_loaded_[sz(gu)].get());
         } else {
-            if (offload_run_ && !recompute && !resident(l)) {  // the slot's last copy out is done
+            if (offload_run_ && !recompute) {  // the slot's previous copy out must be done
                 kernels::stream_wait(ctx, gu_saved_[sz(gu)].get());
             }
             for (const int t : {4, 5}) {
@@ -495,7 +469,9 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         prepare_bf16_rows(ctx, dgate_bf16_, N, F, r);
         prepare_bf16_rows(ctx, dup_bf16_, N, F, r);
         QF_CHECK(dgate_bf16_.ld == dup_bf16_.ld, "train step: d gate / d up strides differ");
-        const auto [gate, up] = gate_up_of(l, a);
+        const bool slot1 = offload_run_ && l % 2 == 1;  // see the header
+        const uint16_t* gate = slot1 ? gate16_b_.data() : a.gate16.data();
+        const uint16_t* up = slot1 ? up16_b_.data() : a.up16.data();
         kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
                                       dh16_.data(), gate, up, N, F);
         if (offload_run_ && l >= 2 && offloads(l - 2)) {  // this slot is free: bring back l - 2's

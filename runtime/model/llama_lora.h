@@ -12,7 +12,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include "kernels/memory.h"
@@ -74,9 +73,6 @@ public:
     // forward waits on the bus for less time than the recomputes took): tokens/s 10,973 for 1 of
     // 2 layers, 11,175 for 2 of 3, 11,223 for 3 of 4, 11,467 for all (bench/results).
     static constexpr int64_t kOffloadCount = 1, kOffloadPeriod = 1;
-    // The layers under the last whose gate / up stay on the device instead (each one a layer's
-    // copies fewer for the forward to wait on, for 2 x tokens x intermediate_size bf16 of memory).
-    static constexpr int64_t kResidentLayers = 2;
 
     // True when MLP activations are offloaded to host memory (see the constructor).
     bool offloads_mlp() const { return offload_; }
@@ -111,11 +107,6 @@ private:
               std::optional<bool> offload_mlp);
     // Layer l's gate / up go to host memory in the forward (offload_mlp).
     bool offloads(int64_t l) const;
-    // Layer l's gate / up stay on the device in a slot of their own (offload_mlp).
-    bool resident(int64_t l) const;
-    // Where layer l's gate / up are made and read: its resident slot, else slot l % 2 when this
-    // run offloads, else acts_[0]'s.
-    std::pair<uint16_t*, uint16_t*> gate_up_of(int64_t l, LayerActs& a);
     // The host copy of an offloaded layer's gate (up follows it).
     uint16_t* host_gate_up(int64_t l);
     // Queues the copy of offloaded layer l's gate / up back into its device slot (l % 2) once the
@@ -192,8 +183,6 @@ private:
     bool offload_ = false;
     int64_t offload_count_ = 0, offload_period_ = 1;  // offloads(l): l % period < count
     std::vector<int64_t> host_slot_;                  // layer -> its index in mlp_host_
-    int64_t resident_ = 0;  // layers L-1-resident_ .. L-2 keep gate / up on the device
-    std::vector<DeviceArray<uint16_t>> resident_gate_, resident_up_;
     bool offload_run_ = false;  // this run() offloads (a forward followed by a backward)
     DeviceArray<uint16_t> gate16_b_, up16_b_;
     kernels::PinnedHostBuffer mlp_host_;
