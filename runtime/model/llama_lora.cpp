@@ -85,6 +85,7 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     // attention forward: L x N x C bf16 of memory for one of the step's largest non-GEMM costs.
     save_attention_ = fused_ && checkpointing_ && !fp32_inputs_;
     qkv16_ = save_attention_;
+    save_u_ = save_attention_;
     // MLP offload: only where the recompute would make gate / up in bf16 (see the header)
     offload_ =
         save_attention_ && offload_mlp.value_or(ctx_.device == kernels::Device::kCuda) && L > 1;
@@ -101,6 +102,9 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     }
     for (auto& a : acts_) {
         allocate(a);
+    }
+    for (int64_t i = 0; save_u_ && i < L * kNumLoraTargets; ++i) {
+        saved_u_.push_back(make(N * adapter_.options().r));
     }
     if (offload_) {
         gate16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
@@ -197,6 +201,10 @@ void LoraTrainStep::allocate(LayerActs& a) {
     }
 }
 
+float* LoraTrainStep::u_of(int64_t l, int t, LayerActs& a) {
+    return save_u_ ? saved_u_[sz(l * kNumLoraTargets + t)].data() : a.u[sz(t)].data();
+}
+
 bool LoraTrainStep::offloads(int64_t l) const {
     // not the last layer, whose backward reads its forward's activations directly
     return offload_ && l % offload_period_ < offload_count_ &&
@@ -264,6 +272,8 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     // the fp32 copy is not needed) into its own slot, which this layer's backward reuses.
     // (the attention output goes to its per-layer store when the recompute reuses it)
     const bool att_saved = save_attention_;
+    // a recompute finds the LoRA inputs u of the forward (save_u_): only staged, not remade
+    const bool u_ready = save_u_ && x_out == nullptr;
     auto rows_of = [&](int s) -> Bf16Rows& {
         return s == kStagedAtt && att_saved ? saved_att_[sz(l)] : staged_in_[sz(s)].rows;
     };
@@ -281,10 +291,10 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     auto fwd = [&](int t, float* y, const float* x, int s, float beta,
                    const float* y_in = nullptr) {
         const LoraProjection p = projection(l, t, training, seed, micro_key);
-        float* u = a.u[sz(t)].data();
+        float* u = u_of(l, t, a);
         if (fused_) {
             fused_projection_forward(ctx, p, packed(l, t, p), y, x, rows_of(s), N, beta, u, xd_,
-                                     y_in);
+                                     y_in, u_ready);
         } else {
             if (y_in != nullptr && y != nullptr && y_in != y) {
                 kernels::buffer_copy(ctx, y, y_in, sizeof(float) * sz(N * p.out));
@@ -314,7 +324,7 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
             uint16_t* y = qkv[sz(t)];
             const LoraProjection proj = projection(l, t, training, seed, micro_key);
             fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), y, a.xn1.data(),
-                                             rows_of(kStagedXn1), N, a.u[sz(t)].data(), xd_);
+                                             rows_of(kStagedXn1), N, u_of(l, t, a), xd_, u_ready);
         }
         kernels::rope_forward_bf16(ctx, a.q16.data(), Hq * D, positions_.data(), model_.rope_cos(),
                                    model_.rope_sin(), N, Hq, D);
@@ -367,7 +377,8 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
             for (const int t : {4, 5}) {
                 const LoraProjection proj = projection(l, t, training, seed, micro_key);
                 fused_projection_forward(ctx, proj, packed(l, t, proj), nullptr, a.xn2.data(),
-                                         rows_of(kStagedXn2), N, 0.0f, a.u[sz(t)].data(), xd_);
+                                         rows_of(kStagedXn2), N, 0.0f, u_of(l, t, a), xd_, nullptr,
+                                         u_ready);
             }
             kernels::stream_wait(ctx, gu_loaded_[sz(gu)].get());
         } else {
@@ -378,7 +389,7 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                 const LoraProjection proj = projection(l, t, training, seed, micro_key);
                 fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), t == 4 ? gate : up,
                                                  a.xn2.data(), rows_of(kStagedXn2), N,
-                                                 a.u[sz(t)].data(), xd_);
+                                                 u_of(l, t, a), xd_, u_ready);
             }
             if (!recompute && offload_run_ && offloads(l)) {
                 kernels::event_record(ctx, gu_ready_[sz(gu)].get());
@@ -436,7 +447,7 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         const auto& slot = adapter_.slot(l, static_cast<LoraTarget>(t));
         float* dA = slot.enabled ? grads + slot.a_offset : nullptr;
         float* dB = slot.enabled ? grads + slot.b_offset : nullptr;
-        const float* u = a.u[sz(t)].data();
+        const float* u = u_of(l, t, a);
         if (!fused_) {
             if (dx_beta == 0.0f) {
                 kernels::buffer_zero(ctx, dx, sizeof(float) * sz(N * p.in));

@@ -105,6 +105,8 @@ private:
 
     void init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
               std::optional<bool> offload_mlp);
+    // Layer l's LoRA input u of target t: its own buffer (save_u_), else a's.
+    float* u_of(int64_t l, int t, LayerActs& a);
     // Layer l's gate / up go to host memory in the forward (offload_mlp).
     bool offloads(int64_t l) const;
     // The host copy of an offloaded layer's gate (up follows it).
@@ -148,6 +150,11 @@ private:
     // output) in bf16 from the o projection's GEMM; dq, dk rotated back into bf16 rows that the
     // q / k projections' backward reads as their staged dy.
     bool qkv16_ = false;
+    // Every layer's LoRA inputs u = x A^T (N x r each, 2 MiB a layer at 8B) kept from the forward
+    // (fused checkpointed path), so the recompute does not re-read the projections' inputs for
+    // them.
+    bool save_u_ = false;
+    std::vector<Buf> saved_u_;  // layer-major, kNumLoraTargets per layer
     DeviceArray<uint16_t> datt16_;
     Bf16Rows dq_rows_, dk_rows_;
     Buf xf_, rstd_f_, logits_, dxf_, losses_, lse_rows_, dloss_;

@@ -77,19 +77,20 @@ void check_forward(const LoraProjection& p, const PackedProjection& pk, const Bf
              "fused_projection_forward: the packed weight does not match the projection");
 }
 
-// u = drop(x) A^T (fp32, saved for backward), and bf16(u) into xs's spare columns when the base
-// GEMM follows.
+// u = drop(x) A^T (fp32, saved for backward; u_ready: already there), and bf16(u) into xs's spare
+// columns when the base GEMM follows.
 void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk, const float* x,
-                Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd, bool into_xs) {
+                Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd, bool into_xs,
+                bool u_ready) {
     const int64_t r = rank_of(p);
     if (r == 0) {
         return;
     }
     QF_CHECK(u != nullptr, "fused_projection_forward: an adapted projection needs a u buffer");
-    if (p.dropout <= 0.0f) {
+    if (!u_ready && p.dropout <= 0.0f) {
         gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
                   pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
-    } else {
+    } else if (!u_ready) {
         gemm(ctx, false, true, N, r, p.in, 1.0f, dropped_input(ctx, p, x, N, xd), p.in, p.A, p.in,
              0.0f, u, r);
     }
@@ -102,14 +103,14 @@ void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection&
 
 void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
                               float* y, const float* x, Bf16Rows& xs, int64_t N, float beta,
-                              float* u, DeviceArray<float>& xd, const float* y_in) {
+                              float* u, DeviceArray<float>& xd, const float* y_in, bool u_ready) {
     check_forward(p, pk, xs, N);
     QF_CHECK(y_in == nullptr || beta == 1.0f,
              "fused_projection_forward: a separate y_in is added with beta 1, got beta {}", beta);
     if (N == 0) {
         return;
     }
-    lora_input(ctx, p, pk, x, xs, N, u, xd, y != nullptr);
+    lora_input(ctx, p, pk, x, xs, N, u, xd, y != nullptr, u_ready);
     if (y == nullptr) {
         return;
     }
@@ -124,13 +125,14 @@ void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const Pac
 
 void fused_projection_forward_to_bf16(const Ctx& ctx, const LoraProjection& p,
                                       const PackedProjection& pk, uint16_t* y, const float* x,
-                                      Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd) {
+                                      Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd,
+                                      bool u_ready) {
     check_forward(p, pk, xs, N);
     QF_CHECK(y != nullptr, "fused_projection_forward_to_bf16: no output");
     if (N == 0) {
         return;
     }
-    lora_input(ctx, p, pk, x, xs, N, u, xd, true);
+    lora_input(ctx, p, pk, x, xs, N, u, xd, true, u_ready);
     kernels::gemm_bf16_to_bf16(ctx, false, true, N, p.out, p.in + rank_of(p), 1.0f, xs.data(),
                                xs.ld, pk.m.data(), pk.m.ld, y, p.out);
 }

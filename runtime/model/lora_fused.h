@@ -57,17 +57,19 @@ void stage_bf16_rows(const kernels::Ctx& ctx, Bf16Rows& rows, const float* x, in
 // overwritten with u). u (N, r) fp32 receives drop(x) A^T (saved for backward). xd: fp32 scratch
 // for the dropped input (dropout > 0 only). y == nullptr: u only (a recompute whose output is
 // not needed). y_in (N, out), when given with beta 1, is read in place of y: y = y_in + x W^T + ...
-// (a residual add straight into a new buffer, without first copying y_in there).
+// (a residual add straight into a new buffer, without first copying y_in there). u_ready: u
+// already holds drop(x) A^T (kept from the forward, for a recompute): it is only staged into xs.
 void fused_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p,
                               const PackedProjection& pk, float* y, const float* x, Bf16Rows& xs,
                               int64_t N, float beta, float* u, DeviceArray<float>& xd,
-                              const float* y_in = nullptr);
+                              const float* y_in = nullptr, bool u_ready = false);
 
 // The same with y (N, out) written in bf16 (contiguous, rounded from the fp32 accumulation; no
 // beta): for an output only read as bf16 (the MLP's gate and up, read by swiglu_forward_bf16).
 void fused_projection_forward_to_bf16(const kernels::Ctx& ctx, const LoraProjection& p,
                                       const PackedProjection& pk, uint16_t* y, const float* x,
-                                      Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd);
+                                      Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd,
+                                      bool u_ready = false);
 
 // dx (N, in) = dx_beta dx + dy W + s drop'(dy B A) (dx_beta 0: dx is written without being
 // read); dA += dU^T drop(x); dB += s dy^T u (dA, dB nullptr when the projection has no adapter).
