@@ -65,4 +65,30 @@ void cross_entropy_backward(const Ctx& ctx, float* dlogits, const float* logits,
     throw_unsupported(Op::kCrossEntropyBackward, ctx.device);
 }
 
+void cross_entropy_backward_bf16(const Ctx& ctx, uint16_t* dlogits, int64_t ld, const float* logits,
+                                 const float* lse, const int32_t* targets, const float* dloss,
+                                 int64_t N, int64_t V, int32_t ignore_index) {
+    constexpr std::string_view op = "cross_entropy_backward_bf16";
+    check_size(op, "N", N, 0);
+    check_size(op, "V", V, 1);
+    QF_CHECK(ld >= V, "{}: expected ld >= V ({}), got {}", op, V, ld);
+    check_ptr(op, "dlogits", dlogits, N > 0);
+    check_ptr(op, "logits", logits, N > 0);
+    check_ptr(op, "targets", targets, N > 0);
+    check_ptr(op, "dloss", dloss, N > 0);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::cross_entropy_backward_bf16(dlogits, ld, logits, lse, targets, dloss, N, V,
+                                                    ignore_index);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            return cuda::cross_entropy_backward_bf16(ctx.stream, dlogits, ld, logits, lse, targets,
+                                                     dloss, N, V, ignore_index);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kCrossEntropyBackward, ctx.device);
+}
+
 }  // namespace qforge::kernels

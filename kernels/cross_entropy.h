@@ -22,4 +22,11 @@ void cross_entropy_backward(const Ctx& ctx, float* dlogits, const float* logits,
                             const int32_t* targets, const float* dloss, int64_t N, int64_t V,
                             int32_t ignore_index = -100);
 
+// cross_entropy_backward with each gradient rounded to bf16 (RNE) into rows of stride ld >= V
+// (columns past V left as they are); dlogits must not overlap logits. For a gradient that is only
+// read as a bf16 GEMM operand (the LM head's backward), without an fp32 copy to round later.
+void cross_entropy_backward_bf16(const Ctx& ctx, uint16_t* dlogits, int64_t ld, const float* logits,
+                                 const float* lse, const int32_t* targets, const float* dloss,
+                                 int64_t N, int64_t V, int32_t ignore_index = -100);
+
 }  // namespace qforge::kernels

@@ -8,7 +8,9 @@
 // the number of counted tokens, which it knows across ranks).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "kernels/bf16_bits.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/parallel.h"
 
@@ -78,6 +80,20 @@ void cross_entropy_backward(float* dlogits, const float* logits, const float* ls
         for (int64_t v = 0; v < V; v++) {
             const double prob = std::exp(row[v] - row_lse);
             drow[v] = static_cast<float>((prob - (v == t ? 1.0 : 0.0)) * g);
+        }
+    }
+}
+
+// cross_entropy_backward into an fp32 row, then each value rounded (kernels/bf16_bits.h).
+void cross_entropy_backward_bf16(uint16_t* dlogits, int64_t ld, const float* logits,
+                                 const float* lse, const int32_t* targets, const float* dloss,
+                                 int64_t N, int64_t V, int32_t ignore_index) {
+    std::vector<float> row(static_cast<size_t>(V));
+    for (int64_t n = 0; n < N; n++) {
+        cross_entropy_backward(row.data(), logits + n * V, lse != nullptr ? lse + n : nullptr,
+                               targets + n, dloss + n, 1, V, ignore_index);
+        for (int64_t v = 0; v < V; v++) {
+            dlogits[n * ld + v] = f32_to_bf16_bits(row[static_cast<size_t>(v)]);
         }
     }
 }

@@ -51,6 +51,9 @@ void cross_entropy_forward(float* losses, float* lse, const float* logits, const
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
                             const int32_t* targets, const float* dloss, int64_t N, int64_t V,
                             int32_t ignore_index);
+void cross_entropy_backward_bf16(uint16_t* dlogits, int64_t ld, const float* logits,
+                                 const float* lse, const int32_t* targets, const float* dloss,
+                                 int64_t N, int64_t V, int32_t ignore_index);
 
 // NF4 (kernels/cpu/nf4.cpp). The code tables and nearest-code searches are host helpers that
 // kernels/nf4.cpp re-exports; nf4_quantize runs on the CPU only, at load time.

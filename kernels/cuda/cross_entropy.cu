@@ -1,8 +1,10 @@
-// What is here: cross_entropy_forward/backward on CUDA (kernels/cuda/pointwise.h). One block
-// per row; each thread keeps an online (max, sum of exp) over its strided logits (float4 loads
-// when rows are 16-byte aligned), merged across the block; fp32 math. Nothing is allocated:
-// the only memory touched is the logits, the outputs and the saved lse.
+// What is here: cross_entropy_forward/backward (and backward_bf16) on CUDA
+// (kernels/cuda/pointwise.h). One block per row; each thread keeps an online (max, sum of exp) over
+// its strided logits (float4 loads when rows are 16-byte aligned), merged across the block; fp32
+// math. Nothing is allocated: the only memory touched is the logits, the outputs and the saved lse.
 #include <cstdint>
+
+#include <cuda_bf16.h>
 
 #include "kernels/cuda/bad_index.cuh"
 #include "kernels/cuda/check.cuh"
@@ -140,6 +142,47 @@ __global__ void cross_entropy_backward_kernel(float* dlogits, const float* logit
     }
 }
 
+__device__ inline uint32_t bf16_bits_rn(float x) {
+    return __bfloat16_as_ushort(__float2bfloat16_rn(x));
+}
+
+// cross_entropy_backward_kernel with bf16 rows of stride ld: vec4 loads 4 logits and stores their
+// 4 gradients as 8 bytes (ld % 4 == 0, 8-byte aligned rows).
+template <bool kVec4>
+__global__ void cross_entropy_backward_bf16_kernel(uint16_t* dlogits, int64_t ld,
+                                                   const float* logits, const float* lse,
+                                                   const int32_t* targets, const float* dloss,
+                                                   int64_t V, int32_t ignore_index) {
+    const int64_t n = blockIdx.x;
+    const float* row = logits + n * V;
+    uint16_t* drow = dlogits + n * ld;
+    const int32_t t = targets[n];
+    const bool zero = t == ignore_index || t < 0 || t >= V;
+    float l = 0.0f;
+    if (!zero) {
+        l = lse != nullptr ? lse[n] : row_lse<kVec4>(row, V);
+    }
+    const float g = zero ? 0.0f : dloss[n];
+    auto grad = [&](float x, int64_t v) {
+        return zero ? 0.0f : (expf(x - l) - (v == t ? 1.0f : 0.0f)) * g;
+    };
+    if constexpr (kVec4) {
+        const auto* row4 = reinterpret_cast<const float4*>(row);
+        auto* drow4 = reinterpret_cast<uint2*>(drow);
+        for (int64_t v = threadIdx.x; v < V / 4; v += blockDim.x) {
+            const float4 x = row4[v];
+            const int64_t b = 4 * v;
+            drow4[v] =
+                make_uint2(bf16_bits_rn(grad(x.x, b)) | (bf16_bits_rn(grad(x.y, b + 1)) << 16),
+                           bf16_bits_rn(grad(x.z, b + 2)) | (bf16_bits_rn(grad(x.w, b + 3)) << 16));
+        }
+    } else {
+        for (int64_t v = threadIdx.x; v < V; v += blockDim.x) {
+            drow[v] = static_cast<uint16_t>(bf16_bits_rn(grad(row[v], v)));
+        }
+    }
+}
+
 bool rows_vec4(const void* a, const void* b, int64_t V) {
     return V % 4 == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 &&
            reinterpret_cast<uintptr_t>(b) % 16 == 0;
@@ -181,6 +224,26 @@ void cross_entropy_backward(void* stream, float* dlogits, const float* logits, c
     } else {
         cross_entropy_backward_kernel<false>
             <<<grid, kThreads, 0, s>>>(dlogits, logits, lse, targets, dloss, V, ignore_index);
+    }
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+void cross_entropy_backward_bf16(void* stream, uint16_t* dlogits, int64_t ld, const float* logits,
+                                 const float* lse, const int32_t* targets, const float* dloss,
+                                 int64_t N, int64_t V, int32_t ignore_index) {
+    if (N == 0) {
+        return;
+    }
+    const auto s = static_cast<cudaStream_t>(stream);
+    const auto grid = static_cast<unsigned>(N);
+    const bool vec4 = V % 4 == 0 && ld % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0 &&
+                      reinterpret_cast<uintptr_t>(dlogits) % 8 == 0;
+    if (vec4) {
+        cross_entropy_backward_bf16_kernel<true>
+            <<<grid, kThreads, 0, s>>>(dlogits, ld, logits, lse, targets, dloss, V, ignore_index);
+    } else {
+        cross_entropy_backward_bf16_kernel<false>
+            <<<grid, kThreads, 0, s>>>(dlogits, ld, logits, lse, targets, dloss, V, ignore_index);
     }
     QF_CUDA_LAUNCH_CHECK();
 }

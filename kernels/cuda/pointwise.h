@@ -108,6 +108,10 @@ BadIndex cross_entropy_forward(void* stream, float* losses, float* lse, const fl
 void cross_entropy_backward(void* stream, float* dlogits, const float* logits, const float* lse,
                             const int32_t* targets, const float* dloss, int64_t N, int64_t V,
                             int32_t ignore_index);
+// The same gradient rounded to bf16 into rows of stride ld (no aliasing with logits).
+void cross_entropy_backward_bf16(void* stream, uint16_t* dlogits, int64_t ld, const float* logits,
+                                 const float* lse, const int32_t* targets, const float* dloss,
+                                 int64_t N, int64_t V, int32_t ignore_index);
 
 // The bias corrections 1 - beta^step are computed by the caller (in double, as the CPU does).
 void adamw_update(void* stream, float* param, const float* grad, float* m, float* v, int64_t n,

@@ -574,14 +574,17 @@ void LoraTrainStep::loss_head_chunk(int64_t r0, int64_t rows, bool backward) {
     if (!backward) {
         return;
     }
-    // dlogits overwrite the logits in place: one (chunk, V) buffer.
-    kernels::cross_entropy_backward(ctx, logits_.data(), logits_.data(), lse_rows_.data() + r0,
-                                    targets_.data() + r0, dloss_.data() + r0, rows, V);
-    if (head16 != nullptr) {  // dxf += dlogits head
-        stage_bf16_rows(ctx, dlogits_bf16_, logits_.data(), rows, V, 0);
+    if (head16 != nullptr) {  // dlogits straight to bf16; dxf += dlogits head
+        prepare_bf16_rows(ctx, dlogits_bf16_, rows, V, 0);
+        kernels::cross_entropy_backward_bf16(ctx, dlogits_bf16_.data(), dlogits_bf16_.ld,
+                                             logits_.data(), lse_rows_.data() + r0,
+                                             targets_.data() + r0, dloss_.data() + r0, rows, V);
         kernels::gemm_bf16(ctx, false, false, rows, C, V, 1.0f, dlogits_bf16_.data(),
                            dlogits_bf16_.ld, head16, C, 1.0f, dxf_.data() + r0 * C, C);
     } else {
+        // dlogits overwrite the logits in place: one (chunk, V) buffer.
+        kernels::cross_entropy_backward(ctx, logits_.data(), logits_.data(), lse_rows_.data() + r0,
+                                        targets_.data() + r0, dloss_.data() + r0, rows, V);
         kernels::linear_backward(ctx, dxf_.data() + r0 * C, nullptr, nullptr, logits_.data(),
                                  xf_.data() + r0 * C, head, rows, C, V);
     }

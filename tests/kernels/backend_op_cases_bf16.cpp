@@ -23,6 +23,7 @@
 
 #include "kernels/bf16.h"
 #include "kernels/bf16_bits.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/gemm.h"
 #include "kernels/nf4.h"
 #include "kernels/op_case.h"
@@ -485,6 +486,52 @@ private:
 
 }  // namespace
 
+// cross_entropy_backward_bf16: dlogits (N, V) bf16 in rows of stride ld = V + pad whose padding
+// keeps the sentinel; lse from the CPU forward; one target at the last logit, one ignored row.
+class CrossEntropyBackwardBf16Case : public OpCase {
+public:
+    CrossEntropyBackwardBf16Case(int64_t N, int64_t V, int64_t pad) : N_(N), V_(V), pad_(pad) {}
+
+    Op op() const override { return Op::kCrossEntropyBackward; }
+
+    std::string vars() const override { return fmt::format("bf16,N={},V={},ld={}", N_, V_, ld()); }
+
+    int64_t ld() const { return V_ + pad_; }
+
+    void build(CaseTensors& t) const override {
+        t.add_u16("dlogits", Role::kWrite, N_ * ld());
+        t.add("lse", Role::kInput, N_);
+        t.add("dloss", Role::kInput, N_, 0.5f, 1.5f);
+        t.add("logits", Role::kInput, N_ * V_, -8.0f, 8.0f);
+        t.add_i32("targets", N_);
+    }
+
+    void init_inputs(CaseTensors& t, std::mt19937_64& rng) const override {
+        OpCase::init_inputs(t, rng);
+        auto& targets = t["targets"];
+        std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(V_ - 1));
+        targets.i32.resize(static_cast<size_t>(targets.count));
+        for (auto& v : targets.i32) {
+            v = pick(rng);
+        }
+        targets.i32[0] = static_cast<int32_t>(V_ - 1);
+        if (N_ > 2) {
+            targets.i32[1] = -100;
+        }
+        std::vector<float> losses(static_cast<size_t>(N_));
+        kernels::cross_entropy_forward(Ctx{}, losses.data(), t["lse"].f32.data(),
+                                       t["logits"].f32.data(), targets.i32.data(), N_, V_);
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        kernels::cross_entropy_backward_bf16(ctx, b.u16("dlogits"), ld(), b.f("logits"), b.f("lse"),
+                                             b.i("targets"), b.f("dloss"), N_, V_);
+    }
+
+private:
+    int64_t N_, V_, pad_;
+};
+
 void add_bf16_cases(CaseList& cases) {
     cases.emplace_back(new ConvertToBf16Case(1, 1, 1, 1, 1.0f));
     cases.emplace_back(new ConvertToBf16Case(7, 33, 35, 40, 0.37f));         // scalar: odd cols
@@ -528,6 +575,9 @@ void add_bf16_cases(CaseList& cases) {
     cases.emplace_back(new GemmBf16AddCase(false, true, 33, 65, 17, 3, 1));
     cases.emplace_back(new GemmBf16AddCase(true, false, 64, 128, 256, 8, 0));  // tensor cores
     cases.emplace_back(new GemmBf16AddCase(false, false, 5, 7, 0, 0, 0));      // K = 0: D = R
+    cases.emplace_back(new CrossEntropyBackwardBf16Case(5, 1000, 8));          // vec4 rows
+    cases.emplace_back(new CrossEntropyBackwardBf16Case(3, 37, 3));            // odd V: scalar path
+    cases.emplace_back(new CrossEntropyBackwardBf16Case(4, 32000, 0));         // Llama-2 vocab
 
     for (const bool ta : {false, true}) {
         for (const bool tb : {false, true}) {

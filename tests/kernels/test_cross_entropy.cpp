@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/bf16_bits.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/kernel_test_util.h"
 #include "support/test_support.h"
@@ -82,6 +83,33 @@ TEST(CrossEntropy, BackwardMatchesFiniteDifferencesAndWrites) {
     cross_entropy_backward(kCpuCtx, recomputed.data(), logits.data(), nullptr, targets.data(),
                            dloss.data(), N, V);
     EXPECT_LT(rel_error(to_double(recomputed), to_double(dlogits)), 1e-6);
+}
+
+// The bf16 gradient is the fp32 one rounded to nearest even, with the rows' padding left alone.
+TEST(CrossEntropy, Bf16BackwardIsTheFp32GradientRounded) {
+    const int64_t rows = 4, ld = V + 3;
+    const auto logits = random_floats(static_cast<size_t>(rows * V), -6.0f, 6.0f, 21);
+    const std::vector<int32_t> targets{3, -100, 36, 0};
+    const std::vector<float> dloss{1.0f, 1.0f, 0.5f, 2.0f};
+    std::vector<float> losses(rows), lse(rows), want(static_cast<size_t>(rows * V));
+    cross_entropy_forward(kCpuCtx, losses.data(), lse.data(), logits.data(), targets.data(), rows,
+                          V);
+    kernels::cross_entropy_backward(kCpuCtx, want.data(), logits.data(), lse.data(), targets.data(),
+                                    dloss.data(), rows, V);
+    std::vector<uint16_t> got(static_cast<size_t>(rows * ld), 0xABCD);
+    kernels::cross_entropy_backward_bf16(kCpuCtx, got.data(), ld, logits.data(), lse.data(),
+                                         targets.data(), dloss.data(), rows, V);
+    for (int64_t n = 0; n < rows; n++) {
+        for (int64_t v = 0; v < ld; v++) {
+            const uint16_t expect =
+                v < V ? kernels::f32_to_bf16_bits(want[n * V + v]) : uint16_t{0xABCD};
+            ASSERT_EQ(got[n * ld + v], expect) << "row " << n << " column " << v;
+        }
+    }
+    EXPECT_THROW(
+        kernels::cross_entropy_backward_bf16(kCpuCtx, got.data(), V - 1, logits.data(), lse.data(),
+                                             targets.data(), dloss.data(), rows, V),
+        Error);
 }
 
 TEST(CrossEntropy, CustomIgnoreIndex) {
