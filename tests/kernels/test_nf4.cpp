@@ -1,6 +1,7 @@
 // Tests for kernels/nf4.h: the code tables, bitsandbytes' nearest-code rules, the bit layout of a
 // hand-written block, the double-quantized absmax, and the dequantization error bound on shapes
-// that are not multiples of the 64-value block.
+// that are not multiples of the 64-value block; on a GPU, the bf16 dequantization's row path
+// (cols % 256 == 0: warp spans of 2048 values that straddle rows) against the CPU, bit for bit.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda_test_util.h"
+#include "kernels/memory.h"
 #include "kernels/nf4.h"
 #include "kernels/registry.h"
 #include "support/test_support.h"
@@ -478,6 +481,67 @@ TEST(Nf4Errors, BadInputsNameTheArgument) {
     view = ok.view(0);
     view.packed = nullptr;
     EXPECT_NO_THROW(nf4_dequantize(Ctx{}, nullptr, view));  // nothing to do
+}
+
+// The CUDA fast path of nf4_dequantize_bf16 (cols % 256 == 0, ld_out % 8 == 0): spans of 2048
+// values that cross rows (cols 768, 2560), a last span of 1 to 7 steps, padded rows whose padding
+// must stay as it was, and the 8B shape's row (4096 + 16); every word against the CPU.
+TEST(Nf4DequantizeBf16Cuda, RowPathMatchesCpuBitForBit) {
+    if (!cuda_available()) {
+        GTEST_SKIP() << "no GPU present";
+    }
+
+    struct RowShape {
+        int64_t rows, cols, ld;
+    };
+
+    std::mt19937_64 rng(11);
+    for (const RowShape& sh :
+         {RowShape{9, 768, 784}, RowShape{5, 256, 264}, RowShape{3, 2560, 2576},
+          RowShape{2, 4096, 4112}, RowShape{13, 512, 512}}) {
+        const int64_t n = sh.rows * sh.cols;
+        std::normal_distribution<float> dist(0.0f, 0.02f);
+        std::vector<float> w(static_cast<std::size_t>(n));
+        for (auto& x : w) {
+            x = dist(rng);
+        }
+        for (int64_t i = 64; i < 128; i++) {  // one block of outliers: absmax codes spread out
+            w[static_cast<std::size_t>(i)] *= 40.0f;
+        }
+        const Nf4Buffers q = quantize(w);
+        const std::vector<uint16_t> fill(static_cast<std::size_t>(sh.rows * sh.ld), 0xA5A5);
+        std::vector<uint16_t> want = fill;
+        nf4_dequantize_bf16(Ctx{}, want.data(), sh.ld, q.view(n), sh.rows, sh.cols);
+
+        const std::vector<float> nested_code(dynamic_map_signed(), dynamic_map_signed() + 256);
+        const std::vector<float> code(nf4_code_table(), nf4_code_table() + 16);
+        const BackendBuffer packed = test::to_device(q.packed),
+                            absmax_q = test::to_device(q.absmax_q);
+        const BackendBuffer nested = test::to_device(q.nested_absmax);
+        const BackendBuffer nested_code_d = test::to_device(nested_code),
+                            code_d = test::to_device(code);
+        BackendBuffer out = test::to_device(fill);
+        const Nf4View view{static_cast<const uint8_t*>(packed.data()),
+                           static_cast<const uint8_t*>(absmax_q.data()),
+                           static_cast<const float*>(nested.data()),
+                           static_cast<const float*>(nested_code_d.data()),
+                           static_cast<const float*>(code_d.data()),
+                           q.offset,
+                           n};
+        nf4_dequantize_bf16(test::kCudaCtx, static_cast<uint16_t*>(out.data()), sh.ld, view,
+                            sh.rows, sh.cols);
+        stream_synchronize(test::kCudaCtx);
+        const std::vector<uint16_t> got = test::from_device<uint16_t>(out);
+        int64_t differing = 0, first = -1;
+        for (std::size_t i = 0; i < want.size(); i++) {
+            if (got[i] != want[i]) {
+                differing++;
+                first = first < 0 ? static_cast<int64_t>(i) : first;
+            }
+        }
+        EXPECT_EQ(differing, 0) << sh.rows << "x" << sh.cols << " ld " << sh.ld
+                                << ": first differing word " << first;
+    }
 }
 
 }  // namespace
