@@ -32,7 +32,7 @@ bool check_strided_copy(std::string_view op, const void* out, int64_t ld_out, co
 void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
                      int64_t rows, int64_t cols, float scale) {
     constexpr std::string_view op = "convert_to_bf16";
-    const bool work = check_strided_copy(op, out, ld_out, in, ld_in, rows, cols);
+    [[maybe_unused]] const bool work = check_strided_copy(op, out, ld_out, in, ld_in, rows, cols);
     switch (ctx.device) {
         case Device::kCpu:
             return cpu::convert_to_bf16(out, ld_out, in, ld_in, rows, cols, scale);
@@ -52,7 +52,7 @@ void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float*
 void convert_from_bf16(const Ctx& ctx, float* out, int64_t ld_out, const uint16_t* in,
                        int64_t ld_in, int64_t rows, int64_t cols) {
     constexpr std::string_view op = "convert_from_bf16";
-    const bool work = check_strided_copy(op, out, ld_out, in, ld_in, rows, cols);
+    [[maybe_unused]] const bool work = check_strided_copy(op, out, ld_out, in, ld_in, rows, cols);
     switch (ctx.device) {
         case Device::kCpu:
             return cpu::convert_from_bf16(out, ld_out, in, ld_in, rows, cols);

@@ -56,7 +56,7 @@ GemmMath cuda_gemm_math() {
 void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc) {
-    const bool has_work =
+    [[maybe_unused]] const bool has_work =
         check_gemm_args("gemm", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     switch (ctx.device) {
         case Device::kCpu:
@@ -78,7 +78,7 @@ void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int6
 void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                float beta, float* C, int64_t ldc) {
-    const bool has_work =
+    [[maybe_unused]] const bool has_work =
         check_gemm_args("gemm_bf16", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     switch (ctx.device) {
         case Device::kCpu:
@@ -100,7 +100,7 @@ void gemm_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N,
 void gemm_bf16_add(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                    float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                    const float* R, float* D, int64_t ldd) {
-    const bool has_work =
+    [[maybe_unused]] const bool has_work =
         check_gemm_args("gemm_bf16_add", trans_a, trans_b, M, N, K, A, lda, B, ldb, D, ldd);
     check_ptr("gemm_bf16_add", "R", R, has_work);
     switch (ctx.device) {
@@ -128,7 +128,7 @@ void gemm_bf16_add(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_
 void gemm_bf16_to_bf16(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                        float alpha, const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb,
                        uint16_t* C, int64_t ldc) {
-    const bool has_work =
+    [[maybe_unused]] const bool has_work =
         check_gemm_args("gemm_bf16_to_bf16", trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
     switch (ctx.device) {
         case Device::kCpu:
