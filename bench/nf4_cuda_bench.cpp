@@ -5,6 +5,7 @@
 // and nested absmax read once, bf16 written once) against the H100 SXM's 3350 GB/s HBM3 peak.
 //   v1: the kernel before the warp-span path (bench/nf4_v1.cu);
 //   v2: the warp-span layout multiplying each value (bench/nf4_v1.cu);
+//   v3 steps=8 / steps=4: the library's kernel with spans of 8 or 4 steps (bench/nf4_v1.cu);
 //   library: kernels::nf4_dequantize_bf16 (a bf16 product table per absmax block).
 // All three must agree bit for bit (the library's is checked against the CPU in test_kernels).
 #include <cstdint>
@@ -25,6 +26,10 @@ cudaError_t v1_nf4_dequantize_bf16(uint16_t* out, int64_t ld_out, const uint8_t*
                                    const float* nested_code, const float* code, float offset,
                                    int64_t rows, int64_t cols);
 cudaError_t v2_nf4_dequantize_bf16(uint16_t* out, int64_t ld_out, const uint8_t* packed,
+                                   const uint8_t* absmax_q, const float* nested_absmax,
+                                   const float* nested_code, const float* code, float offset,
+                                   int64_t rows, int64_t cols);
+cudaError_t v3_nf4_dequantize_bf16(int steps, uint16_t* out, int64_t ld_out, const uint8_t* packed,
                                    const uint8_t* absmax_q, const float* nested_absmax,
                                    const float* nested_code, const float* code, float offset,
                                    int64_t rows, int64_t cols);
@@ -132,6 +137,15 @@ void bench_shape(int64_t rows, int64_t cols) {
     report(name, bytes, [&] {
         BENCH_CHECK(v2_nf4_dequantize_bf16(u2, ld, pk, aq, na, nc, cd, off, rows, cols));
     });
+    for (const int steps : {8, 4}) {
+        std::snprintf(name, sizeof name, "%*s v3 steps=%d", 40, "", steps);
+        report(name, bytes, [&] {
+            BENCH_CHECK(v3_nf4_dequantize_bf16(steps, u2, ld, pk, aq, na, nc, cd, off, rows, cols));
+        });
+        std::printf("  words differing: v3 steps=%d vs v1 %zu\n", steps, differing_words(o2, o1));
+    }
+    // o2 holds v2's words again for the comparison below
+    BENCH_CHECK(v2_nf4_dequantize_bf16(u2, ld, pk, aq, na, nc, cd, off, rows, cols));
     std::snprintf(name, sizeof name, "%*s library", 40, "");
     report(name, bytes, [&] { k::nf4_dequantize_bf16(kCuda, u3, ld, view, rows, cols); });
     std::printf("  words differing: v1 vs library %zu, v2 vs library %zu (of %lld)\n",

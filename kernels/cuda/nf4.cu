@@ -115,23 +115,28 @@ __global__ void nf4_dequantize_bf16_kernel(uint16_t* out, int64_t ld_out, const 
 }
 
 // The fast path of nf4_dequantize_bf16 when cols % 256 == 0, ld_out % 8 == 0, packed 4-byte and
-// out 16-byte aligned (the train step's projections). One warp per span of 2048 values (32 absmax
-// blocks, inside at most two rows' worth of 256-aligned pieces): lane l decodes block 32s + l's
-// absmax once and writes its 16 products bf16(code[q] * absmax) into the warp's table in shared
-// memory (the same fp32 multiply and rounding as the CPU, done once per code instead of once per
-// value). Then in step k (0..7) the warp covers the 256 values [2048s + 256k, +256): lane l the 8
-// from 256k + 8l (block 4k + l / 8): one coalesced 4-byte load of its codes (all 8 loads issued
-// first), 8 table reads (the 4 tables a step reads span the 32 banks once) and one 16-byte store.
-constexpr int kSpan = 2048;              // values per warp span
-constexpr int kSpanBlocks = kSpan / 64;  // absmax blocks per span: one a lane
+// out 16-byte aligned (the train step's projections). One warp per span of 256 * kSteps values
+// (4 * kSteps absmax blocks; a span may cross rows): lane l < 4 * kSteps decodes block
+// (4 * kSteps) s + l's absmax once and writes its 16 products bf16(code[q] * absmax) into the
+// warp's table in shared memory (the CPU's fp32 multiply and rounding, done once per code instead
+// of once per value). Then in step k the warp covers the 256 values [span + 256k, +256): lane l
+// the 8 from 256k + 8l (block 4k + l / 8): one coalesced 4-byte load of its codes (all kSteps
+// loads issued first), 8 table reads (the 4 tables a step reads span the 32 banks once) and one
+// 16-byte store. kSteps = 4 gives small tensors twice the warps.
 constexpr int kWarps = kThreads / 32;
 
-__global__ void __launch_bounds__(kThreads) nf4_dequantize_bf16_rows_kernel(
-    uint16_t* __restrict__ out, int64_t ld_out, const uint8_t* __restrict__ packed,
-    const uint8_t* __restrict__ absmax_q, const float* __restrict__ nested_absmax,
-    const float* __restrict__ nested_code, const float* __restrict__ code, float offset,
-    int64_t numel, int64_t cols) {
+template <int kSteps>
+__global__ void __launch_bounds__(kThreads)
+    nf4_dequantize_bf16_rows_kernel(uint16_t* __restrict__ out, int64_t ld_out,
+                                    const uint8_t* __restrict__ packed,
+                                    const uint8_t* __restrict__ absmax_q,
+                                    const float* __restrict__ nested_absmax,
+                                    const float* __restrict__ nested_code,
+                                    const float* __restrict__ code, float offset, int64_t numel,
+                                    int64_t cols) {
     __shared__ float levels[16];
+    constexpr int kSpan = 256 * kSteps;
+    constexpr int kSpanBlocks = 4 * kSteps;
     __shared__ __align__(16) uint16_t tables[kWarps][kSpanBlocks][16];
     if (threadIdx.x < 16) {
         levels[threadIdx.x] = code[threadIdx.x];
@@ -141,20 +146,20 @@ __global__ void __launch_bounds__(kThreads) nf4_dequantize_bf16_rows_kernel(
     const int warp = static_cast<int>(threadIdx.x / 32);
     const int64_t spans = (numel + kSpan - 1) / kSpan;
     const int64_t stride = static_cast<int64_t>(gridDim.x) * kWarps;
-    uint16_t* my_table = &tables[warp][lane][0];
     // lane l reads, in step k, table 4k + l / 8: the byte offset of code q is 2q from here
     const uint16_t* read_table = &tables[warp][lane / 8][0];
     for (int64_t s = blockIdx.x * static_cast<int64_t>(kWarps) + warp; s < spans; s += stride) {
         const int64_t first = s * kSpan;
-        const int steps = static_cast<int>(min(static_cast<int64_t>(8), (numel - first) / 256));
+        const int steps =
+            static_cast<int>(min(static_cast<int64_t>(kSteps), (numel - first) / 256));
         const auto* src = reinterpret_cast<const uint32_t*>(packed + first / 2) + lane;
-        uint32_t words[8];
+        uint32_t words[kSteps];
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < kSteps; k++) {
             words[k] = k < steps ? src[32 * k] : 0u;
         }
         const int64_t b = s * kSpanBlocks + lane;
-        if (b * kBlock < numel) {
+        if (lane < kSpanBlocks && b * kBlock < numel) {
             const float scaled = __fmul_rn(nested_code[absmax_q[b]], nested_absmax[b / kNested]);
             const float absmax = __fadd_rn(scaled, offset);
             uint32_t pairs[8];
@@ -164,7 +169,7 @@ __global__ void __launch_bounds__(kThreads) nf4_dequantize_bf16_rows_kernel(
                     __fmul_rn(levels[2 * q], absmax), __fmul_rn(levels[2 * q + 1], absmax));
                 pairs[q] = *reinterpret_cast<const uint32_t*>(&two);
             }
-            auto* dst = reinterpret_cast<uint4*>(my_table);
+            auto* dst = reinterpret_cast<uint4*>(&tables[warp][lane][0]);
             dst[0] = make_uint4(pairs[0], pairs[1], pairs[2], pairs[3]);
             dst[1] = make_uint4(pairs[4], pairs[5], pairs[6], pairs[7]);
         }
@@ -174,7 +179,7 @@ __global__ void __launch_bounds__(kThreads) nf4_dequantize_bf16_rows_kernel(
         uint16_t* dst = out + row * ld_out + col;
         const int64_t wrap = ld_out - cols;  // added when a step crosses into the next row
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < kSteps; k++) {
             if (k < steps) {
                 const uint16_t* t = read_table + 4 * 16 * k;
                 const uint32_t w = words[k];
@@ -306,9 +311,23 @@ void nf4_dequantize_bf16(void* stream, uint16_t* out, int64_t ld_out, const uint
     const unsigned grid = grid_stride_blocks((numel + 7) / 8, kThreads);
     const auto s = static_cast<cudaStream_t>(stream);
     if (vec && cols % 256 == 0) {
-        const int64_t spans = (numel + kSpan - 1) / kSpan;
-        nf4_dequantize_bf16_rows_kernel<<<grid_stride_blocks(spans, kWarps), kThreads, 0, s>>>(
-            out, ld_out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel, cols);
+        // Spans of 8 steps while they fill the GPU once (64 warps an SM), else of 4 (twice the
+        // warps for the 1024-row projections); the grid-stride loop covers the rest.
+        int device = 0, sms = 0;
+        QF_CUDA_CHECK(cudaGetDevice(&device));
+        QF_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+        const int64_t wave_warps = static_cast<int64_t>(sms) * 64;
+        if (numel / 2048 >= wave_warps) {
+            nf4_dequantize_bf16_rows_kernel<8>
+                <<<grid_stride_blocks((numel + 2047) / 2048, kWarps), kThreads, 0, s>>>(
+                    out, ld_out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel,
+                    cols);
+        } else {
+            nf4_dequantize_bf16_rows_kernel<4>
+                <<<grid_stride_blocks((numel + 1023) / 1024, kWarps), kThreads, 0, s>>>(
+                    out, ld_out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel,
+                    cols);
+        }
         QF_CUDA_LAUNCH_CHECK();
         return;
     }
