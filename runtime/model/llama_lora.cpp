@@ -7,6 +7,7 @@
 #include "runtime/model/llama_lora.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/attention.h"
 #include "kernels/bf16.h"
@@ -39,7 +40,8 @@ std::size_t sz(int64_t n) {
 
 LoraTrainStep::LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B,
                              int64_t T, bool activation_checkpointing,
-                             std::optional<bool> fused_bf16, std::optional<bool> offload_mlp)
+                             std::optional<bool> fused_bf16, std::optional<bool> offload_mlp,
+                             std::optional<double> offload_fraction)
     : model_(model),
       adapter_(adapter),
       ctx_(model.ctx()),
@@ -47,12 +49,13 @@ LoraTrainStep::LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adap
       B_(B),
       T_(T),
       checkpointing_(activation_checkpointing) {
-    init(B, T, fused_bf16, offload_mlp);
+    init(B, T, fused_bf16, offload_mlp, offload_fraction);
 }
 
 LoraTrainStep::LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B,
                              int64_t T, bool activation_checkpointing,
-                             std::optional<bool> fused_bf16, std::optional<bool> offload_mlp)
+                             std::optional<bool> fused_bf16, std::optional<bool> offload_mlp,
+                             std::optional<double> offload_fraction)
     : owned_model_(std::make_unique<LlamaOnDevice>(LlamaOnDevice::from_model(model, Ctx{}))),
       model_(*owned_model_),
       adapter_(adapter),
@@ -61,11 +64,11 @@ LoraTrainStep::LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter
       B_(B),
       T_(T),
       checkpointing_(activation_checkpointing) {
-    init(B, T, fused_bf16, offload_mlp);
+    init(B, T, fused_bf16, offload_mlp, offload_fraction);
 }
 
 void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
-                         std::optional<bool> offload_mlp) {
+                         std::optional<bool> offload_mlp, std::optional<double> offload_fraction) {
     const auto& c = model_.config();
     QF_CHECK(B >= 1 && T >= 1, "train step needs B, T >= 1, got {} x {}", B, T);
     QF_CHECK(T <= c.max_position_embeddings, "seq_len {} exceeds max_position_embeddings {}", T,
@@ -109,8 +112,12 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     if (offload_) {
         gate16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
         up16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
-        offload_count_ = kOffloadCount;
-        offload_period_ = kOffloadPeriod;
+        // a layer's gate + up bytes per forward FLOP, per token (attention causal: T/2 keys)
+        const double proj = static_cast<double>(C) * (Hq * D + 2 * Hkv * D) +
+                            static_cast<double>(Hq * D) * C + 3.0 * static_cast<double>(C) * F;
+        const double flops = 2.0 * proj + 2.0 * static_cast<double>(T) * Hq * D;
+        offload_fraction_ = std::clamp(
+            offload_fraction.value_or(kOffloadBytesPerFlop / (4.0 * F / flops)), 0.0, 1.0);
         int64_t layers = 0;
         for (int64_t l = 0; l < L; ++l) {
             host_slot_.push_back(layers);
@@ -207,7 +214,9 @@ float* LoraTrainStep::u_of(int64_t l, int t, LayerActs& a) {
 
 bool LoraTrainStep::offloads(int64_t l) const {
     // not the last layer, whose backward reads its forward's activations directly
-    return offload_ && l % offload_period_ < offload_count_ &&
+    // evenly spread: layer l offloads when floor((l + 1) f) steps past floor(l f)
+    const auto f = offload_fraction_;
+    return offload_ && std::floor((l + 1) * f) > std::floor(l * f) &&
            l + 1 < model_.config().num_hidden_layers;
 }
 

@@ -48,17 +48,20 @@ public:
     // fused_bf16: the fused bf16 path (see above) or not; by default it is taken on a GPU with
     // bf16 GEMMs. Forcing it on the CPU runs the CPU twins of its bf16 ops (tests).
     // offload_mlp: with checkpointing on the fused path without dropout, the MLP gate and up
-    // (bf16) of kOffloadCount layers in every kOffloadPeriod (never the last layer) are copied to
+    // (bf16) of a fraction of the layers (kOffloadBytesPerFlop; never the last one) are copied to
     // pinned host memory during the forward, on a side stream, and copied back during the
-    // backward instead of being recomputed. By default on a GPU; false turns it off; on the CPU
+    // backward instead of being recomputed; offload_fraction overrides the fraction (tests,
+    // tuning). By default on a GPU; false turns it off; on the CPU
     // (forced) the copies are plain memcpy (tests).
     LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B, int64_t T,
                   bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt,
-                  std::optional<bool> offload_mlp = std::nullopt);
+                  std::optional<bool> offload_mlp = std::nullopt,
+                  std::optional<double> offload_fraction = std::nullopt);
     // CPU convenience: a view of a loaded model.
     LoraTrainStep(const LlamaModel& model, const LoraAdapter& adapter, int64_t B, int64_t T,
                   bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt,
-                  std::optional<bool> offload_mlp = std::nullopt);
+                  std::optional<bool> offload_mlp = std::nullopt,
+                  std::optional<double> offload_fraction = std::nullopt);
 
     // Where the LoRA parameters live on the step's device (laid out like adapter.params()).
     void set_params(const float* params) { params_ = params; }
@@ -68,11 +71,16 @@ public:
     // True when the projections run the fused bf16 path (see above).
     bool fused_bf16() const { return fused_; }
 
-    // The offload pattern. At the H100's 43-55 GB/s a layer's gate and up take longer to cross
-    // the bus than the layer's forward, yet offloading every layer was still fastest at 8B (the
-    // forward waits on the bus for less time than the recomputes took): tokens/s 10,973 for 1 of
-    // 2 layers, 11,175 for 2 of 3, 11,223 for 3 of 4, 11,467 for all (bench/results).
-    static constexpr int64_t kOffloadCount = 1, kOffloadPeriod = 1;
+    // How many layers offload: the fraction f = min(1, kOffloadBytesPerFlop / rho) of them, rho
+    // being a layer's gate/up bytes per forward FLOP, spread evenly. At the H100's 43-55 GB/s a
+    // Llama-3-8B layer's gate and up (rho = 1.26e-4) take longer to cross the bus than its forward,
+    // yet offloading every layer was still fastest there (the forward waits on the bus for less
+    // than the recomputes took: tokens/s 10,973 for 1 of 2 layers, 11,175 for 2 of 3, 11,223 for
+    // 3 of 4, 11,467 for all); Llama-3.2-1B (rho = 2.5e-4) does best near 1 of 2 (bench/results).
+    static constexpr double kOffloadBytesPerFlop = 1.3e-4;
+
+    // The fraction of layers (but the last) whose gate / up this step offloads.
+    double offload_fraction() const { return offload_fraction_; }
 
     // True when MLP activations are offloaded to host memory (see the constructor).
     bool offloads_mlp() const { return offload_; }
@@ -103,8 +111,8 @@ private:
         std::array<Buf, kNumLoraTargets> u;
     };
 
-    void init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
-              std::optional<bool> offload_mlp);
+    void init(int64_t B, int64_t T, std::optional<bool> fused_bf16, std::optional<bool> offload_mlp,
+              std::optional<double> offload_fraction);
     // Layer l's LoRA input u of target t: its own buffer (save_u_), else a's.
     float* u_of(int64_t l, int t, LayerActs& a);
     // Layer l's gate / up go to host memory in the forward (offload_mlp).
@@ -188,9 +196,9 @@ private:
     // computes in the other. An offloaded layer's copy back lands in its slot once the layer two
     // above (the slot's last reader) is through its SwiGLU backward.
     bool offload_ = false;
-    int64_t offload_count_ = 0, offload_period_ = 1;  // offloads(l): l % period < count
-    std::vector<int64_t> host_slot_;                  // layer -> its index in mlp_host_
-    bool offload_run_ = false;  // this run() offloads (a forward followed by a backward)
+    double offload_fraction_ = 0.0;   // see kOffloadBytesPerFlop
+    std::vector<int64_t> host_slot_;  // layer -> its index in mlp_host_
+    bool offload_run_ = false;        // this run() offloads (a forward followed by a backward)
     DeviceArray<uint16_t> gate16_b_, up16_b_;
     kernels::PinnedHostBuffer mlp_host_;
     kernels::Stream copy_stream_;
