@@ -122,7 +122,7 @@ __global__ void nf4_dequantize_bf16_kernel(uint16_t* out, int64_t ld_out, const 
 // of once per value). Then in step k the warp covers the 256 values [span + 256k, +256): lane l
 // the 8 from 256k + 8l (block 4k + l / 8): one coalesced 4-byte load of its codes (all kSteps
 // loads issued first), 8 table reads (the 4 tables a step reads span the 32 banks once) and one
-// 16-byte store. kSteps = 4 gives small tensors twice the warps.
+// 16-byte store. The launch uses kSteps = 8 (bench/nf4_cuda_bench times 4 as well).
 constexpr int kWarps = kThreads / 32;
 
 template <int kSteps>
@@ -311,23 +311,11 @@ void nf4_dequantize_bf16(void* stream, uint16_t* out, int64_t ld_out, const uint
     const unsigned grid = grid_stride_blocks((numel + 7) / 8, kThreads);
     const auto s = static_cast<cudaStream_t>(stream);
     if (vec && cols % 256 == 0) {
-        // Spans of 8 steps while they fill the GPU once (64 warps an SM), else of 4 (twice the
-        // warps for the 1024-row projections); the grid-stride loop covers the rest.
-        int device = 0, sms = 0;
-        QF_CUDA_CHECK(cudaGetDevice(&device));
-        QF_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-        const int64_t wave_warps = static_cast<int64_t>(sms) * 64;
-        if (numel / 2048 >= wave_warps) {
-            nf4_dequantize_bf16_rows_kernel<8>
-                <<<grid_stride_blocks((numel + 2047) / 2048, kWarps), kThreads, 0, s>>>(
-                    out, ld_out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel,
-                    cols);
-        } else {
-            nf4_dequantize_bf16_rows_kernel<4>
-                <<<grid_stride_blocks((numel + 1023) / 1024, kWarps), kThreads, 0, s>>>(
-                    out, ld_out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel,
-                    cols);
-        }
+        // spans of 8 steps: 4 steps (twice the warps) measured no faster, even at (1024, 4096)
+        nf4_dequantize_bf16_rows_kernel<8>
+            <<<grid_stride_blocks((numel + 2047) / 2048, kWarps), kThreads, 0, s>>>(
+                out, ld_out, packed, absmax_q, nested_absmax, nested_code, code, offset, numel,
+                cols);
         QF_CUDA_LAUNCH_CHECK();
         return;
     }
