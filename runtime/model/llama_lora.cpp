@@ -83,20 +83,16 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     // fp32 copies of the projection inputs are needed by the fp32 path, by dropout (the dropped
     // LoRA input is made in fp32) and without checkpointing (backward re-stages them)
     fp32_inputs_ = !fused_ || adapter_.options().dropout > 0.0f || !checkpointing_;
-    // With checkpointing on the fused path, each layer's attention output (bf16, as the o
-    // projection reads it) and log-sum-exp are kept from the forward, so the recompute skips the
-    // attention forward: L x N x C bf16 of memory for one of the step's largest non-GEMM costs.
-    save_attention_ = fused_ && checkpointing_ && !fp32_inputs_;
-    qkv16_ = save_attention_;
-    save_u_ = save_attention_;
+    // The lean checkpointed path (see the header): L x N x C bf16 of memory for the attention
+    // outputs spares the recompute one of the step's largest non-GEMM costs.
+    lean_ = fused_ && checkpointing_ && !fp32_inputs_;
     // MLP offload: only where the recompute would make gate / up in bf16 (see the header)
-    offload_ =
-        save_attention_ && offload_mlp.value_or(ctx_.device == kernels::Device::kCuda) && L > 1;
+    offload_ = lean_ && offload_mlp.value_or(ctx_.device == kernels::Device::kCuda) && L > 1;
     for (int64_t l = 0; l <= L; ++l) {
         xs_.push_back(make(N * C));
     }
     acts_.resize(checkpointing_ ? 1 : sz(L));
-    if (save_attention_) {
+    if (lean_) {
         saved_att_.resize(sz(L));
         for (int64_t l = 0; l < L; ++l) {
             prepare_bf16_rows(ctx_, saved_att_[sz(l)], N, Hq * D, adapter_.options().r);
@@ -106,7 +102,7 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     for (auto& a : acts_) {
         allocate(a);
     }
-    for (int64_t i = 0; save_u_ && i < L * kNumLoraTargets; ++i) {
+    for (int64_t i = 0; lean_ && i < L * kNumLoraTargets; ++i) {
         saved_u_.push_back(make(N * adapter_.options().r));
     }
     if (offload_) {
@@ -167,8 +163,8 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     dq_ = make(N * Hq * D);
     dk_ = make(N * Hkv * D);
     dv_ = make(N * Hkv * D);
-    datt_ = make(qkv16_ ? 0 : N * Hq * D);
-    datt16_ = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hq * D : 0);
+    datt_ = make(lean_ ? 0 : N * Hq * D);
+    datt16_ = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hq * D : 0);
     du_ = make(0);
     xd_ = make(0);
     xf_ = make(N * C);
@@ -187,13 +183,13 @@ void LoraTrainStep::allocate(LayerActs& a) {
     const int64_t in_rows = fp32_inputs_ ? N : 0;  // xn1, xn2, h: fp32 copies when needed
     a.xn1 = make(in_rows * C);
     a.rstd1 = make(N);
-    a.q = make(qkv16_ ? 0 : N * Hq * D);
-    a.k = make(qkv16_ ? 0 : N * Hkv * D);
-    a.v = make(qkv16_ ? 0 : N * Hkv * D);
-    a.q16 = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hq * D : 0);
-    a.k16 = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hkv * D : 0);
-    a.v16 = DeviceArray<uint16_t>(ctx_, qkv16_ ? N * Hkv * D : 0);
-    a.att = make(qkv16_ ? 0 : N * Hq * D);
+    a.q = make(lean_ ? 0 : N * Hq * D);
+    a.k = make(lean_ ? 0 : N * Hkv * D);
+    a.v = make(lean_ ? 0 : N * Hkv * D);
+    a.q16 = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hq * D : 0);
+    a.k16 = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hkv * D : 0);
+    a.v16 = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hkv * D : 0);
+    a.att = make(lean_ ? 0 : N * Hq * D);
     a.lse = make(B_ * Hq * T_);
     a.x_mid = make(N * C);
     a.xn2 = make(in_rows * C);
@@ -209,7 +205,7 @@ void LoraTrainStep::allocate(LayerActs& a) {
 }
 
 float* LoraTrainStep::u_of(int64_t l, int t, LayerActs& a) {
-    return save_u_ ? saved_u_[sz(l * kNumLoraTargets + t)].data() : a.u[sz(t)].data();
+    return lean_ ? saved_u_[sz(l * kNumLoraTargets + t)].data() : a.u[sz(t)].data();
 }
 
 bool LoraTrainStep::offloads(int64_t l) const {
@@ -225,11 +221,15 @@ uint16_t* LoraTrainStep::host_gate_up(int64_t l) {
     return static_cast<uint16_t*>(mlp_host_.data()) + host_slot_[sz(l)] * 2 * NF;
 }
 
+std::pair<uint16_t*, uint16_t*> LoraTrainStep::gate_up_slot(int s, LayerActs& a) {
+    return s == 0 ? std::pair{a.gate16.data(), a.up16.data()}
+                  : std::pair{gate16_b_.data(), up16_b_.data()};
+}
+
 void LoraTrainStep::load_gate_up(int64_t l) {
     const int64_t NF = B_ * T_ * model_.config().intermediate_size;
     const int s = static_cast<int>(l % 2);
-    uint16_t* gate = s == 0 ? acts_[0].gate16.data() : gate16_b_.data();
-    uint16_t* up = s == 0 ? acts_[0].up16.data() : up16_b_.data();
+    const auto [gate, up] = gate_up_slot(s, acts_[0]);  // offloading implies checkpointing
     kernels::event_record(ctx_, gu_free_.get());  // the slot's last reader is queued before this
     kernels::stream_wait(copy_ctx(), gu_free_.get());
     const uint16_t* host = host_gate_up(l);
@@ -279,12 +279,11 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     const int64_t r = adapter_.options().r;
     // Fused path: each shared input is staged to bf16 once (by the kernel that makes it, when
     // the fp32 copy is not needed) into its own slot, which this layer's backward reuses.
-    // (the attention output goes to its per-layer store when the recompute reuses it)
-    const bool att_saved = save_attention_;
-    // a recompute finds the LoRA inputs u of the forward (save_u_): only staged, not remade
-    const bool u_ready = save_u_ && x_out == nullptr;
+    // (the lean path's attention output goes to its per-layer store)
+    // a lean recompute finds the LoRA inputs u of the forward: only staged, not remade
+    const bool u_ready = lean_ && x_out == nullptr;
     auto rows_of = [&](int s) -> Bf16Rows& {
-        return s == kStagedAtt && att_saved ? saved_att_[sz(l)] : staged_in_[sz(s)].rows;
+        return s == kStagedAtt && lean_ ? saved_att_[sz(l)] : staged_in_[sz(s)].rows;
     };
     auto slot = [&](int s) -> Bf16Rows& {
         staged_in_[sz(s)].layer = l;
@@ -311,6 +310,12 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
             lora_projection_forward(ctx, p, y, x, N, beta, u, xd_);
         }
     };
+    // the fused path's projections whose output is only read in bf16 (q/k/v, gate/up)
+    auto fwd16 = [&](int t, uint16_t* y, const float* x, int s) {
+        const LoraProjection p = projection(l, t, training, seed, micro_key);
+        fused_projection_forward_to_bf16(ctx, p, packed(l, t, p), y, x, rows_of(s), N,
+                                         u_of(l, t, a), xd_, u_ready);
+    };
     // rmsnorm / SwiGLU straight to bf16 when only the bf16 copy is used
     const bool bf16_only = fused_ && !fp32_inputs_;
     auto norm = [&](int s, float* xn, float* rstd, const float* x, const float* w) {
@@ -327,14 +332,10 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     const int32_t* segments = batch.segment_ids != nullptr ? segments_.data() : nullptr;
 
     norm(kStagedXn1, a.xn1.data(), a.rstd1.data(), x_in, model_.attn_norm(l));
-    if (qkv16_) {
-        const std::array<uint16_t*, 3> qkv{a.q16.data(), a.k16.data(), a.v16.data()};
-        for (int t = 0; t < 3; ++t) {
-            uint16_t* y = qkv[sz(t)];
-            const LoraProjection proj = projection(l, t, training, seed, micro_key);
-            fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), y, a.xn1.data(),
-                                             rows_of(kStagedXn1), N, u_of(l, t, a), xd_, u_ready);
-        }
+    if (lean_) {
+        fwd16(0, a.q16.data(), a.xn1.data(), kStagedXn1);
+        fwd16(1, a.k16.data(), a.xn1.data(), kStagedXn1);
+        fwd16(2, a.v16.data(), a.xn1.data(), kStagedXn1);
         kernels::rope_forward_bf16(ctx, a.q16.data(), Hq * D, positions_.data(), model_.rope_cos(),
                                    model_.rope_sin(), N, Hq, D);
         kernels::rope_forward_bf16(ctx, a.k16.data(), Hkv * D, positions_.data(), model_.rope_cos(),
@@ -356,15 +357,10 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                               model_.rope_sin(), N, Hq, D);
         kernels::rope_forward(ctx, a.k.data(), positions_.data(), model_.rope_cos(),
                               model_.rope_sin(), N, Hkv, D);
-        float* lse = att_saved ? saved_lse_[sz(l)].data() : a.lse.data();
-        auto p = kernels::make_attn_params_contiguous(a.att.data(), lse, a.q.data(), a.k.data(),
-                                                      a.v.data(), segments, batch.B, batch.T, Hq,
-                                                      Hkv, D);
-        // A recompute (x_out == nullptr) reuses the saved attention output
-        if (!(att_saved && x_out == nullptr)) {
-            kernels::attention_forward(ctx, p);
-            stage(kStagedAtt, a.att.data(), Hq * D);
-        }
+        kernels::attention_forward(ctx, kernels::make_attn_params_contiguous(
+                                            a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
+                                            a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D));
+        stage(kStagedAtt, a.att.data(), Hq * D);
     }
     // x_mid = x_in + o(att), read from x_in rather than copied first. With checkpointing the
     // forward builds it in x_out itself (the recompute remakes the copy the backward reads), so the
@@ -378,28 +374,17 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     if (fused_) {  // gate, up in bf16, then h = silu(gate) * up straight into its staged slot
         const bool recompute = x_out == nullptr;
         const int gu = offload_run_ ? static_cast<int>(l % 2) : 0;  // see header
-        uint16_t* gate = gu == 0 ? a.gate16.data() : gate16_b_.data();
-        uint16_t* up = gu == 0 ? a.up16.data() : up16_b_.data();
+        const auto [gate, up] = gate_up_slot(gu, a);
         const int64_t NF = N * F;
         if (recompute && offload_run_ && offloads(l)) {
-            // gate and up come back from host memory: only the LoRA inputs u are made here
-            for (const int t : {4, 5}) {
-                const LoraProjection proj = projection(l, t, training, seed, micro_key);
-                fused_projection_forward(ctx, proj, packed(l, t, proj), nullptr, a.xn2.data(),
-                                         rows_of(kStagedXn2), N, 0.0f, u_of(l, t, a), xd_, nullptr,
-                                         u_ready);
-            }
+            // gate and up come back from host memory (and u was kept: offloading is lean)
             kernels::stream_wait(ctx, gu_loaded_[sz(gu)].get());
         } else {
             if (offload_run_ && !recompute) {  // the slot's previous copy out must be done
                 kernels::stream_wait(ctx, gu_saved_[sz(gu)].get());
             }
-            for (const int t : {4, 5}) {
-                const LoraProjection proj = projection(l, t, training, seed, micro_key);
-                fused_projection_forward_to_bf16(ctx, proj, packed(l, t, proj), t == 4 ? gate : up,
-                                                 a.xn2.data(), rows_of(kStagedXn2), N,
-                                                 u_of(l, t, a), xd_, u_ready);
-            }
+            fwd16(4, gate, a.xn2.data(), kStagedXn2);
+            fwd16(5, up, a.xn2.data(), kStagedXn2);
             if (!recompute && offload_run_ && offloads(l)) {
                 kernels::event_record(ctx, gu_ready_[sz(gu)].get());
                 kernels::stream_wait(copy_ctx(), gu_ready_[sz(gu)].get());
@@ -421,7 +406,8 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         fwd(5, a.up.data(), a.xn2.data(), kStagedXn2, 0.0f);
         kernels::swiglu_forward(ctx, a.h.data(), a.gate.data(), a.up.data(), N * F);
     }
-    fwd(6, x_out, a.h.data(), kStagedH, 1.0f, x_mid);  // x_out == nullptr (a recompute): u only
+    fwd(6, x_out, a.h.data(), kStagedH, 1.0f,
+        x_mid);  // a recompute (x_out == nullptr): u only, none when lean
 }
 
 void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs& a,
@@ -435,7 +421,7 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     // The bf16 copy of a projection input (fused path): the one this layer's forward staged
     // (the recompute, with checkpointing), else staged again from the fp32 activation.
     auto staged = [&](int s, const float* x, int64_t cols) -> const Bf16Rows& {
-        if (s == kStagedAtt && save_attention_) {
+        if (s == kStagedAtt && lean_) {
             return saved_att_[sz(l)];
         }
         StagedInput& in = staged_in_[sz(s)];
@@ -489,9 +475,7 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         prepare_bf16_rows(ctx, dgate_bf16_, N, F, r);
         prepare_bf16_rows(ctx, dup_bf16_, N, F, r);
         QF_CHECK(dgate_bf16_.ld == dup_bf16_.ld, "train step: d gate / d up strides differ");
-        const bool slot1 = offload_run_ && l % 2 == 1;  // see the header
-        const uint16_t* gate = slot1 ? gate16_b_.data() : a.gate16.data();
-        const uint16_t* up = slot1 ? up16_b_.data() : a.up16.data();
+        const auto [gate, up] = gate_up_slot(offload_run_ ? static_cast<int>(l % 2) : 0, a);
         kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
                                       dh16_.data(), gate, up, N, F);
         if (offload_run_ && l >= 2 && offloads(l - 2)) {  // this slot is free: bring back l - 2's
@@ -515,7 +499,7 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     zero(dq_, N * Hq * D);
     zero(dk_, N * Hkv * D);
     zero(dv_, N * Hkv * D);
-    if (qkv16_) {  // bf16 attention I/O (see the header)
+    if (lean_) {  // bf16 attention I/O (see the header)
         const int64_t r = adapter_.options().r;
         back(3, nullptr, dres, nullptr, kStagedAtt, 0.0f, nullptr, datt16_.data());
         const Bf16Rows& att = saved_att_[sz(l)];
@@ -541,15 +525,9 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         return;
     }
     back(3, datt_.data(), dres, a.att.data(), kStagedAtt, 0.0f);
-    float* lse = a.lse.data();
-    if (save_attention_) {  // the forward's output and log-sum-exp, kept since the forward
-        const Bf16Rows& att = saved_att_[sz(l)];
-        kernels::convert_from_bf16(ctx, a.att.data(), Hq * D, att.data(), att.ld, N, Hq * D);
-        lse = saved_lse_[sz(l)].data();
-    }
     auto p =
-        kernels::make_attn_params_contiguous(a.att.data(), lse, a.q.data(), a.k.data(), a.v.data(),
-                                             segments, batch.B, batch.T, Hq, Hkv, D);
+        kernels::make_attn_params_contiguous(a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
+                                             a.v.data(), segments, batch.B, batch.T, Hq, Hkv, D);
     kernels::attention_backward(ctx, p, dq_.data(), dk_.data(), dv_.data(), datt_.data());
     kernels::rope_backward(ctx, dq_.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                            N, Hq, D);

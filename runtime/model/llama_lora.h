@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "kernels/memory.h"
@@ -51,8 +52,8 @@ public:
     // (bf16) of a fraction of the layers (kOffloadBytesPerFlop; never the last one) are copied to
     // pinned host memory during the forward, on a side stream, and copied back during the
     // backward instead of being recomputed; offload_fraction overrides the fraction (tests,
-    // tuning). By default on a GPU; false turns it off; on the CPU
-    // (forced) the copies are plain memcpy (tests).
+    // tuning). By default on a GPU; false turns it off; on the CPU (forced) the copies are plain
+    // memcpy (tests).
     LoraTrainStep(const LlamaOnDevice& model, const LoraAdapter& adapter, int64_t B, int64_t T,
                   bool activation_checkpointing, std::optional<bool> fused_bf16 = std::nullopt,
                   std::optional<bool> offload_mlp = std::nullopt,
@@ -107,18 +108,20 @@ private:
     struct LayerActs {
         Buf xn1, rstd1, q, k, v, att, lse, x_mid, xn2, rstd2, gate, up, h;
         DeviceArray<uint16_t> gate16, up16;   // the fused path's gate and up, in bf16
-        DeviceArray<uint16_t> q16, k16, v16;  // q, k (rotated) and v in bf16 (see qkv16_)
+        DeviceArray<uint16_t> q16, k16, v16;  // q, k (rotated) and v in bf16 (see lean_)
         std::array<Buf, kNumLoraTargets> u;
     };
 
     void init(int64_t B, int64_t T, std::optional<bool> fused_bf16, std::optional<bool> offload_mlp,
               std::optional<double> offload_fraction);
-    // Layer l's LoRA input u of target t: its own buffer (save_u_), else a's.
+    // Layer l's LoRA input u of target t: its own buffer (lean_), else a's.
     float* u_of(int64_t l, int t, LayerActs& a);
     // Layer l's gate / up go to host memory in the forward (offload_mlp).
     bool offloads(int64_t l) const;
     // The host copy of an offloaded layer's gate (up follows it).
     uint16_t* host_gate_up(int64_t l);
+    // The gate / up buffers of device slot s: 0 is a's own, 1 the offload's second slot.
+    std::pair<uint16_t*, uint16_t*> gate_up_slot(int s, LayerActs& a);
     // Queues the copy of offloaded layer l's gate / up back into its device slot (l % 2) once the
     // step's stream is past its current point; gu_loaded_[l % 2] marks it done.
     void load_gate_up(int64_t l);
@@ -153,16 +156,15 @@ private:
     Buf dequant_;  // the fp32 weights of the projection in use (NF4 dequantized right before use)
     // backward scratch
     Buf dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
-    // bf16 attention (qkv16_): q, k, v from GEMMs that round to bf16, RoPE on the bf16 rows, the
-    // attention reading them and writing its output straight into saved_att_; d(attention
-    // output) in bf16 from the o projection's GEMM; dq, dk rotated back into bf16 rows that the
-    // q / k projections' backward reads as their staged dy.
-    bool qkv16_ = false;
-    // Every layer's LoRA inputs u = x A^T (N x r each, 2 MiB a layer at 8B) kept from the forward
-    // (fused checkpointed path), so the recompute does not re-read the projections' inputs for
-    // them.
-    bool save_u_ = false;
-    std::vector<Buf> saved_u_;  // layer-major, kNumLoraTargets per layer
+    // The lean checkpointed path (fused, checkpointing, no fp32 copies of the inputs): per layer,
+    // the attention output (bf16, as the o projection reads it, written there by the attention)
+    // and log-sum-exp are kept from the forward, and so are the LoRA inputs u = x A^T (N x r each,
+    // 2 MiB a layer at 8B), so the recompute runs neither the attention nor the thin GEMMs. q, k,
+    // v come from GEMMs that round to bf16, RoPE rotates the bf16 rows, d(attention output) is
+    // bf16 from the o projection's GEMM, and dq, dk are rotated back into the bf16 rows the q / k
+    // projections' backward reads as their staged dy.
+    bool lean_ = false;
+    std::vector<Buf> saved_u_;  // layer-major, kNumLoraTargets per layer (lean_)
     DeviceArray<uint16_t> datt16_;
     Bf16Rows dq_rows_, dk_rows_;
     Buf xf_, rstd_f_, logits_, dxf_, losses_, lse_rows_, dloss_;
@@ -181,11 +183,10 @@ private:
     enum StagedSlot { kStagedXn1, kStagedAtt, kStagedXn2, kStagedH, kNumStaged };
 
     bool fused_ = false;
-    bool fp32_inputs_ = true;      // xn1, xn2 and h also kept in fp32
-    bool save_attention_ = false;  // attention output + lse kept per layer (see init)
-    std::vector<Bf16Rows> saved_att_;
-    std::vector<Buf> saved_lse_;
-    uint64_t generation_ = 0;  // bumped per run(): the LoRA values may have changed
+    bool fp32_inputs_ = true;          // xn1, xn2 and h also kept in fp32
+    std::vector<Bf16Rows> saved_att_;  // lean_
+    std::vector<Buf> saved_lse_;       // lean_
+    uint64_t generation_ = 0;          // bumped per run(): the LoRA values may have changed
     std::array<PackedProjection, kNumLoraTargets> packed_;
     std::array<StagedInput, kNumStaged> staged_in_;
     Bf16Rows staged_, dys_, us_, dlogits_bf16_, dgate_bf16_, dup_bf16_;

@@ -87,10 +87,12 @@ void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection&
         return;
     }
     QF_CHECK(u != nullptr, "fused_projection_forward: an adapted projection needs a u buffer");
-    if (!u_ready && p.dropout <= 0.0f) {
+    if (u_ready) {
+        // kept from the forward: only staged below
+    } else if (p.dropout <= 0.0f) {
         gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
                   pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
-    } else if (!u_ready) {
+    } else {
         gemm(ctx, false, true, N, r, p.in, 1.0f, dropped_input(ctx, p, x, N, xd), p.in, p.A, p.in,
              0.0f, u, r);
     }
