@@ -105,57 +105,39 @@ __global__ void cross_entropy_forward_kernel(float* losses, float* lse, const fl
     }
 }
 
-// one block per row n; dlogits may alias logits (lse is known before any element is written)
-template <bool kVec4>
-__global__ void cross_entropy_backward_kernel(float* dlogits, const float* logits, const float* lse,
-                                              const int32_t* targets, const float* dloss, int64_t V,
-                                              int32_t ignore_index) {
-    const int64_t n = blockIdx.x;
-    const float* row = logits + n * V;
-    float* drow = dlogits + n * V;
-    const int32_t t = targets[n];
-    const bool zero = t == ignore_index || t < 0 || t >= V;
-    float l = 0.0f;
-    if (!zero) {
-        l = lse != nullptr ? lse[n] : row_lse<kVec4>(row, V);
-    }
-    const float g = zero ? 0.0f : dloss[n];
-    if constexpr (kVec4) {
-        const auto* row4 = reinterpret_cast<const float4*>(row);
-        auto* drow4 = reinterpret_cast<float4*>(drow);
-        for (int64_t v = threadIdx.x; v < V / 4; v += blockDim.x) {
-            float4 d{0.0f, 0.0f, 0.0f, 0.0f};
-            if (!zero) {
-                const float4 x = row4[v];
-                const int64_t base = 4 * v;
-                d.x = (expf(x.x - l) - (base == t ? 1.0f : 0.0f)) * g;
-                d.y = (expf(x.y - l) - (base + 1 == t ? 1.0f : 0.0f)) * g;
-                d.z = (expf(x.z - l) - (base + 2 == t ? 1.0f : 0.0f)) * g;
-                d.w = (expf(x.w - l) - (base + 3 == t ? 1.0f : 0.0f)) * g;
-            }
-            drow4[v] = d;
-        }
-    } else {
-        for (int64_t v = threadIdx.x; v < V; v += blockDim.x) {
-            drow[v] = zero ? 0.0f : (expf(row[v] - l) - (v == t ? 1.0f : 0.0f)) * g;
-        }
-    }
+// The stores of cross_entropy_backward_kernel: fp32 as it is, or bf16 rounded to nearest even
+// (4 values: 16 or 8 bytes).
+__device__ inline void store1(float* p, float x) {
+    *p = x;
+}
+
+__device__ inline void store1(uint16_t* p, float x) {
+    *p = __bfloat16_as_ushort(__float2bfloat16_rn(x));
+}
+
+__device__ inline void store4(float* p, float a, float b, float c, float d) {
+    *reinterpret_cast<float4*>(p) = make_float4(a, b, c, d);
 }
 
 __device__ inline uint32_t bf16_bits_rn(float x) {
     return __bfloat16_as_ushort(__float2bfloat16_rn(x));
 }
 
-// cross_entropy_backward_kernel with bf16 rows of stride ld: vec4 loads 4 logits and stores their
-// 4 gradients as 8 bytes (ld % 4 == 0, 8-byte aligned rows).
-template <bool kVec4>
-__global__ void cross_entropy_backward_bf16_kernel(uint16_t* dlogits, int64_t ld,
-                                                   const float* logits, const float* lse,
-                                                   const int32_t* targets, const float* dloss,
-                                                   int64_t V, int32_t ignore_index) {
+__device__ inline void store4(uint16_t* p, float a, float b, float c, float d) {
+    *reinterpret_cast<uint2*>(p) = make_uint2(bf16_bits_rn(a) | (bf16_bits_rn(b) << 16),
+                                              bf16_bits_rn(c) | (bf16_bits_rn(d) << 16));
+}
+
+// one block per row n, dlogits rows of stride ld; fp32 dlogits may alias logits (lse is known
+// before any element is written, and an ignored row's logits are never read). Vec4: 16-byte
+// logit loads and 4-value stores (rows aligned for both).
+template <bool kVec4, typename Out>
+__global__ void cross_entropy_backward_kernel(Out* dlogits, int64_t ld, const float* logits,
+                                              const float* lse, const int32_t* targets,
+                                              const float* dloss, int64_t V, int32_t ignore_index) {
     const int64_t n = blockIdx.x;
     const float* row = logits + n * V;
-    uint16_t* drow = dlogits + n * ld;
+    Out* drow = dlogits + n * ld;
     const int32_t t = targets[n];
     const bool zero = t == ignore_index || t < 0 || t >= V;
     float l = 0.0f;
@@ -168,17 +150,14 @@ __global__ void cross_entropy_backward_bf16_kernel(uint16_t* dlogits, int64_t ld
     };
     if constexpr (kVec4) {
         const auto* row4 = reinterpret_cast<const float4*>(row);
-        auto* drow4 = reinterpret_cast<uint2*>(drow);
         for (int64_t v = threadIdx.x; v < V / 4; v += blockDim.x) {
-            const float4 x = row4[v];
+            const float4 x = zero ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : row4[v];
             const int64_t b = 4 * v;
-            drow4[v] =
-                make_uint2(bf16_bits_rn(grad(x.x, b)) | (bf16_bits_rn(grad(x.y, b + 1)) << 16),
-                           bf16_bits_rn(grad(x.z, b + 2)) | (bf16_bits_rn(grad(x.w, b + 3)) << 16));
+            store4(drow + b, grad(x.x, b), grad(x.y, b + 1), grad(x.z, b + 2), grad(x.w, b + 3));
         }
     } else {
         for (int64_t v = threadIdx.x; v < V; v += blockDim.x) {
-            drow[v] = static_cast<uint16_t>(bf16_bits_rn(grad(row[v], v)));
+            store1(drow + v, zero ? 0.0f : grad(row[v], v));
         }
     }
 }
@@ -220,10 +199,10 @@ void cross_entropy_backward(void* stream, float* dlogits, const float* logits, c
     const auto grid = static_cast<unsigned>(N);
     if (rows_vec4(logits, dlogits, V)) {
         cross_entropy_backward_kernel<true>
-            <<<grid, kThreads, 0, s>>>(dlogits, logits, lse, targets, dloss, V, ignore_index);
+            <<<grid, kThreads, 0, s>>>(dlogits, V, logits, lse, targets, dloss, V, ignore_index);
     } else {
         cross_entropy_backward_kernel<false>
-            <<<grid, kThreads, 0, s>>>(dlogits, logits, lse, targets, dloss, V, ignore_index);
+            <<<grid, kThreads, 0, s>>>(dlogits, V, logits, lse, targets, dloss, V, ignore_index);
     }
     QF_CUDA_LAUNCH_CHECK();
 }
@@ -239,10 +218,10 @@ void cross_entropy_backward_bf16(void* stream, uint16_t* dlogits, int64_t ld, co
     const bool vec4 = V % 4 == 0 && ld % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0 &&
                       reinterpret_cast<uintptr_t>(dlogits) % 8 == 0;
     if (vec4) {
-        cross_entropy_backward_bf16_kernel<true>
+        cross_entropy_backward_kernel<true>
             <<<grid, kThreads, 0, s>>>(dlogits, ld, logits, lse, targets, dloss, V, ignore_index);
     } else {
-        cross_entropy_backward_bf16_kernel<false>
+        cross_entropy_backward_kernel<false>
             <<<grid, kThreads, 0, s>>>(dlogits, ld, logits, lse, targets, dloss, V, ignore_index);
     }
     QF_CUDA_LAUNCH_CHECK();
