@@ -53,6 +53,21 @@ GemmMath cuda_gemm_math() {
     return gemm_math().load();
 }
 
+namespace {
+std::atomic<bool>& gemm_autotune() {
+    static std::atomic<bool> on{true};
+    return on;
+}
+}  // namespace
+
+void set_cuda_gemm_autotune(bool on) {
+    gemm_autotune().store(on);
+}
+
+bool cuda_gemm_autotune() {
+    return gemm_autotune().load();
+}
+
 void gemm(const Ctx& ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc) {

@@ -1,5 +1,5 @@
-// What is here: GemmMath, how the CUDA GEMM rounds its operands. Kept apart from kernels/gemm.h
-// (which pulls in fmt) so that kernels/cuda/*.cu can name it too.
+// What is here: GemmMath, how the CUDA GEMM rounds its operands, and whether it autotunes. Kept
+// apart from kernels/gemm.h (which pulls in fmt) so that kernels/cuda/*.cu can name them too.
 #pragma once
 
 namespace qforge::kernels {
@@ -9,5 +9,11 @@ namespace qforge::kernels {
 // kBf16: operands rounded to bf16 into scratch, bf16 x bf16 tensor cores, fp32 accumulation and
 //        fp32 C (what the model's matmuls use, DESIGN.md "Precision").
 enum class GemmMath { kTf32, kFp32, kBf16 };
+
+// Whether the CUDA backend times the cuBLASLt heuristic's top candidates the first time it meets
+// a GEMM shape and keeps the fastest (on by default), or takes the heuristic's first pick (the
+// same algorithm every run, for bitwise-repeatable results).
+void set_cuda_gemm_autotune(bool on);
+bool cuda_gemm_autotune();
 
 }  // namespace qforge::kernels

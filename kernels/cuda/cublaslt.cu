@@ -13,12 +13,15 @@
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/cublaslt.h"
 #include "kernels/cuda/scratch.h"
+#include "kernels/gemm_math.h"
 
 namespace qforge::kernels::cuda {
 
 namespace {
 
 constexpr int kMaxDevices = 64;
+constexpr int kAutotuneCandidates = 8;  // heuristic results timed per new plan
+constexpr int kAutotuneRepeats = 3;     // timed runs per candidate, after one warm-up
 
 std::mutex& lt_mutex() {
     static std::mutex m;
@@ -61,8 +64,78 @@ std::map<PlanKey, Plan>& plans() {
     return *p;
 }
 
-Plan make_plan(cublasLtHandle_t handle, const LtMatmul& mm, int64_t align_a, int64_t align_b,
-               int64_t align_c) {
+// Runs the matmul of plan with algorithm algo, writing d (C stays the input only).
+cublasStatus_t run_algo(cublasLtHandle_t handle, const Plan& plan, const LtMatmul& mm,
+                        const cublasLtMatmulAlgo_t& algo, void* d, void* workspace,
+                        cudaStream_t stream) {
+    const void* c_in = mm.c_in != nullptr ? mm.c_in : mm.C;
+    return cublasLtMatmul(handle, plan.desc, &mm.alpha, mm.A, plan.a, mm.B, plan.b, &mm.beta, c_in,
+                          plan.c, d, plan.c, &algo, workspace, kCublasWorkspaceBytes, stream);
+}
+
+// True for a split-K algorithm that would sum its partial products in a bf16 output (in place or
+// in the output type): each partial would be rounded, not only the result.
+bool rounds_partial_sums(const cublasLtMatmulAlgo_t& algo, cudaDataType_t c_type) {
+    if (c_type != CUDA_R_16BF) {
+        return false;
+    }
+    uint32_t splits = 1, scheme = CUBLASLT_REDUCTION_SCHEME_NONE;
+    std::size_t written = 0;
+    QF_CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM,
+                                                         &splits, sizeof(splits), &written));
+    QF_CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(
+        &algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme, sizeof(scheme), &written));
+    return splits > 1 && scheme != CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+}
+
+// The heuristic's first pick is often not the fastest for a given shape (up to ~10% at the train
+// step's shapes), so each candidate is timed once on the call's own operands, its output going to
+// a temporary buffer (C is only read). Where that buffer cannot be had, the first pick stands.
+cublasLtMatmulAlgo_t fastest_algo(cublasLtHandle_t handle, const Plan& plan, const LtMatmul& mm,
+                                  cudaStream_t stream,
+                                  const cublasLtMatmulHeuristicResult_t* candidates, int count) {
+    const std::size_t elem = mm.c_type == CUDA_R_16BF ? 2 : 4;
+    const auto bytes = static_cast<std::size_t>(mm.ldc * (mm.n - 1) + mm.m) * elem;
+    void* d = nullptr;
+    if (cudaMallocAsync(&d, bytes, stream) != cudaSuccess) {
+        (void)cudaGetLastError();  // out of memory: keep the heuristic's pick
+        return candidates[0].algo;
+    }
+    void* workspace = stream_scratch(stream, ScratchSlot::kCublasWorkspace, kCublasWorkspaceBytes);
+    cudaEvent_t start = nullptr, stop = nullptr;
+    QF_CUDA_CHECK(cudaEventCreate(&start));
+    QF_CUDA_CHECK(cudaEventCreate(&stop));
+    int best = -1;  // none timed yet
+    float best_ms = 0.0f;
+    for (int i = 0; i < count; ++i) {
+        const auto& algo = candidates[i].algo;
+        if (i > 0 && rounds_partial_sums(algo, mm.c_type)) {
+            continue;
+        }
+        if (run_algo(handle, plan, mm, algo, d, workspace, stream) != CUBLAS_STATUS_SUCCESS) {
+            continue;  // warm-up; an algorithm that refuses the operands is skipped
+        }
+        QF_CUDA_CHECK(cudaEventRecord(start, stream));
+        for (int rep = 0; rep < kAutotuneRepeats; ++rep) {
+            QF_CUBLAS_CHECK(run_algo(handle, plan, mm, algo, d, workspace, stream));
+        }
+        QF_CUDA_CHECK(cudaEventRecord(stop, stream));
+        QF_CUDA_CHECK(cudaEventSynchronize(stop));
+        float ms = 0.0f;
+        QF_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+        if (best < 0 || ms < best_ms) {
+            best = i;
+            best_ms = ms;
+        }
+    }
+    QF_CUDA_CHECK(cudaEventDestroy(start));
+    QF_CUDA_CHECK(cudaEventDestroy(stop));
+    QF_CUDA_CHECK(cudaFreeAsync(d, stream));
+    return candidates[std::max(best, 0)].algo;
+}
+
+Plan make_plan(cublasLtHandle_t handle, const LtMatmul& mm, cudaStream_t stream, int64_t align_a,
+               int64_t align_b, int64_t align_c) {
     Plan plan;
     QF_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.desc, mm.compute, CUDA_R_32F));
     const cublasOperation_t op_a = mm.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -97,10 +170,11 @@ Plan make_plan(cublasLtHandle_t handle, const LtMatmul& mm, int64_t align_a, int
         pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &uc, sizeof(uc)));
     QF_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &uc, sizeof(uc)));
-    cublasLtMatmulHeuristicResult_t result{};
+    std::array<cublasLtMatmulHeuristicResult_t, kAutotuneCandidates> results{};
     int found = 0;
+    const int wanted = cuda_gemm_autotune() ? kAutotuneCandidates : 1;
     const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
-        handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
+        handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, wanted, results.data(), &found);
     QF_CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
     if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
         char what[256];
@@ -114,7 +188,8 @@ Plan make_plan(cublasLtHandle_t handle, const LtMatmul& mm, int64_t align_a, int
              st != CUBLAS_STATUS_SUCCESS ? cublasLtGetStatusString(st)
                                          : "no algorithm for this shape and alignment");
     }
-    plan.algo = result.algo;
+    plan.algo =
+        found > 1 ? fastest_algo(handle, plan, mm, stream, results.data(), found) : results[0].algo;
     return plan;
 }
 
@@ -150,7 +225,10 @@ void cublaslt_matmul(void* stream, const LtMatmul& mm) {
         handle = lt_handle(device);
         auto it = plans().find(key);
         if (it == plans().end()) {
-            it = plans().emplace(key, make_plan(handle, mm, align_a, align_b, align_c)).first;
+            it = plans()
+                     .emplace(key, make_plan(handle, mm, static_cast<cudaStream_t>(stream), align_a,
+                                             align_b, align_c))
+                     .first;
         }
         plan = it->second;
     }

@@ -1,9 +1,9 @@
 // What is here: cublaslt_matmul, one column-major cuBLASLt matmul D = alpha op(A) op(B) + beta C
 // (D = C in place, or out of place from c_in; fp32 or bf16) with the handle, the 32 MiB workspace
 // and the algorithm choice looked after: one cublasLtHandle per device (created on first use), one
-// workspace per stream, and the heuristic's algorithm cached per shape, leading dimensions, types
-// and operand alignments. Used by kernels/cuda/gemm.cu, which maps row-major calls onto it. Include
-// from .cu files only.
+// workspace per stream, and the algorithm (autotuned among the heuristic's top candidates, see
+// kernels/gemm_math.h) cached per shape, leading dimensions, types and operand alignments. Used by
+// kernels/cuda/gemm.cu, which maps row-major calls onto it. Include from .cu files only.
 #pragma once
 
 #include <cstdint>

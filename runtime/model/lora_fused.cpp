@@ -37,10 +37,16 @@ void pack_projection(const Ctx& ctx, const ProjectionOnDevice& w, const LoraProj
              w.cols, p.out, p.in);
     const int64_t r = rank_of(p);
     auto& m = pk.m;
-    m.ld = bf16_row_stride(p.in + r);
-    m.rows = p.out + r;
-    m.buf.bind(ctx);
-    m.buf.ensure(m.rows * m.ld);
+    if (m.view != nullptr) {  // a slice of rows of a larger packed matrix (the same columns)
+        QF_CHECK(m.rows == p.out + r && m.view_cols >= p.in + r,
+                 "pack_projection: the view is ({}, {} columns), the projection needs ({}, {})",
+                 m.rows, m.view_cols, p.out + r, p.in + r);
+    } else {
+        m.ld = bf16_row_stride(p.in + r);
+        m.rows = p.out + r;
+        m.buf.bind(ctx);
+        m.buf.ensure(m.rows * m.ld);
+    }
     if (w.nf4) {
         kernels::nf4_dequantize_bf16(ctx, m.data(), m.ld, w.nf4_view, p.out, p.in);
     } else {
@@ -53,6 +59,12 @@ void pack_projection(const Ctx& ctx, const ProjectionOnDevice& w, const LoraProj
 }
 
 void prepare_bf16_rows(const Ctx& ctx, Bf16Rows& rows, int64_t N, int64_t cols, int64_t spare) {
+    if (rows.view != nullptr) {
+        QF_CHECK(rows.rows >= N && rows.view_cols >= cols + spare,
+                 "prepare_bf16_rows: the view is ({}, {} columns), expected ({}, {})", rows.rows,
+                 rows.view_cols, N, cols + spare);
+        return;
+    }
     rows.ld = bf16_row_stride(cols + spare);
     rows.rows = N;
     rows.buf.bind(ctx);

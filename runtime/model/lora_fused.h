@@ -19,14 +19,26 @@
 namespace qforge {
 
 // A row-major bf16 matrix (as uint16 bits) with a padded row stride (a multiple of 8 elements,
-// 16 bytes, so every row start suits the tensor-core GEMM kernels).
+// 16 bytes, so every row start suits the tensor-core GEMM kernels). It owns its buffer, or is a
+// view into a larger matrix (view_of): then its ld is the larger matrix's, and packing or
+// preparing it only checks that the view is large enough (rows, and view_cols columns).
 struct Bf16Rows {
     DeviceArray<uint16_t> buf;
     int64_t rows = 0, ld = 0;
+    uint16_t* view = nullptr;  // set by view_of
+    int64_t view_cols = 0;     // the columns a view may use (from its first column to ld)
 
-    uint16_t* data() { return buf.data(); }
+    uint16_t* data() { return view != nullptr ? view : buf.data(); }
 
-    const uint16_t* data() const { return buf.data(); }
+    const uint16_t* data() const { return view != nullptr ? view : buf.data(); }
+
+    // This becomes a view of rows x (ld - col0) of `whole` starting at column col0 of row row0.
+    void view_of(Bf16Rows& whole, int64_t row0, int64_t col0, int64_t nrows) {
+        view = whole.data() + row0 * whole.ld + col0;
+        rows = nrows;
+        ld = whole.ld;
+        view_cols = whole.ld - col0;
+    }
 };
 
 // One projection packed as described above; `layer` and `generation` say what it holds, so the

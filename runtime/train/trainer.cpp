@@ -125,6 +125,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
                                     : cfg.train.matmul_precision == "fp32"
                                         ? kernels::GemmMath::kFp32
                                         : kernels::GemmMath::kTf32);
+        kernels::set_cuda_gemm_autotune(cfg.train.gemm_autotune);
     }
 
     // Model (loaded, or random-initialised in a named shape on the device), tokenizer, data.
