@@ -88,15 +88,22 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     lean_ = fused_ && checkpointing_ && !fp32_inputs_;
     // MLP offload: only where the recompute would make gate / up in bf16 (see the header)
     offload_ = lean_ && offload_mlp.value_or(ctx_.device == kernels::Device::kCuda) && L > 1;
-    for (int64_t l = 0; l <= L; ++l) {
+    for (int64_t l = 0; l <= (lean_ ? 1 : L); ++l) {
         xs_.push_back(make(N * C));
     }
     acts_.resize(checkpointing_ ? 1 : sz(L));
     if (lean_) {
         saved_att_.resize(sz(L));
+        qkv16_.resize(sz(L));
         for (int64_t l = 0; l < L; ++l) {
             prepare_bf16_rows(ctx_, saved_att_[sz(l)], N, Hq * D, adapter_.options().r);
             saved_lse_.push_back(make(B * Hq * T));
+            qkv16_[sz(l)] = {DeviceArray<uint16_t>(ctx_, N * Hq * D),
+                             DeviceArray<uint16_t>(ctx_, N * Hkv * D),
+                             DeviceArray<uint16_t>(ctx_, N * Hkv * D)};
+            if (l + 1 < L) {
+                xs16_.emplace_back(ctx_, N * C);
+            }
         }
     }
     for (auto& a : acts_) {
@@ -105,6 +112,7 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     for (int64_t i = 0; lean_ && i < L * kNumLoraTargets; ++i) {
         saved_u_.push_back(make(N * adapter_.options().r));
     }
+    init_merged_qkv();
     if (offload_) {
         gate16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
         up16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
@@ -186,9 +194,6 @@ void LoraTrainStep::allocate(LayerActs& a) {
     a.q = make(lean_ ? 0 : N * Hq * D);
     a.k = make(lean_ ? 0 : N * Hkv * D);
     a.v = make(lean_ ? 0 : N * Hkv * D);
-    a.q16 = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hq * D : 0);
-    a.k16 = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hkv * D : 0);
-    a.v16 = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hkv * D : 0);
     a.att = make(lean_ ? 0 : N * Hq * D);
     a.lse = make(B_ * Hq * T_);
     a.x_mid = make(N * C);
@@ -201,6 +206,37 @@ void LoraTrainStep::allocate(LayerActs& a) {
     a.h = make(in_rows * F);
     for (auto& u : a.u) {
         u = make(N * adapter_.options().r);
+    }
+}
+
+void LoraTrainStep::init_merged_qkv() {
+    const auto& c = model_.config();
+    const int64_t N = B_ * T_, C = c.hidden_size, r = adapter_.options().r;
+    const std::array<int64_t, 3> widths{c.num_attention_heads * c.head_dim + r,
+                                        c.num_key_value_heads * c.head_dim + r,
+                                        c.num_key_value_heads * c.head_dim + r};
+    merged_qkv_ = lean_;
+    for (int64_t l = 0; merged_qkv_ && l < c.num_hidden_layers; ++l) {
+        for (int t = 0; t < 3; ++t) {
+            merged_qkv_ = merged_qkv_ && adapter_.slot(l, static_cast<LoraTarget>(t)).enabled &&
+                          widths[sz(t)] % 8 == 0;
+        }
+    }
+    if (!merged_qkv_) {
+        return;
+    }
+    const int64_t K = widths[0] + widths[1] + widths[2];
+    packed_qkv_.ld = bf16_row_stride(C + r);
+    packed_qkv_.rows = K;
+    packed_qkv_.buf.bind(ctx_);
+    packed_qkv_.buf.ensure(K * packed_qkv_.ld);
+    prepare_bf16_rows(ctx_, dy_qkv_, N, K, 0);
+    std::array<Bf16Rows*, 3> dys{&dq_rows_, &dk_rows_, &dv_rows_};
+    int64_t at = 0;
+    for (int t = 0; t < 3; ++t) {
+        packed_[sz(t)].m.view_of(packed_qkv_, at, 0, widths[sz(t)]);
+        dys[sz(t)]->view_of(dy_qkv_, 0, at, N);
+        at += widths[sz(t)];
     }
 }
 
@@ -333,21 +369,21 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
 
     norm(kStagedXn1, a.xn1.data(), a.rstd1.data(), x_in, model_.attn_norm(l));
     if (lean_) {
-        fwd16(0, a.q16.data(), a.xn1.data(), kStagedXn1);
-        fwd16(1, a.k16.data(), a.xn1.data(), kStagedXn1);
-        fwd16(2, a.v16.data(), a.xn1.data(), kStagedXn1);
-        kernels::rope_forward_bf16(ctx, a.q16.data(), Hq * D, positions_.data(), model_.rope_cos(),
-                                   model_.rope_sin(), N, Hq, D);
-        kernels::rope_forward_bf16(ctx, a.k16.data(), Hkv * D, positions_.data(), model_.rope_cos(),
-                                   model_.rope_sin(), N, Hkv, D);
-        // a recompute (x_out == nullptr) reuses the saved attention output
+        // a recompute (x_out == nullptr) finds q, k, v and the attention output kept
         if (x_out != nullptr) {
-            Bf16Rows& att =
-                slot(kStagedAtt);  // saved_att_[l], written here, read by o and backward
+            auto& [q16, k16, v16] = qkv16_[sz(l)];
+            fwd16(0, q16.data(), a.xn1.data(), kStagedXn1);
+            fwd16(1, k16.data(), a.xn1.data(), kStagedXn1);
+            fwd16(2, v16.data(), a.xn1.data(), kStagedXn1);
+            kernels::rope_forward_bf16(ctx, q16.data(), Hq * D, positions_.data(),
+                                       model_.rope_cos(), model_.rope_sin(), N, Hq, D);
+            kernels::rope_forward_bf16(ctx, k16.data(), Hkv * D, positions_.data(),
+                                       model_.rope_cos(), model_.rope_sin(), N, Hkv, D);
+            Bf16Rows& att = slot(kStagedAtt);  // saved_att_[l]: read by o and the backward
             kernels::attention_forward_bf16(
                 ctx, kernels::AttnBf16Params{att.data(), att.ld, saved_lse_[sz(l)].data(),
-                                             a.q16.data(), Hq * D, a.k16.data(), a.v16.data(),
-                                             Hkv * D, segments, batch.B, batch.T, Hq, Hkv, D});
+                                             q16.data(), Hq * D, k16.data(), v16.data(), Hkv * D,
+                                             segments, batch.B, batch.T, Hq, Hkv, D});
         }
     } else {
         fwd(0, a.q.data(), a.xn1.data(), kStagedXn1, 0.0f);
@@ -503,11 +539,12 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         const int64_t r = adapter_.options().r;
         back(3, nullptr, dres, nullptr, kStagedAtt, 0.0f, nullptr, datt16_.data());
         const Bf16Rows& att = saved_att_[sz(l)];
+        const auto& [q16, k16, v16] = qkv16_[sz(l)];
         kernels::attention_backward_bf16(
             ctx,
             kernels::AttnBf16Params{const_cast<uint16_t*>(att.data()), att.ld,
-                                    saved_lse_[sz(l)].data(), a.q16.data(), Hq * D, a.k16.data(),
-                                    a.v16.data(), Hkv * D, segments, batch.B, batch.T, Hq, Hkv, D},
+                                    saved_lse_[sz(l)].data(), q16.data(), Hq * D, k16.data(),
+                                    v16.data(), Hkv * D, segments, batch.B, batch.T, Hq, Hkv, D},
             dq_.data(), dk_.data(), dv_.data(), datt16_.data(), Hq * D);
         prepare_bf16_rows(ctx, dq_rows_, N, Hq * D, r);
         prepare_bf16_rows(ctx, dk_rows_, N, Hkv * D, r);
@@ -517,9 +554,23 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         kernels::rope_backward_to_bf16(ctx, dk_rows_.data(), dk_rows_.ld, dk_.data(),
                                        positions_.data(), model_.rope_cos(), model_.rope_sin(), N,
                                        Hkv, D);
-        back(0, dxn_.data(), nullptr, nullptr, kStagedXn1, 0.0f, &dq_rows_);
-        back(1, dxn_.data(), nullptr, nullptr, kStagedXn1, 1.0f, &dk_rows_);
-        back(2, dxn_.data(), dv_.data(), nullptr, kStagedXn1, 1.0f);
+        if (merged_qkv_) {  // the LoRA parts per projection, then d(xn1) in one GEMM
+            kernels::convert_to_bf16(ctx, dv_rows_.data(), dv_rows_.ld, dv_.data(), Hkv * D, N,
+                                     Hkv * D, 1.0f);
+            back(0, nullptr, nullptr, nullptr, kStagedXn1, 0.0f, &dq_rows_);
+            back(1, nullptr, nullptr, nullptr, kStagedXn1, 0.0f, &dk_rows_);
+            back(2, nullptr, nullptr, nullptr, kStagedXn1, 0.0f, &dv_rows_);
+            if (l == 0) {
+                return;  // d(embedding output) has no reader: the embedding is frozen
+            }
+            kernels::gemm_bf16(ctx, false, false, N, C, packed_qkv_.rows, 1.0f, dy_qkv_.data(),
+                               dy_qkv_.ld, packed_qkv_.data(), packed_qkv_.ld, 0.0f, dxn_.data(),
+                               C);
+        } else {
+            back(0, dxn_.data(), nullptr, nullptr, kStagedXn1, 0.0f, &dq_rows_);
+            back(1, dxn_.data(), nullptr, nullptr, kStagedXn1, 1.0f, &dk_rows_);
+            back(2, dxn_.data(), dv_.data(), nullptr, kStagedXn1, 1.0f);
+        }
         kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, model_.attn_norm(l),
                                   a.rstd1.data(), N, C);
         return;
@@ -598,17 +649,22 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     if (batch.segment_ids != nullptr) {
         segments_.upload(batch.segment_ids, N);
     }
-    model_.embed_rows(xs_[0].data(), input_.data(), N);
+    model_.embed_rows(x_at(0), input_.data(), N);
     for (int64_t l = 0; l < L; ++l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
-        layer_forward(l, batch, a, xs_[sz(l)].data(), xs_[sz(l + 1)].data(), backward, seed,
-                      micro_key);
+        if (lean_ && l + 1 < L) {
+            // the bf16 checkpoint of layer l's input; the forward goes on from the rounded values
+            // too, so that the recompute remakes exactly what the forward computed
+            kernels::convert_to_bf16(ctx, xs16_[sz(l)].data(), C, x_at(l), C, N, C, 1.0f);
+            kernels::convert_from_bf16(ctx, x_at(l), C, xs16_[sz(l)].data(), C, N, C);
+        }
+        layer_forward(l, batch, a, x_at(l), x_at(l + 1), backward, seed, micro_key);
     }
 
     // Loss head in row chunks: xf = rmsnorm(x_L); logits = xf @ lm_head^T; CE. The full (N, V)
     // logits never exist at once.
-    kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), xs_[sz(L)].data(),
-                             model_.final_norm(), N, C, c.rms_norm_eps);
+    kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), x_at(L), model_.final_norm(), N, C,
+                             c.rms_norm_eps);
     int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
     if (chunk > 128 && chunk < N) {
         chunk -= chunk % 128;  // whole tensor-core tiles of rows for the LM-head GEMMs
@@ -641,8 +697,8 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     }
 
     kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
-    kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), xs_[sz(L)].data(),
-                              model_.final_norm(), rstd_f_.data(), N, C);
+    kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), x_at(L), model_.final_norm(),
+                              rstd_f_.data(), N, C);
     if (offload_run_ && L >= 2 && offloads(L - 2)) {  // its slot is free since the forward
         load_gate_up(L - 2);
     }
@@ -651,10 +707,13 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
         // Recompute this layer's activations from its saved input; the last layer's are still
         // there from the forward (the loss head does not touch them).
         if (checkpointing_ && l + 1 < L) {
+            if (lean_) {  // widen the bf16 checkpoint (x_at(l)'s buffer is free by now)
+                kernels::convert_from_bf16(ctx, x_at(l), C, xs16_[sz(l)].data(), C, N, C);
+            }
             // x_out is not needed again: the down projection's base GEMM is skipped
-            layer_forward(l, batch, a, xs_[sz(l)].data(), nullptr, true, seed, micro_key);
+            layer_forward(l, batch, a, x_at(l), nullptr, true, seed, micro_key);
         }
-        layer_backward(l, batch, a, xs_[sz(l)].data(), dres_.data(), grads, true, seed, micro_key);
+        layer_backward(l, batch, a, x_at(l), dres_.data(), grads, true, seed, micro_key);
         if (grads_ready_ && layer_grads_[sz(l)].second > 0) {
             grads_ready_(layer_grads_[sz(l)].first, layer_grads_[sz(l)].second);
         }

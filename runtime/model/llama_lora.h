@@ -107,15 +107,19 @@ private:
 
     struct LayerActs {
         Buf xn1, rstd1, q, k, v, att, lse, x_mid, xn2, rstd2, gate, up, h;
-        DeviceArray<uint16_t> gate16, up16;   // the fused path's gate and up, in bf16
-        DeviceArray<uint16_t> q16, k16, v16;  // q, k (rotated) and v in bf16 (see lean_)
+        DeviceArray<uint16_t> gate16, up16;  // the fused path's gate and up, in bf16
         std::array<Buf, kNumLoraTargets> u;
     };
 
     void init(int64_t B, int64_t T, std::optional<bool> fused_bf16, std::optional<bool> offload_mlp,
               std::optional<double> offload_fraction);
+    void init_merged_qkv();  // see merged_qkv_
     // Layer l's LoRA input u of target t: its own buffer (lean_), else a's.
     float* u_of(int64_t l, int t, LayerActs& a);
+
+    // Layer l's input x in fp32 (xs_[l], or a work buffer with bf16 checkpoints: see lean_).
+    float* x_at(int64_t l) { return xs_[sz_(lean_ ? l % 2 : l)].data(); }
+
     // Layer l's gate / up go to host memory in the forward (offload_mlp).
     bool offloads(int64_t l) const;
     // The host copy of an offloaded layer's gate (up follows it).
@@ -140,6 +144,8 @@ private:
 
     Buf make(int64_t n) const { return Buf(ctx_, n); }
 
+    static std::size_t sz_(int64_t n) { return static_cast<std::size_t>(n); }
+
     // The offload's copies run here (copy_stream_ on the step's device).
     kernels::Ctx copy_ctx() const { return kernels::Ctx{ctx_.device, copy_stream_.get()}; }
 
@@ -150,7 +156,7 @@ private:
     const float* params_;
     int64_t B_, T_;
     bool checkpointing_;
-    std::vector<Buf> xs_;          // layer inputs (L+1) x (N,C); xs_[L] = final hidden
+    std::vector<Buf> xs_;  // layer inputs (L+1) x (N,C), xs_[L] = final hidden; 2 with lean_
     std::vector<LayerActs> acts_;  // L sets, or 1 when checkpointing
     DeviceArray<int32_t> input_, targets_, segments_, positions_;
     Buf dequant_;  // the fp32 weights of the projection in use (NF4 dequantized right before use)
@@ -162,11 +168,25 @@ private:
     // 2 MiB a layer at 8B), so the recompute runs neither the attention nor the thin GEMMs. q, k,
     // v come from GEMMs that round to bf16, RoPE rotates the bf16 rows, d(attention output) is
     // bf16 from the o projection's GEMM, and dq, dk are rotated back into the bf16 rows the q / k
-    // projections' backward reads as their staged dy.
+    // projections' backward reads as their staged dy. q, k (rotated) and v are kept per layer too
+    // (48 MiB a layer at 8B), so the recompute runs neither their GEMMs nor RoPE: only the
+    // RMSNorms, the o projection (for the MLP's input) and SwiGLU. The layer inputs are kept in
+    // bf16 (xs16_, half of the fp32 copies; the backward widens each into a work buffer), and the
+    // forward itself goes on from the rounded input (the residual stream is rounded to bf16
+    // between layers, as in a bf16 model), so the recompute remakes the forward exactly.
     bool lean_ = false;
-    std::vector<Buf> saved_u_;  // layer-major, kNumLoraTargets per layer (lean_)
+    std::vector<std::array<DeviceArray<uint16_t>, 3>> qkv16_;  // per layer: q, k, v (lean_)
+    std::vector<DeviceArray<uint16_t>> xs16_;  // layer inputs 0..L-2 in bf16 (lean_)
+    std::vector<Buf> saved_u_;                 // layer-major, kNumLoraTargets per layer (lean_)
     DeviceArray<uint16_t> datt16_;
     Bf16Rows dq_rows_, dk_rows_;
+    // Merged q/k/v input gradient (lean_, every layer adapting q, k and v, widths multiples of 8):
+    // q, k and v are packed as row slices of one matrix and their staged dy as column slices of
+    // one row buffer, so d(xn1) = [dq | dUq | dk | dUk | dv | dUv] [Wq; Aq; Wk; Ak; Wv; Av] is one
+    // GEMM (K = 6192 at Llama-3-8B) that writes d(xn1) once, where three GEMMs (two of K = 1040)
+    // wrote it three times.
+    bool merged_qkv_ = false;
+    Bf16Rows packed_qkv_, dy_qkv_, dv_rows_;
     Buf xf_, rstd_f_, logits_, dxf_, losses_, lse_rows_, dloss_;
     std::vector<float> losses_host_;
     std::vector<std::pair<int64_t, int64_t>> layer_grads_;  // (offset, count) per layer
