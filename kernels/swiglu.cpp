@@ -107,4 +107,53 @@ void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_
     throw_unsupported(Op::kSwigluBackwardBf16, ctx.device);
 }
 
+int64_t swiglu_lora_partials(int64_t N, int64_t F, int64_t R) {
+#ifdef QFORGE_HAS_CUDA
+    return (N + cuda::kSwigluLoraRowsPerBlock - 1) / cuda::kSwigluLoraRowsPerBlock * R * F;
+#else
+    (void)N, (void)F, (void)R;
+    return 0;
+#endif
+}
+
+void swiglu_backward_bf16_lora(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                               const uint16_t* dh, const uint16_t* gate, const uint16_t* up,
+                               int64_t N, int64_t F, const uint16_t* du, int64_t ld_du, int64_t R,
+                               float* dA, int64_t ld_a, [[maybe_unused]] float* partials) {
+    constexpr std::string_view op = "swiglu_backward_bf16_lora";
+    check_size(op, "N", N, 0);
+    check_size(op, "F", F, 0);
+    check_size(op, "R", R, 1);
+    QF_CHECK(R <= kSwigluLoraMaxRank, "{}: R (the LoRA rank) must be <= {}, got {}", op,
+             kSwigluLoraMaxRank, R);
+    check_size(op, "ld (>= F)", ld, std::max<int64_t>(1, F));
+    check_size(op, "ld_du (>= R)", ld_du, R);
+    check_size(op, "ld_a (>= F)", ld_a, std::max<int64_t>(1, F));
+    const bool work = N > 0 && F > 0;
+    check_ptr(op, "dgate", dgate, work);
+    check_ptr(op, "dup", dup, work);
+    check_ptr(op, "dh", dh, work);
+    check_ptr(op, "gate", gate, work);
+    check_ptr(op, "up", up, work);
+    check_ptr(op, "du", du, work);
+    check_ptr(op, "dA", dA, work);
+    switch (ctx.device) {
+        case Device::kCpu:
+            return cpu::swiglu_backward_bf16_lora(dgate, dup, ld, dh, gate, up, N, F, du, ld_du, R,
+                                                  dA, ld_a);
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            if (!work) {
+                return;
+            }
+            check_ptr(op, "partials", partials, true);
+            return cuda::swiglu_backward_bf16_lora(ctx.stream, dgate, dup, ld, dh, gate, up, N, F,
+                                                   du, ld_du, R, dA, ld_a, partials);
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kSwigluBackwardBf16, ctx.device);
+}
+
 }  // namespace qforge::kernels

@@ -31,4 +31,21 @@ void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_
                           const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
                           int64_t F);
 
+// swiglu_backward_bf16, and in the same pass over gate and up the LoRA A-gradient of the down
+// projection whose input is h = swiglu_forward_bf16(gate, up), without h being stored:
+//   dA[j * ld_a + c] += sum_{r < N} du[r * ld_du + j] * h[r][c]      (j < R, c < F)
+// du: (N, R) bf16 (the down projection's dU = s dy B), h[r][c] the bf16 value swiglu_forward_bf16
+// writes, products and sums in fp32, in a fixed order (the same bits every run). R <= 32.
+// partials: device scratch of swiglu_lora_partials(N, F, R) floats (nullptr on the CPU).
+void swiglu_backward_bf16_lora(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                               const uint16_t* dh, const uint16_t* gate, const uint16_t* up,
+                               int64_t N, int64_t F, const uint16_t* du, int64_t ld_du, int64_t R,
+                               float* dA, int64_t ld_a, float* partials);
+
+constexpr int64_t kSwigluLoraMaxRank = 32;
+
+// The floats of swiglu_backward_bf16_lora's partials buffer on CUDA (one R x F sum per block of
+// rows); 0 in a build without CUDA.
+int64_t swiglu_lora_partials(int64_t N, int64_t F, int64_t R);
+
 }  // namespace qforge::kernels

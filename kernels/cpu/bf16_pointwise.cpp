@@ -38,6 +38,27 @@ void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint
     }
 }
 
+void swiglu_backward_bf16_lora(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint16_t* dh,
+                               const uint16_t* gate, const uint16_t* up, int64_t N, int64_t F,
+                               const uint16_t* du, int64_t ld_du, int64_t R, float* dA,
+                               int64_t ld_a) {
+    swiglu_backward_bf16(dgate, dup, ld, dh, gate, up, N, F);
+    // dA's column c sums over the rows in order, in fp32 (columns in parallel)
+#pragma omp parallel for if (N * F * R >= kParallelMinWork)
+    for (int64_t c = 0; c < F; c++) {
+        for (int64_t j = 0; j < R; j++) {
+            float s = 0.0f;
+            for (int64_t r = 0; r < N; r++) {
+                const int64_t i = r * F + c;
+                const float h = bf16_bits_to_f32(f32_to_bf16_bits(
+                    swiglu_value(bf16_bits_to_f32(gate[i]), bf16_bits_to_f32(up[i]))));
+                s += bf16_bits_to_f32(du[r * ld_du + j]) * h;
+            }
+            dA[j * ld_a + c] += s;
+        }
+    }
+}
+
 void rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, const float* inp,
                           const float* weight, int64_t N, int64_t C, float eps) {
 #pragma omp parallel for if (N * C >= kParallelMinWork)

@@ -85,6 +85,10 @@ void gemm_bf16_to_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
 // twins read bf16 inputs (gate, up, dh), widened exactly to fp32.
 void swiglu_forward_bf16(uint16_t* h, int64_t ld_h, const uint16_t* gate, const uint16_t* up,
                          int64_t N, int64_t F);
+void swiglu_backward_bf16_lora(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint16_t* dh,
+                               const uint16_t* gate, const uint16_t* up, int64_t N, int64_t F,
+                               const uint16_t* du, int64_t ld_du, int64_t R, float* dA,
+                               int64_t ld_a);
 void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint16_t* dh,
                           const uint16_t* gate, const uint16_t* up, int64_t N, int64_t F);
 void rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, const float* inp,

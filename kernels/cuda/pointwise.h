@@ -82,6 +82,16 @@ void swiglu_backward_bf16(void* stream, uint16_t* dgate, uint16_t* dup, int64_t 
                           const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
                           int64_t F);
 
+constexpr int64_t kSwigluLoraRowsPerBlock = 256;
+
+// swiglu_backward_bf16_lora (kernels/swiglu.h), N, F > 0, R <= 32: the backward above, and per
+// block of kSwigluLoraRowsPerBlock rows one fp32 partial of dA (R x F) into `partials`, which a
+// second kernel sums over the row blocks in order into dA.
+void swiglu_backward_bf16_lora(void* stream, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                               const uint16_t* dh, const uint16_t* gate, const uint16_t* up,
+                               int64_t N, int64_t F, const uint16_t* du, int64_t ld_du, int64_t R,
+                               float* dA, int64_t ld_a, float* partials);
+
 void gelu_forward(void* stream, float* out, const float* inp, int64_t n);
 void gelu_backward(void* stream, float* dinp, const float* dout, const float* inp, int64_t n);
 

@@ -136,6 +136,98 @@ __global__ void swiglu_backward_bf16_kernel(uint16_t* dgate, uint16_t* dup, int6
     }
 }
 
+// swiglu_backward_bf16_lora, pass 1: block (x: kLoraThreads x Cols columns, y: kLoraRows rows);
+// each thread walks its Cols columns down the block's rows, writing dgate / dup as the kernel above
+// does and summing du[r][j] * h[r][c] into RMax x Cols registers (du rows widened in shared
+// memory), then stores its partial of dA for this row block.
+constexpr int kLoraThreads = 128;
+constexpr int kLoraRows = static_cast<int>(kSwigluLoraRowsPerBlock);
+
+template <int Cols, int RMax>
+__global__ void __launch_bounds__(kLoraThreads)
+    swiglu_backward_lora_kernel(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint16_t* dh,
+                                const uint16_t* gate, const uint16_t* up, int64_t N, int64_t F,
+                                const uint16_t* du, int64_t ld_du, int R, float* partials) {
+    __shared__ float du_s[kLoraRows][RMax];
+    const int64_t r0 = static_cast<int64_t>(blockIdx.y) * kLoraRows;
+    const int rows = N - r0 < kLoraRows ? static_cast<int>(N - r0) : kLoraRows;
+    for (int i = threadIdx.x; i < rows * RMax; i += kLoraThreads) {
+        const int r = i / RMax, j = i % RMax;
+        du_s[r][j] = j < R ? widen(du[(r0 + r) * ld_du + j]) : 0.0f;
+    }
+    __syncthreads();
+    const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * kLoraThreads + threadIdx.x) * Cols;
+    if (c0 >= F) {
+        return;
+    }
+    float acc[RMax][Cols];
+#pragma unroll
+    for (int j = 0; j < RMax; j++) {
+#pragma unroll
+        for (int c = 0; c < Cols; c++) {
+            acc[j][c] = 0.0f;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        const int64_t q = (r0 + r) * F + c0;  // gate, up, dh are (N, F) contiguous
+        const int64_t at = (r0 + r) * ld + c0;
+        float d[Cols], g[Cols], u[Cols], h[Cols], dg[Cols], dv[Cols];
+        if constexpr (Cols == 4) {
+            unpack4(__ldg(reinterpret_cast<const uint2*>(dh + q)), d);
+            unpack4(__ldg(reinterpret_cast<const uint2*>(gate + q)), g);
+            unpack4(__ldg(reinterpret_cast<const uint2*>(up + q)), u);
+        } else {
+            d[0] = widen(dh[q]);
+            g[0] = widen(gate[q]);
+            u[0] = widen(up[q]);
+        }
+#pragma unroll
+        for (int c = 0; c < Cols; c++) {
+            swiglu_grads(d[c], g[c], u[c], dg[c], dv[c]);
+            h[c] = widen(bf16_bits(swiglu_value(g[c], u[c])));
+        }
+        if constexpr (Cols == 4) {
+            *reinterpret_cast<uint2*>(dgate + at) = pack4(dg[0], dg[1], dg[2], dg[3]);
+            *reinterpret_cast<uint2*>(dup + at) = pack4(dv[0], dv[1], dv[2], dv[3]);
+        } else {
+            dgate[at] = static_cast<uint16_t>(bf16_bits(dg[0]));
+            dup[at] = static_cast<uint16_t>(bf16_bits(dv[0]));
+        }
+#pragma unroll
+        for (int j = 0; j < RMax; j++) {
+            const float a = du_s[r][j];
+#pragma unroll
+            for (int c = 0; c < Cols; c++) {
+                acc[j][c] = fmaf(a, h[c], acc[j][c]);
+            }
+        }
+    }
+    float* part = partials + static_cast<int64_t>(blockIdx.y) * R * F + c0;
+#pragma unroll
+    for (int j = 0; j < RMax; j++) {  // unrolled: acc stays in registers
+        if (j < R) {
+#pragma unroll
+            for (int c = 0; c < Cols; c++) {
+                part[j * F + c] = acc[j][c];
+            }
+        }
+    }
+}
+
+// Pass 2: dA[j * ld_a + c] += the row blocks' partials, summed in block order.
+__global__ void swiglu_lora_reduce_kernel(float* dA, int64_t ld_a, const float* partials,
+                                          int64_t blocks, int64_t F, int64_t RF) {
+    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < RF;
+         i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+        float s = 0.0f;
+        for (int64_t b = 0; b < blocks; b++) {
+            s += partials[b * RF + i];
+        }
+        const int64_t j = i / F, c = i - j * F;
+        dA[j * ld_a + c] += s;
+    }
+}
+
 bool aligned(const void* p, uintptr_t bytes) {
     return reinterpret_cast<uintptr_t>(p) % bytes == 0;
 }
@@ -216,6 +308,38 @@ void swiglu_backward_bf16(void* stream, uint16_t* dgate, uint16_t* dup, int64_t 
                      aligned(up, 8) && aligned(dgate, 8) && aligned(dup, 8);
     launch_rows<BackwardBf16>(static_cast<cudaStream_t>(stream), vec, N, F, dgate, dup, ld, dh,
                               gate, up);
+}
+
+void swiglu_backward_bf16_lora(void* stream, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                               const uint16_t* dh, const uint16_t* gate, const uint16_t* up,
+                               int64_t N, int64_t F, const uint16_t* du, int64_t ld_du, int64_t R,
+                               float* dA, int64_t ld_a, float* partials) {
+    const auto s = static_cast<cudaStream_t>(stream);
+    const bool vec = F % 4 == 0 && ld % 4 == 0 && aligned(dh, 8) && aligned(gate, 8) &&
+                     aligned(up, 8) && aligned(dgate, 8) && aligned(dup, 8);
+    const int cols = vec ? 4 : 1;
+    const int64_t row_blocks = (N + kLoraRows - 1) / kLoraRows;
+    const dim3 grid(static_cast<unsigned>((F + kLoraThreads * cols - 1) / (kLoraThreads * cols)),
+                    static_cast<unsigned>(row_blocks));
+    const int r = static_cast<int>(R);
+    if (vec && R <= 16) {
+        swiglu_backward_lora_kernel<4, 16><<<grid, kLoraThreads, 0, s>>>(
+            dgate, dup, ld, dh, gate, up, N, F, du, ld_du, r, partials);
+    } else if (vec) {
+        swiglu_backward_lora_kernel<4, 32><<<grid, kLoraThreads, 0, s>>>(
+            dgate, dup, ld, dh, gate, up, N, F, du, ld_du, r, partials);
+    } else if (R <= 16) {
+        swiglu_backward_lora_kernel<1, 16><<<grid, kLoraThreads, 0, s>>>(
+            dgate, dup, ld, dh, gate, up, N, F, du, ld_du, r, partials);
+    } else {
+        swiglu_backward_lora_kernel<1, 32><<<grid, kLoraThreads, 0, s>>>(
+            dgate, dup, ld, dh, gate, up, N, F, du, ld_du, r, partials);
+    }
+    QF_CUDA_LAUNCH_CHECK();
+    const int64_t rf = R * F;
+    swiglu_lora_reduce_kernel<<<grid_stride_blocks(rf, kThreads), kThreads, 0, s>>>(
+        dA, ld_a, partials, row_blocks, F, rf);
+    QF_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace qforge::kernels::cuda

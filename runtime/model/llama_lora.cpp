@@ -175,7 +175,7 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     datt16_ = DeviceArray<uint16_t>(ctx_, lean_ ? N * Hq * D : 0);
     du_ = make(0);
     xd_ = make(0);
-    xf_ = make(N * C);
+    xf_ = make(0);  // the fp32 LM head's input only (see run())
     rstd_f_ = make(N);
     dxf_ = make(N * C);
     losses_ = make(N);
@@ -663,8 +663,17 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
 
     // Loss head in row chunks: xf = rmsnorm(x_L); logits = xf @ lm_head^T; CE. The full (N, V)
     // logits never exist at once.
-    kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), x_at(L), model_.final_norm(), N, C,
-                             c.rms_norm_eps);
+    // (the bf16 LM head reads xf in bf16 only: the norm writes it there, with no fp32 copy)
+    const bool head16 = fused_ && model_.lm_head_bf16() != nullptr;
+    if (head16) {
+        prepare_bf16_rows(ctx, staged_, N, C, 0);
+        kernels::rmsnorm_forward_bf16(ctx, staged_.data(), staged_.ld, rstd_f_.data(), x_at(L),
+                                      model_.final_norm(), N, C, c.rms_norm_eps);
+    } else {
+        xf_.ensure(N * C);
+        kernels::rmsnorm_forward(ctx, xf_.data(), rstd_f_.data(), x_at(L), model_.final_norm(), N,
+                                 C, c.rms_norm_eps);
+    }
     int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, logit_chunk_floats(ctx) / V));
     if (chunk > 128 && chunk < N) {
         chunk -= chunk % 128;  // whole tensor-core tiles of rows for the LM-head GEMMs
@@ -673,9 +682,6 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     if (backward) {
         kernels::buffer_zero(ctx, dxf_.data(), sizeof(float) * sz(N * C));
         kernels::fill(ctx, dloss_.data(), N, loss_scale);
-    }
-    if (fused_ && model_.lm_head_bf16() != nullptr) {
-        stage_bf16_rows(ctx, staged_, xf_.data(), N, C, 0);
     }
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
         loss_head_chunk(r0, std::min(chunk, N - r0), backward);
