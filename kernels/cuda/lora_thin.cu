@@ -35,9 +35,9 @@ namespace {
 
 constexpr int kThreads = 128;  // four warps
 constexpr int kTile = 128;     // rows of x (lora_down) or columns of x (lora_grad) per block
-constexpr int kDownStep = 4;   // lora_down: 32-wide k groups loaded per warp before their mmas
+constexpr int kDownStep = 2;   // lora_down: 32-wide k groups a warp loads ahead of its mmas
 constexpr int kGradBk = 32;    // lora_grad: rows of x per pipeline stage
-constexpr int kStages = 4;
+constexpr int kStages = 6;
 constexpr int kXsStride = kTile + 8;  // shared row stride of an x stage: 272 bytes, no conflicts
 constexpr int kXsElems = kStages * kGradBk * kXsStride;
 
@@ -97,6 +97,32 @@ __device__ __forceinline__ uint4 load8(const uint16_t* row, int64_t k, int64_t e
 
 __device__ __forceinline__ uint16_t bf16_bits(float v) {
     return __bfloat16_as_ushort(__float2bfloat16_rn(v));
+}
+
+// A copy of `total` items into shared memory, kBatch loads in flight per thread: load(c) and
+// store(c, value) for c = threadIdx.x + i * kThreads.
+template <int kBatch = 8, typename Load, typename Store>
+__device__ __forceinline__ void staged_copy(int total, Load load, Store store) {
+    using T = decltype(load(0));
+    for (int base = static_cast<int>(threadIdx.x); base < total; base += kThreads * kBatch) {
+        T v[kBatch];
+#pragma unroll
+        for (int u = 0; u < kBatch; u++) {
+            const int c = base + u * kThreads;
+            v[u] = c < total ? load(c) : T{};
+        }
+#pragma unroll
+        for (int u = 0; u < kBatch; u++) {
+            const int c = base + u * kThreads;
+            if (c < total) {
+                store(c, v[u]);
+            }
+        }
+    }
+}
+
+__host__ __device__ __forceinline__ bool aligned16(const void* p) {
+    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
 // The split-sum protocol shared by both kernels. Each thread holds acc[kVals] at fixed places
@@ -177,30 +203,6 @@ __global__ void __launch_bounds__(kThreads) lora_down_kernel(DownArgs a) {
     const int64_t kend = min(a.K, kbeg + a.kc);
     const int groups = kend > kbeg ? static_cast<int>((kend - kbeg + 31) / 32) : 0;
 
-    if (a.wsk == 1) {  // 8 consecutive k of one w row per chunk
-        const int chunks = groups * 4;
-        for (int c = tid; c < RP * chunks; c += kThreads) {
-            const int j = c / chunks, q = c % chunks;
-            uint4 v = make_uint4(0u, 0u, 0u, 0u);
-            if (j < a.R) {
-                const uint16_t* wr = a.w + j * a.wsr;
-                v = a.w_vec ? load8<true>(wr, kbeg + 8 * q, kend)
-                            : load8<false>(wr, kbeg + 8 * q, kend);
-            }
-            wf[((q >> 2) * NT + (j >> 3)) * 32 + (j & 7) * 4 + (q & 3)] = v;
-        }
-    } else {  // any strides: one value at a time, consecutive threads on consecutive j
-        auto* wh = reinterpret_cast<uint16_t*>(wf);
-        for (int e = tid; e < groups * 32 * RP; e += kThreads) {
-            const int j = e % RP, kk = e / RP;
-            const int64_t k = kbeg + kk;
-            const uint16_t v = j < a.R && k < kend ? a.w[j * a.wsr + k * a.wsk] : uint16_t{0};
-            const int grp = kk >> 5, in = kk & 31;
-            wh[(((grp * NT + (j >> 3)) * 32 + (j & 7) * 4 + (in >> 3)) << 3) + (in & 7)] = v;
-        }
-    }
-    __syncthreads();
-
     const uint16_t* xr[2][2];  // [mt][row g, row g + 8]; nullptr past N
 #pragma unroll
     for (int mt = 0; mt < 2; mt++) {
@@ -210,9 +212,8 @@ __global__ void __launch_bounds__(kThreads) lora_down_kernel(DownArgs a) {
             xr[mt][h] = row < a.N ? a.x + row * a.ldx : nullptr;
         }
     }
-    float acc[2][NT][4] = {};
-    for (int gi = 0; gi < groups; gi += kDownStep) {
-        uint4 xv[kDownStep][2][2];
+    // x of the 32-wide groups gi .. gi + kDownStep (zeros past the split or N)
+    auto load_x = [&](uint4(&xv)[kDownStep][2][2], int gi) {
 #pragma unroll
         for (int q = 0; q < kDownStep; q++) {
             const int64_t k = kbeg + (gi + q) * 32 + 8 * t;
@@ -226,6 +227,70 @@ __global__ void __launch_bounds__(kThreads) lora_down_kernel(DownArgs a) {
                 }
             }
         }
+    };
+    uint4 cur[kDownStep][2][2];
+    load_x(cur, 0);  // in flight while w is staged
+
+    if (a.wsk == 1) {  // A rows: 8 consecutive k of one w row per chunk
+        const int chunks = groups * 4;
+        staged_copy(
+            RP * chunks,
+            [&](int c) {
+                const int j = c / chunks, q = c % chunks;
+                if (j >= a.R) {
+                    return make_uint4(0u, 0u, 0u, 0u);
+                }
+                const uint16_t* wr = a.w + j * a.wsr;
+                return a.w_vec ? load8<true>(wr, kbeg + 8 * q, kend)
+                               : load8<false>(wr, kbeg + 8 * q, kend);
+            },
+            [&](int c, uint4 v) {
+                const int j = c / chunks, q = c % chunks;
+                wf[((q >> 2) * NT + (j >> 3)) * 32 + (j & 7) * 4 + (q & 3)] = v;
+            });
+    } else if (a.wsr == 1) {  // sB columns: 8 consecutive j of one k per chunk
+        auto* wh = reinterpret_cast<uint16_t*>(wf);
+        const bool vec = aligned16(a.w) && a.wsk % 8 == 0;
+        staged_copy(
+            groups * 32 * NT,
+            [&](int c) {
+                const int jq = c % NT;
+                const int64_t k = kbeg + c / NT;
+                if (k >= kend) {
+                    return make_uint4(0u, 0u, 0u, 0u);
+                }
+                const uint16_t* wk = a.w + k * a.wsk;
+                return vec ? load8<true>(wk, 8 * jq, a.R) : load8<false>(wk, 8 * jq, a.R);
+            },
+            [&](int c, uint4 v) {
+                const int jq = c % NT, kk = c / NT, grp = kk >> 5, in = kk & 31;
+                uint16_t* dst = wh + (((grp * NT + jq) * 32 + (in >> 3)) << 3) + (in & 7);
+                const uint32_t h[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+                for (int e = 0; e < 8; e++) {  // column 8 jq + e: lane e * 4 + (in >> 3)
+                    dst[e * 32] = static_cast<uint16_t>(h[e >> 1] >> (16 * (e & 1)));
+                }
+            });
+    } else {  // any strides: one value at a time
+        auto* wh = reinterpret_cast<uint16_t*>(wf);
+        staged_copy(
+            groups * 32 * RP,
+            [&](int e) {
+                const int j = e % RP;
+                const int64_t k = kbeg + e / RP;
+                return j < a.R && k < kend ? a.w[j * a.wsr + k * a.wsk] : uint16_t{0};
+            },
+            [&](int e, uint16_t v) {
+                const int j = e % RP, kk = e / RP, grp = kk >> 5, in = kk & 31;
+                wh[(((grp * NT + (j >> 3)) * 32 + (j & 7) * 4 + (in >> 3)) << 3) + (in & 7)] = v;
+            });
+    }
+    __syncthreads();
+
+    float acc[2][NT][4] = {};
+    for (int gi = 0; gi < groups; gi += kDownStep) {
+        uint4 nxt[kDownStep][2][2];
+        load_x(nxt, gi + kDownStep);  // the next groups' loads overlap these mmas
 #pragma unroll
         for (int q = 0; q < kDownStep; q++) {
             if (gi + q >= groups) {
@@ -238,7 +303,7 @@ __global__ void __launch_bounds__(kThreads) lora_down_kernel(DownArgs a) {
             }
 #pragma unroll
             for (int mt = 0; mt < 2; mt++) {
-                const uint4 lo = xv[q][mt][0], hi = xv[q][mt][1];
+                const uint4 lo = cur[q][mt][0], hi = cur[q][mt][1];
 #pragma unroll
                 for (int nt = 0; nt < NT; nt++) {
                     // k 8t, 8t+1 | 8t+2, 8t+3 play the roles of 2t, 2t+1 | 2t+8, 2t+9 ...
@@ -246,6 +311,14 @@ __global__ void __launch_bounds__(kThreads) lora_down_kernel(DownArgs a) {
                     // ... and 8t+4 .. 8t+7 those of the second k16 step.
                     mma_16816(acc[mt][nt], lo.z, hi.z, lo.w, hi.w, b[nt].z, b[nt].w);
                 }
+            }
+        }
+#pragma unroll
+        for (int q = 0; q < kDownStep; q++) {
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++) {
+                cur[q][mt][0] = nxt[q][mt][0];
+                cur[q][mt][1] = nxt[q][mt][1];
             }
         }
     }
@@ -336,16 +409,20 @@ __global__ void __launch_bounds__(kThreads) lora_grad_kernel(GradArgs a) {
         cp_async_commit();
     }
     // d rows nbeg .. nbeg + 32 iters, zeros past nend and R (also the padding columns).
-    for (int c = tid; c < iters * kGradBk * (kDs / 8); c += kThreads) {
-        const int i = c / (kDs / 8), q = c % (kDs / 8);
-        const int64_t n = nbeg + i;
-        uint4 v = make_uint4(0u, 0u, 0u, 0u);
-        if (n < nend) {
+    staged_copy(
+        iters * kGradBk * (kDs / 8),
+        [&](int c) {
+            const int64_t n = nbeg + c / (kDs / 8);
+            const int q = c % (kDs / 8);
+            if (n >= nend) {
+                return make_uint4(0u, 0u, 0u, 0u);
+            }
             const uint16_t* dr = a.d + n * a.ldd;
-            v = a.d_vec ? load8<true>(dr, 8 * q, a.R) : load8<false>(dr, 8 * q, a.R);
-        }
-        *reinterpret_cast<uint4*>(ds + i * kDs + 8 * q) = v;
-    }
+            return a.d_vec ? load8<true>(dr, 8 * q, a.R) : load8<false>(dr, 8 * q, a.R);
+        },
+        [&](int c, uint4 v) {
+            *reinterpret_cast<uint4*>(ds + (c / (kDs / 8)) * kDs + 8 * (c % (kDs / 8))) = v;
+        });
 
     float acc[2][NT][4] = {};
     const int lr = lane & 7, lq = lane >> 3;
@@ -446,10 +523,6 @@ unsigned* zeroed_counters(cudaStream_t stream, int64_t count) {
         z = {p, bytes};
     }
     return static_cast<unsigned*>(p);
-}
-
-bool aligned16(const void* p) {
-    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
 // The largest lora_grad split (rows of x) whose d copy fits kGradDsBytes of shared memory.
