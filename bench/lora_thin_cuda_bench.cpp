@@ -6,10 +6,11 @@
 //   dU = dy (sB)    lora_down_bf16, w = packed sB columns      K = 4096, 14336 (bf16 out only)
 //   dA += dU^T x    lora_grad_bf16, out (R, M)                 M = 4096, 14336
 //   dB += s dy^T u  lora_grad_bf16, out (M, R)                 M = 4096, 14336
-// Time per call with CUDA events: "cold" flushes L2 (a 128 MiB memset) before each timed call,
-// "hot" runs the calls back to back. GB/s = the big operand's bytes (N x K or N x M bf16) / time,
-// against the H100 SXM's 3350 GB/s HBM3 peak. Our kernels also run with forced split counts, and
-// their result is compared with cuBLASLt's (max |difference| / max |value|).
+// Ours run first, then cuBLASLt (whose first call autotunes). Time per call with CUDA events:
+// "cold" flushes L2 (a 128 MiB memset) before each timed call, "hot" runs the calls back to back.
+// GB/s = the big operand's bytes (N x K or N x M bf16) / time, against the H100 SXM's 3350 GB/s
+// HBM3 peak. Our kernels also run with forced split counts, and their result is compared with
+// cuBLASLt's (max |difference| / max |value|).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -98,13 +99,15 @@ void report(const char* name, double bytes, const std::function<void()>& fn, con
                 hot, bytes / (hot * 1e-6) * 1e-9);
 }
 
-// Random bf16 (N(0, stddev) rounded) in a device buffer of `count` values.
-BackendBuffer random_bf16(int64_t count, float stddev, uint64_t key) {
+// Random bf16 (N(0, stddev) rounded) in a device buffer of rows x cols values.
+BackendBuffer random_bf16(int64_t rows, int64_t cols, float stddev, uint64_t key) {
+    const int64_t count = rows * cols;
     BackendBuffer f(kCuda, static_cast<size_t>(count) * 4);
     k::random_normal(kCuda, static_cast<float*>(f.data()), count, stddev, 11, key);
     BackendBuffer h(kCuda, static_cast<size_t>(count) * 2);
-    k::convert_to_bf16(kCuda, static_cast<uint16_t*>(h.data()), count,
-                       static_cast<const float*>(f.data()), count, 1, count, 1.0f);
+    k::convert_to_bf16(kCuda, static_cast<uint16_t*>(h.data()), cols,
+                       static_cast<const float*>(f.data()), cols, rows, cols, 1.0f);
+    k::stream_synchronize(kCuda);
     return h;
 }
 
@@ -134,8 +137,8 @@ void bench_down(int64_t K, bool w_rows, const Flush& flush) {
     const int64_t ldx = K + R;
     // The packed matrix's row stride: K + R for A's rows; for sB's columns in + R, in = 4096.
     const int64_t ldw = (w_rows ? K : 4096) + R;
-    BackendBuffer x = random_bf16(N * ldx, 1.0f, 1);
-    BackendBuffer w = random_bf16((w_rows ? R : K) * ldw, 0.02f, 2);
+    BackendBuffer x = random_bf16(N, ldx, 1.0f, 1);
+    BackendBuffer w = random_bf16(w_rows ? R : K, ldw, 0.02f, 2);
     const int64_t wsr = w_rows ? ldw : 1, wsk = w_rows ? 1 : ldw;
     BackendBuffer y(kCuda, N * R * 4), yb(kCuda, N * R * 4);
     BackendBuffer y16(kCuda, N * ldx * 2);  // the spare columns of a staged copy
@@ -146,21 +149,6 @@ void bench_down(int64_t K, bool w_rows, const Flush& flush) {
                 bytes / (1 << 20));
     float* yp = static_cast<float*>(y.data());
     float* ybp = static_cast<float*>(yb.data());
-    report(
-        "cuBLASLt gemm_bf16", bytes,
-        [&] {
-            k::gemm_bf16(kCuda, false, !w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
-                         w_rows ? wsr : wsk, 0.0f, ybp, R);
-        },
-        flush);
-    report(
-        "cuBLASLt gemm_bf16 + convert", bytes,
-        [&] {
-            k::gemm_bf16(kCuda, false, !w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
-                         w_rows ? wsr : wsk, 0.0f, ybp, R);
-            k::convert_to_bf16(kCuda, xs16 + K, ldx, ybp, R, N, R, 1.0f);
-        },
-        flush);
     for (const int splits : {0, 4, 8, 12, 16, 24}) {
         char name[64];
         std::snprintf(name, sizeof name, "ours y+y16 splits=%s%d", splits == 0 ? "auto/" : "",
@@ -180,6 +168,21 @@ void bench_down(int64_t K, bool w_rows, const Flush& flush) {
                               xs16 + K, ldx);
         },
         flush);
+    report(
+        "cuBLASLt gemm_bf16", bytes,
+        [&] {
+            k::gemm_bf16(kCuda, false, !w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
+                         w_rows ? wsr : wsk, 0.0f, ybp, R);
+        },
+        flush);
+    report(
+        "cuBLASLt gemm_bf16 + convert", bytes,
+        [&] {
+            k::gemm_bf16(kCuda, false, !w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
+                         w_rows ? wsr : wsk, 0.0f, ybp, R);
+            k::convert_to_bf16(kCuda, xs16 + K, ldx, ybp, R, N, R, 1.0f);
+        },
+        flush);
     k::lora_down_bf16(kCuda, N, K, R, u16(x), ldx, u16(w), wsr, wsk, 1.0f, yp, R, nullptr, R);
     std::printf("  max |ours - cuBLASLt| / max |cuBLASLt| = %.2e\n",
                 rel_diff(download(y), download(yb)));
@@ -189,8 +192,8 @@ void bench_down(int64_t K, bool w_rows, const Flush& flush) {
 // spare columns of the same rows (dA) or a dense (N, R) copy of u (dB).
 void bench_grad(int64_t M, bool grad_a, const Flush& flush) {
     const int64_t ldx = M + R;
-    BackendBuffer x = random_bf16(N * ldx, 1.0f, 3);
-    BackendBuffer ud = random_bf16(N * R, 1.0f, 4);
+    BackendBuffer x = random_bf16(N, ldx, 1.0f, 3);
+    BackendBuffer ud = random_bf16(N, R, 1.0f, 4);
     const uint16_t* d = grad_a ? u16(x, M) : u16(ud);
     const int64_t ldd = grad_a ? ldx : R;
     const float alpha = grad_a ? 1.0f : 2.0f;
@@ -211,7 +214,6 @@ void bench_grad(int64_t M, bool grad_a, const Flush& flush) {
             k::gemm_bf16(kCuda, true, false, M, R, N, alpha, u16(x), ldx, d, ldd, 1.0f, obp, R);
         }
     };
-    report("cuBLASLt gemm_bf16", bytes, cublas, flush);
     for (const int splits : {0, 2, 4, 8, 12, 16}) {
         char name[64];
         std::snprintf(name, sizeof name, "ours splits=%s%d", splits == 0 ? "auto/" : "", splits);
@@ -223,6 +225,7 @@ void bench_grad(int64_t M, bool grad_a, const Flush& flush) {
             },
             flush);
     }
+    report("cuBLASLt gemm_bf16", bytes, cublas, flush);
     // One call each from zero, compared.
     BENCH_CHECK(cudaMemset(out.data(), 0, M * R * 4));
     BENCH_CHECK(cudaMemset(outb.data(), 0, M * R * 4));
@@ -240,6 +243,7 @@ int main() {
         std::printf("no GPU present\n");
         return 0;
     }
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines survive a crash
     cudaDeviceProp prop{};
     BENCH_CHECK(cudaGetDeviceProperties(&prop, 0));
     std::printf("%s, %d SMs; N = %lld tokens, R = %lld\n", prop.name, prop.multiProcessorCount,

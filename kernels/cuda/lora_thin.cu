@@ -528,11 +528,27 @@ unsigned* zeroed_counters(cudaStream_t stream, int64_t count) {
 // The largest lora_grad split (rows of x) whose d copy fits kGradDsBytes of shared memory.
 constexpr int kGradDsBytes = 64 * 1024;
 
+// lora_down's w copy: at most this much dynamic shared memory (past the 48 KiB default limit with
+// the kernel's own static bytes, so the limit is raised once per kernel).
+constexpr int kDownWBytes = 48 * 1024;
+
+template <int NT, bool kVec>
+void launch_down_kernel(cudaStream_t stream, dim3 grid, size_t smem, const DownArgs& a) {
+    static const bool attr_set = [] {
+        QF_CUDA_CHECK(cudaFuncSetAttribute(
+            lora_down_kernel<NT, kVec>, cudaFuncAttributeMaxDynamicSharedMemorySize, kDownWBytes));
+        return true;
+    }();
+    (void)attr_set;
+    lora_down_kernel<NT, kVec><<<grid, kThreads, smem, stream>>>(a);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
 template <int NT>
 void launch_down(cudaStream_t stream, DownArgs a, int forced) {
     constexpr int RP = NT * 8;
     const int64_t tiles = ceil_div(a.N, kTile);
-    const int64_t max_kc = (24 * 1024 / RP) / 128 * 128;  // w chunk <= 48 KiB of shared memory
+    constexpr int64_t max_kc = (kDownWBytes / 2 / RP) / 128 * 128;
     const auto [splits, kc] = pick_splits(tiles, a.K, 512, max_kc, 128, forced);
     a.splits = splits;
     a.kc = kc;
@@ -542,14 +558,13 @@ void launch_down(cudaStream_t stream, DownArgs a, int forced) {
                            static_cast<size_t>(splits * tiles) * kTile * RP * sizeof(float)));
         a.counters = zeroed_counters(stream, tiles);
     }
-    const size_t smem = static_cast<size_t>(std::max<int64_t>(kc, 32)) * RP * 2;
+    const size_t smem = static_cast<size_t>(kc) * RP * 2;  // kc <= max_kc
     const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(splits));
     if (aligned16(a.x) && a.ldx % 8 == 0) {
-        lora_down_kernel<NT, true><<<grid, kThreads, smem, stream>>>(a);
+        launch_down_kernel<NT, true>(stream, grid, smem, a);
     } else {
-        lora_down_kernel<NT, false><<<grid, kThreads, smem, stream>>>(a);
+        launch_down_kernel<NT, false>(stream, grid, smem, a);
     }
-    QF_CUDA_LAUNCH_CHECK();
 }
 
 template <int NT, bool kVec>
