@@ -6,11 +6,11 @@
 //   dU = dy (sB)    lora_down_bf16, w = packed sB columns      K = 4096, 14336 (bf16 out only)
 //   dA += dU^T x    lora_grad_bf16, out (R, M)                 M = 4096, 14336
 //   dB += s dy^T u  lora_grad_bf16, out (M, R)                 M = 4096, 14336
-// Ours run first, then cuBLASLt (whose first call autotunes). Time per call with CUDA events:
-// "cold" flushes L2 (a 128 MiB memset) before each timed call, "hot" runs the calls back to back.
-// GB/s = the big operand's bytes (N x K or N x M bf16) / time, against the H100 SXM's 3350 GB/s
-// HBM3 peak. Our kernels also run with forced split counts, and their result is compared with
-// cuBLASLt's (max |difference| / max |value|).
+// Ours run first, then cuBLASLt (whose first call autotunes; op(B) = w^T: trans_b for A rows). Time
+// per call with CUDA events: "cold" flushes L2 (a 128 MiB memset) before each timed call, "hot"
+// runs the calls back to back. GB/s = the big operand's bytes (N x K or N x M bf16) / time, against
+// the H100 SXM's 3350 GB/s HBM3 peak. Our kernels also run with forced split counts, and their
+// result is compared with cuBLASLt's (max |difference| / max |value|).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -171,14 +171,14 @@ void bench_down(int64_t K, bool w_rows, const Flush& flush) {
     report(
         "cuBLASLt gemm_bf16", bytes,
         [&] {
-            k::gemm_bf16(kCuda, false, !w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
+            k::gemm_bf16(kCuda, false, w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
                          w_rows ? wsr : wsk, 0.0f, ybp, R);
         },
         flush);
     report(
         "cuBLASLt gemm_bf16 + convert", bytes,
         [&] {
-            k::gemm_bf16(kCuda, false, !w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
+            k::gemm_bf16(kCuda, false, w_rows, N, R, K, 1.0f, u16(x), ldx, u16(w),
                          w_rows ? wsr : wsk, 0.0f, ybp, R);
             k::convert_to_bf16(kCuda, xs16 + K, ldx, ybp, R, N, R, 1.0f);
         },
