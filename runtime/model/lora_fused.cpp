@@ -180,7 +180,8 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
     QF_CHECK(dys.rows >= N && dys.ld >= p.out + r,
              "fused_projection_backward: the staged dy is ({}, ld {}), expected ({}, ld >= {})",
              dys.rows, dys.ld, N, p.out + r);
-    QF_CHECK(xs.rows >= N && xs.ld >= p.in,
+    // without dA (the caller sums it elsewhere) the staged input is not read
+    QF_CHECK(dA == nullptr || (xs.rows >= N && xs.ld >= p.in),
              "fused_projection_backward: the staged input is ({}, ld {}), expected ({}, ld >= {})",
              xs.rows, xs.ld, N, p.in);
     QF_CHECK(pk.m.rows == p.out + r && pk.m.ld >= p.in + r,
@@ -189,8 +190,9 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
         return;
     }
     if (r > 0) {
-        QF_CHECK(dA != nullptr && dB != nullptr && u != nullptr,
-                 "fused_projection_backward: an adapted projection needs dA, dB and u");
+        QF_CHECK(dB != nullptr && u != nullptr && (dA != nullptr || p.dropout <= 0.0f),
+                 "fused_projection_backward: an adapted projection needs dB, u and (with "
+                 "dropout) dA");
         // dU = dy (sB): sB column j, element k at pk.m[k * ld + in + j]. Written as bf16 into dys's
         // spare columns, and in fp32 only when dropout's dA and dx need it.
         const bool dropout = p.dropout > 0.0f;
@@ -199,13 +201,15 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
             du.ensure(N * r);
         }
         kernels::lora_down_bf16(ctx, N, p.out, r, dys.data(), dys.ld, pk.m.data() + p.in, 1,
-                                pk.m.ld, 1.0f, dropout ? du.data() : nullptr, r,
-                                dys.data() + p.out, dys.ld);
+                                pk.m.ld, 1.0f, dropout ? du.data() : nullptr, r, dys.data() + p.out,
+                                dys.ld);
         stage_bf16_rows(ctx, us, u, N, r, 0);
         // dB (out, r) += s dy^T u
-        kernels::lora_grad_bf16(ctx, N, p.out, r, us.data(), us.ld, dys.data(), dys.ld, p.scale,
-                                dB, 1, r);
-        if (!dropout) {  // dA (r, in) += dU^T x
+        kernels::lora_grad_bf16(ctx, N, p.out, r, us.data(), us.ld, dys.data(), dys.ld, p.scale, dB,
+                                1, r);
+        if (dA == nullptr) {
+            // the caller sums dA (the down projection's, in swiglu_backward_bf16_lora)
+        } else if (!dropout) {  // dA (r, in) += dU^T x
             kernels::lora_grad_bf16(ctx, N, p.in, r, dys.data() + p.out, dys.ld, xs.data(), xs.ld,
                                     1.0f, dA, p.in, 1);
         } else {

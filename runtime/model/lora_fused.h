@@ -84,7 +84,8 @@ void fused_projection_forward_to_bf16(const kernels::Ctx& ctx, const LoraProject
                                       bool u_ready = false);
 
 // dx (N, in) = dx_beta dx + dy W + s drop'(dy B A) (dx_beta 0: dx is written without being
-// read); dA += dU^T drop(x); dB += s dy^T u (dA, dB nullptr when the projection has no adapter).
+// read); dA += dU^T drop(x); dB += s dy^T u (dA, dB nullptr when the projection has no adapter;
+// dA alone nullptr without dropout: the caller sums it from dU, and xs is not read).
 // xs: x staged (its columns [0, in) are read). dys, us, du, xd: scratch. dx_bf16: dx written in
 // bf16 instead, (N, in) contiguous (then dx == nullptr, dx_beta 0, and no dropout).
 void fused_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p,
