@@ -113,6 +113,10 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
         saved_u_.push_back(make(N * adapter_.options().r));
     }
     init_merged_qkv();
+    down_dA_in_swiglu_ = lean_ && adapter_.options().r <= kernels::kSwigluLoraMaxRank;
+    swiglu_partials_ = make(down_dA_in_swiglu_ && ctx_.device == kernels::Device::kCuda
+                                ? kernels::swiglu_lora_partials(N, F, adapter_.options().r)
+                                : 0);
     if (offload_) {
         gate16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
         up16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
@@ -431,11 +435,17 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                 kernels::event_record(copy_ctx(), gu_saved_[sz(gu)].get());
             }
         }
-        Bf16Rows& rows = slot(kStagedH);
-        prepare_bf16_rows(ctx, rows, N, F, r);
-        kernels::swiglu_forward_bf16(ctx, rows.data(), rows.ld, gate, up, N, F);
-        if (fp32_inputs_) {
-            kernels::convert_from_bf16(ctx, a.h.data(), F, rows.data(), rows.ld, N, F);
+        // h is the down projection's input (forward) and its dA's (backward); in a recompute whose
+        // backward sums dA from gate and up, or where down has no adapter, nothing reads it
+        const bool h_read = !recompute || !lean_ ||
+                            (adapter_.slot(l, LoraTarget::kDown).enabled && !down_dA_in_swiglu_);
+        if (h_read) {
+            Bf16Rows& rows = slot(kStagedH);
+            prepare_bf16_rows(ctx, rows, N, F, r);
+            kernels::swiglu_forward_bf16(ctx, rows.data(), rows.ld, gate, up, N, F);
+            if (fp32_inputs_) {
+                kernels::convert_from_bf16(ctx, a.h.data(), F, rows.data(), rows.ld, N, F);
+            }
         }
     } else {
         fwd(4, a.gate.data(), a.xn2.data(), kStagedXn2, 0.0f);
@@ -472,11 +482,13 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
     // dx_beta 0: the fused path overwrites dx (no zeroing pass); the fp32 path always adds.
     // dy_staged: dy already in bf16 (fused path only).
     // dx_bf16: dx written in bf16 instead (fused path, no dropout).
+    // sum_dA false: the caller sums this projection's dA itself (fused path, no dropout).
     auto back = [&](int t, float* dx, const float* dy, const float* x, int s, float dx_beta,
-                    Bf16Rows* dy_staged = nullptr, uint16_t* dx_bf16 = nullptr) {
+                    Bf16Rows* dy_staged = nullptr, uint16_t* dx_bf16 = nullptr,
+                    bool sum_dA = true) {
         const auto p = projection(l, t, training, seed, micro_key);
         const auto& slot = adapter_.slot(l, static_cast<LoraTarget>(t));
-        float* dA = slot.enabled ? grads + slot.a_offset : nullptr;
+        float* dA = slot.enabled && sum_dA ? grads + slot.a_offset : nullptr;
         float* dB = slot.enabled ? grads + slot.b_offset : nullptr;
         const float* u = u_of(l, t, a);
         if (!fused_) {
@@ -486,7 +498,8 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
             lora_projection_backward(ctx, p, dx, dA, dB, dy, x, u, N, du_, xd_);
             return;
         }
-        const Bf16Rows& xs = staged(s, x, p.in);
+        static const Bf16Rows kUnread;
+        const Bf16Rows& xs = sum_dA ? staged(s, x, p.in) : kUnread;
         if (dy_staged != nullptr) {
             fused_projection_backward_staged(ctx, p, packed(l, t, p), dx, dA, dB, *dy_staged, x, xs,
                                              u, N, dx_beta, us_, du_, xd_, dx_bf16);
@@ -506,14 +519,23 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
             back(6, dF3_.data(), dres, a.h.data(), kStagedH, 0.0f);
             kernels::convert_to_bf16(ctx, dh16_.data(), F, dF3_.data(), F, N, F, 1.0f);
         } else {
-            back(6, nullptr, dres, a.h.data(), kStagedH, 0.0f, nullptr, dh16_.data());
+            back(6, nullptr, dres, nullptr, kStagedH, 0.0f, nullptr, dh16_.data(),
+                 !down_dA_in_swiglu_);
         }
         prepare_bf16_rows(ctx, dgate_bf16_, N, F, r);
         prepare_bf16_rows(ctx, dup_bf16_, N, F, r);
         QF_CHECK(dgate_bf16_.ld == dup_bf16_.ld, "train step: d gate / d up strides differ");
         const auto [gate, up] = gate_up_slot(offload_run_ ? static_cast<int>(l % 2) : 0, a);
-        kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
-                                      dh16_.data(), gate, up, N, F);
+        const auto& down = adapter_.slot(l, LoraTarget::kDown);
+        if (down_dA_in_swiglu_ && down.enabled) {  // dU is in dys_'s spare columns (back(6))
+            kernels::swiglu_backward_bf16_lora(ctx, dgate_bf16_.data(), dup_bf16_.data(),
+                                               dgate_bf16_.ld, dh16_.data(), gate, up, N, F,
+                                               dys_.data() + C, dys_.ld, r, grads + down.a_offset,
+                                               F, swiglu_partials_.data());
+        } else {
+            kernels::swiglu_backward_bf16(ctx, dgate_bf16_.data(), dup_bf16_.data(), dgate_bf16_.ld,
+                                          dh16_.data(), gate, up, N, F);
+        }
         if (offload_run_ && l >= 2 && offloads(l - 2)) {  // this slot is free: bring back l - 2's
             load_gate_up(l - 2);
         }

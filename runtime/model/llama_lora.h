@@ -187,6 +187,10 @@ private:
     // wrote it three times.
     bool merged_qkv_ = false;
     Bf16Rows packed_qkv_, dy_qkv_, dv_rows_;
+    // lean_ with r <= kSwigluLoraMaxRank: the down projection's dA = dU^T h is summed by the SwiGLU
+    // backward from gate and up (swiglu_backward_bf16_lora), so the recompute makes no h at all.
+    bool down_dA_in_swiglu_ = false;
+    Buf swiglu_partials_;  // its CUDA scratch
     Buf xf_, rstd_f_, logits_, dxf_, losses_, lse_rows_, dloss_;
     std::vector<float> losses_host_;
     std::vector<std::pair<int64_t, int64_t>> layer_grads_;  // (offset, count) per layer
