@@ -8,7 +8,6 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/dense.h"
-#include "kernels/cuda/lora_thin.h"
 #include "kernels/cuda/pointwise.h"
 #endif
 
@@ -55,18 +54,15 @@ constexpr std::array kAllOps = {
     Op::kGemmBf16ToBf16,
     Op::kRopeForwardBf16,
     Op::kRopeBackwardToBf16,
-    Op::kLoraDownBf16,
-    Op::kLoraGradBf16,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kLoraGradBf16) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kRopeBackwardToBf16) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
 // Ops the CUDA backend implements: each list lives beside its kernels
 // (kernels/cuda/supported_*.cu).
 bool cuda_supports(Op op) {
-    return cuda::supports_pointwise(op) || cuda::supports_dense(op) ||
-           cuda::supports_lora_thin(op);
+    return cuda::supports_pointwise(op) || cuda::supports_dense(op);
 }
 #endif
 
@@ -150,10 +146,6 @@ std::string_view op_name(Op op) {
             return "rope_forward_bf16";
         case Op::kRopeBackwardToBf16:
             return "rope_backward_to_bf16";
-        case Op::kLoraDownBf16:
-            return "lora_down_bf16";
-        case Op::kLoraGradBf16:
-            return "lora_grad_bf16";
     }
     QF_FAIL("op_name: unknown Op value {}", static_cast<int>(op));
 }

@@ -51,8 +51,6 @@ enum class Op {
     kGemmBf16ToBf16,
     kRopeForwardBf16,
     kRopeBackwardToBf16,
-    kLoraDownBf16,
-    kLoraGradBf16,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

@@ -15,8 +15,6 @@ enum class ScratchSlot {
     kAttentionRows,
     kAttentionBf16,
     kAttentionWide,  // attention_*_bf16's fallback: bf16 operands widened to fp32
-    kLoraThinPartials,  // lora_down_bf16 / lora_grad_bf16: split sums (fp32)
-    kLoraThinCounters,  // their arrival counters (zeroed once, reset by the kernels)
     kCount
 };
 

@@ -5,15 +5,12 @@
 //   backward  dU = dy (sB) (packed columns [in, in + r)); dU goes to dy's spare columns;
 //             dB += s dy^T u,  dA += dU^T x,  dx += [dy | dU] [W ; A]   one GEMM, K = out + r
 // With dropout the LoRA input is drop(x) (recomputed from the stateless mask, in fp32), and the
-// LoRA part of dx, drop'(dU A), cannot join the base GEMM: it is added separately. u (without
-// dropout) and dU come from lora_down_bf16, dB and dA (without dropout) from lora_grad_bf16
-// (kernels/lora_thin.h: thin tensor-core kernels that read the big operand once).
+// LoRA part of dx, drop'(dU A), cannot join the base GEMM: it is added separately.
 #include "runtime/model/lora_fused.h"
 
 #include "kernels/bf16.h"
 #include "kernels/dropout.h"
 #include "kernels/gemm.h"
-#include "kernels/lora_thin.h"
 #include "kernels/nf4.h"
 
 namespace qforge {
@@ -105,11 +102,8 @@ void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection&
     if (u_ready) {
         // kept from the forward: only staged below
     } else if (p.dropout <= 0.0f) {
-        // u (fp32) and its bf16 copy in xs's spare columns in one pass over xs
-        kernels::lora_down_bf16(ctx, N, p.in, r, xs.data(), xs.ld, pk.m.data() + p.out * pk.m.ld,
-                                pk.m.ld, 1, 1.0f, u, r, into_xs ? xs.data() + p.in : nullptr,
-                                xs.ld);
-        return;
+        gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
+                  pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
     } else {
         gemm(ctx, false, true, N, r, p.in, 1.0f, dropped_input(ctx, p, x, N, xd), p.in, p.A, p.in,
              0.0f, u, r);
@@ -193,25 +187,19 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
         QF_CHECK(dB != nullptr && u != nullptr && (dA != nullptr || p.dropout <= 0.0f),
                  "fused_projection_backward: an adapted projection needs dB, u and (with "
                  "dropout) dA");
-        // dU = dy (sB): sB column j, element k at pk.m[k * ld + in + j]. Written as bf16 into dys's
-        // spare columns, and in fp32 only when dropout's dA and dx need it.
-        const bool dropout = p.dropout > 0.0f;
-        if (dropout) {
-            du.bind(ctx);
-            du.ensure(N * r);
-        }
-        kernels::lora_down_bf16(ctx, N, p.out, r, dys.data(), dys.ld, pk.m.data() + p.in, 1,
-                                pk.m.ld, 1.0f, dropout ? du.data() : nullptr, r, dys.data() + p.out,
-                                dys.ld);
+        du.bind(ctx);
+        du.ensure(N * r);
+        gemm_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld, pk.m.data() + p.in,
+                  pk.m.ld, 0.0f, du.data(), r);
+        kernels::convert_to_bf16(ctx, dys.data() + p.out, dys.ld, du.data(), r, N, r, 1.0f);
         stage_bf16_rows(ctx, us, u, N, r, 0);
-        // dB (out, r) += s dy^T u
-        kernels::lora_grad_bf16(ctx, N, p.out, r, us.data(), us.ld, dys.data(), dys.ld, p.scale, dB,
-                                1, r);
+        gemm_bf16(ctx, true, false, p.out, r, N, p.scale, dys.data(), dys.ld, us.data(), us.ld,
+                  1.0f, dB, r);
         if (dA == nullptr) {
             // the caller sums dA (the down projection's, in swiglu_backward_bf16_lora)
-        } else if (!dropout) {  // dA (r, in) += dU^T x
-            kernels::lora_grad_bf16(ctx, N, p.in, r, dys.data() + p.out, dys.ld, xs.data(), xs.ld,
-                                    1.0f, dA, p.in, 1);
+        } else if (p.dropout <= 0.0f) {
+            gemm_bf16(ctx, true, false, r, p.in, N, 1.0f, dys.data() + p.out, dys.ld, xs.data(),
+                      xs.ld, 1.0f, dA, p.in);
         } else {
             gemm(ctx, true, false, r, p.in, N, 1.0f, du.data(), r, dropped_input(ctx, p, x, N, xd),
                  p.in, 1.0f, dA, p.in);

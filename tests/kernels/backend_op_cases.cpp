@@ -692,7 +692,6 @@ CaseList make_backend_op_cases() {
     add_bf16_cases(cases);
     add_attention_bf16_cases(cases);
     add_rope_bf16_cases(cases);
-    add_lora_thin_cases(cases);
     return cases;
 }
 

@@ -133,6 +133,5 @@ void add_train_cases(CaseList& cases);
 void add_encoder_cases(CaseList& cases);
 void add_attention_bf16_cases(CaseList& cases);
 void add_rope_bf16_cases(CaseList& cases);  // backend_op_cases_rope_bf16.cpp
-void add_lora_thin_cases(CaseList& cases);  // backend_op_cases_lora_thin.cpp
 
 }  // namespace qforge::test
