@@ -55,7 +55,7 @@ GemmMath cuda_gemm_math() {
 
 namespace {
 std::atomic<bool>& gemm_autotune() {
-    static std::atomic<bool> on{true};
+    static std::atomic<bool> on{false};
     return on;
 }
 }  // namespace

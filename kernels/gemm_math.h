@@ -11,8 +11,9 @@ namespace qforge::kernels {
 enum class GemmMath { kTf32, kFp32, kBf16 };
 
 // Whether the CUDA backend times the cuBLASLt heuristic's top candidates the first time it meets
-// a GEMM shape and keeps the fastest (on by default), or takes the heuristic's first pick (the
-// same algorithm every run, for bitwise-repeatable results).
+// a GEMM shape and keeps the fastest, or takes the heuristic's first pick (the default: the same
+// algorithm in every process, so a resumed run or another rank repeats the same bits; timed
+// choices can differ from process to process).
 void set_cuda_gemm_autotune(bool on);
 bool cuda_gemm_autotune();
 

@@ -60,7 +60,7 @@ struct OptimConfig {
     bool activation_offload = true;  // train.activation_offload: MLP activations to host (GPU)
     std::string device = "auto";            // train.device: auto | cpu | cuda
     std::string matmul_precision = "bf16";  // train.matmul_precision: bf16 | tf32 | fp32 (GPU)
-    bool gemm_autotune = true;  // train.gemm_autotune: time cuBLASLt candidates per shape (GPU)
+    bool gemm_autotune = false;  // train.gemm_autotune: time cuBLASLt candidates per shape (GPU)
     int64_t eval_every = 0;  // train.eval_every: validation loss every N steps; 0 = at end
     int64_t log_every = 1;   // train.log_every: metrics.jsonl line every N steps
 };
