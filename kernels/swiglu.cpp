@@ -78,10 +78,11 @@ void swiglu_forward_bf16(const Ctx& ctx, uint16_t* h, int64_t ld_h, const uint16
     throw_unsupported(Op::kSwigluForwardBf16, ctx.device);
 }
 
-void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_t ld,
-                          const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
-                          int64_t F) {
-    constexpr std::string_view op = "swiglu_backward_bf16";
+namespace {
+// The arguments both bf16 SwiGLU backwards take; true when there is work.
+bool check_swiglu_backward_bf16(std::string_view op, const uint16_t* dgate, const uint16_t* dup,
+                                int64_t ld, const uint16_t* dh, const uint16_t* gate,
+                                const uint16_t* up, int64_t N, int64_t F) {
     check_size(op, "N", N, 0);
     check_size(op, "F", F, 0);
     check_size(op, "ld (>= F)", ld, std::max<int64_t>(1, F));
@@ -91,6 +92,15 @@ void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_
     check_ptr(op, "dh", dh, work);
     check_ptr(op, "gate", gate, work);
     check_ptr(op, "up", up, work);
+    return work;
+}
+}  // namespace
+
+void swiglu_backward_bf16(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, int64_t ld,
+                          const uint16_t* dh, const uint16_t* gate, const uint16_t* up, int64_t N,
+                          int64_t F) {
+    [[maybe_unused]] const bool work =
+        check_swiglu_backward_bf16("swiglu_backward_bf16", dgate, dup, ld, dh, gate, up, N, F);
     switch (ctx.device) {
         case Device::kCpu:
             return cpu::swiglu_backward_bf16(dgate, dup, ld, dh, gate, up, N, F);
@@ -121,20 +131,12 @@ void swiglu_backward_bf16_lora(const Ctx& ctx, uint16_t* dgate, uint16_t* dup, i
                                int64_t N, int64_t F, const uint16_t* du, int64_t ld_du, int64_t R,
                                float* dA, int64_t ld_a, [[maybe_unused]] float* partials) {
     constexpr std::string_view op = "swiglu_backward_bf16_lora";
-    check_size(op, "N", N, 0);
-    check_size(op, "F", F, 0);
+    const bool work = check_swiglu_backward_bf16(op, dgate, dup, ld, dh, gate, up, N, F);
     check_size(op, "R", R, 1);
     QF_CHECK(R <= kSwigluLoraMaxRank, "{}: R (the LoRA rank) must be <= {}, got {}", op,
              kSwigluLoraMaxRank, R);
-    check_size(op, "ld (>= F)", ld, std::max<int64_t>(1, F));
     check_size(op, "ld_du (>= R)", ld_du, R);
     check_size(op, "ld_a (>= F)", ld_a, std::max<int64_t>(1, F));
-    const bool work = N > 0 && F > 0;
-    check_ptr(op, "dgate", dgate, work);
-    check_ptr(op, "dup", dup, work);
-    check_ptr(op, "dh", dh, work);
-    check_ptr(op, "gate", gate, work);
-    check_ptr(op, "up", up, work);
     check_ptr(op, "du", du, work);
     check_ptr(op, "dA", dA, work);
     switch (ctx.device) {
