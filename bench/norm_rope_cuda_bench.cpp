@@ -18,6 +18,7 @@
 
 #include <cuda_runtime.h>
 
+#include "bench/cuda_event_timer.h"
 #include "kernels/bf16.h"
 #include "kernels/memory.h"
 #include "kernels/random.h"
@@ -43,17 +44,6 @@ namespace k = qforge::kernels;
 using k::BackendBuffer;
 
 constexpr k::Ctx kCuda{k::Device::kCuda, nullptr};
-constexpr double kPeakGBs = 3350.0;
-
-#define BENCH_CHECK(call)                                                      \
-    do {                                                                       \
-        const cudaError_t e_ = (call);                                         \
-        if (e_ != cudaSuccess) {                                               \
-            std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, \
-                         cudaGetErrorString(e_));                              \
-            std::exit(1);                                                      \
-        }                                                                      \
-    } while (0)
 
 // ---- timing ------------------------------------------------------------------------------------
 
@@ -71,34 +61,10 @@ uint16_t* u16(const BackendBuffer& b) {
     return static_cast<uint16_t*>(b.data());
 }
 
-// Mean milliseconds per call over `iters` calls between two events, after 3 warm-up calls.
-template <typename Fn>
-double time_ms(Fn fn, int iters = 50) {
-    for (int i = 0; i < 3; i++) {
-        fn();
-    }
-    cudaEvent_t start, stop;
-    BENCH_CHECK(cudaEventCreate(&start));
-    BENCH_CHECK(cudaEventCreate(&stop));
-    BENCH_CHECK(cudaEventRecord(start, nullptr));
-    for (int i = 0; i < iters; i++) {
-        fn();
-    }
-    BENCH_CHECK(cudaEventRecord(stop, nullptr));
-    BENCH_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    BENCH_CHECK(cudaEventDestroy(start));
-    BENCH_CHECK(cudaEventDestroy(stop));
-    return static_cast<double>(ms) / iters;
-}
-
+// report at this bench's name width
 template <typename Fn>
 void report(const char* name, double bytes, Fn fn) {
-    const double ms = time_ms(fn);
-    const double gbs = bytes / (ms * 1e-3) * 1e-9;
-    std::printf("%-58s %8.1f us %8.1f GB/s %5.1f%% of peak\n", name, ms * 1e3, gbs,
-                100.0 * gbs / kPeakGBs);
+    bench::report(name, bytes, fn, 58);
 }
 
 template <typename T>
