@@ -64,7 +64,7 @@ std::map<PlanKey, Plan>& plans() {
     return *p;
 }
 
-// Runs the matmul of plan with algorithm algo, writing d (C stays the input only).
+// Runs the matmul of plan with algorithm algo, writing d (C, or c_in, is read when beta != 0).
 cublasStatus_t run_algo(cublasLtHandle_t handle, const Plan& plan, const LtMatmul& mm,
                         const cublasLtMatmulAlgo_t& algo, void* d, void* workspace,
                         cudaStream_t stream) {
@@ -233,9 +233,8 @@ void cublaslt_matmul(void* stream, const LtMatmul& mm) {
         plan = it->second;
     }
     void* workspace = stream_scratch(stream, ScratchSlot::kCublasWorkspace, kCublasWorkspaceBytes);
-    QF_CUBLAS_CHECK(cublasLtMatmul(handle, plan.desc, &mm.alpha, mm.A, plan.a, mm.B, plan.b,
-                                   &mm.beta, c_in, plan.c, mm.C, plan.c, &plan.algo, workspace,
-                                   kCublasWorkspaceBytes, static_cast<cudaStream_t>(stream)));
+    QF_CUBLAS_CHECK(
+        run_algo(handle, plan, mm, plan.algo, mm.C, workspace, static_cast<cudaStream_t>(stream)));
 }
 
 }  // namespace qforge::kernels::cuda

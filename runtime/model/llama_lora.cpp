@@ -244,6 +244,10 @@ void LoraTrainStep::init_merged_qkv() {
     }
 }
 
+float* LoraTrainStep::x_at(int64_t l) {
+    return xs_[sz(lean_ ? l % 2 : l)].data();
+}
+
 float* LoraTrainStep::u_of(int64_t l, int t, LayerActs& a) {
     return lean_ ? saved_u_[sz(l * kNumLoraTargets + t)].data() : a.u[sz(t)].data();
 }

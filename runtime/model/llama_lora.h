@@ -118,7 +118,7 @@ private:
     float* u_of(int64_t l, int t, LayerActs& a);
 
     // Layer l's input x in fp32 (xs_[l], or a work buffer with bf16 checkpoints: see lean_).
-    float* x_at(int64_t l) { return xs_[sz_(lean_ ? l % 2 : l)].data(); }
+    float* x_at(int64_t l);
 
     // Layer l's gate / up go to host memory in the forward (offload_mlp).
     bool offloads(int64_t l) const;
@@ -143,8 +143,6 @@ private:
     void loss_head_chunk(int64_t r0, int64_t rows, bool backward);
 
     Buf make(int64_t n) const { return Buf(ctx_, n); }
-
-    static std::size_t sz_(int64_t n) { return static_cast<std::size_t>(n); }
 
     // The offload's copies run here (copy_stream_ on the step's device).
     kernels::Ctx copy_ctx() const { return kernels::Ctx{ctx_.device, copy_stream_.get()}; }
