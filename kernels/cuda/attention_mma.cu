@@ -20,6 +20,8 @@
 // keys all follow the tile's queries skips it); dS^T goes through shared memory for dQ = dS K (warp
 // w: query rows 16 (w % 4).., a 1/(warps/4) slice of D), added to dq with atomics; dK, dV are added
 // with atomics at the end (the query heads of a GQA group share them).
+// With segment ids (packed rows), both kernels skip the tile pairs whose id ranges do not meet
+// (seg_tile_ranges), and drop the segment test in pairs that are one segment on both sides.
 #include <cstdint>
 
 #include <cuda_bf16.h>
@@ -70,6 +72,7 @@ struct MmaArgs {
     int64_t out_bs, out_rs;
     float* lse;  // (B,Hq,T)
     const int32_t* seg;
+    const int2* seg_tiles;  // (B, ceil(T / 64)) segment-id ranges of 64-row tiles, or nullptr
     int64_t B, T, Tk, Hq, Hkv, q_pos0;
     int64_t dq_bs, dq_rs, dkv_bs, dkv_rs;  // the backward's fp32 dq and dk / dv
 };
@@ -313,6 +316,43 @@ MmaArgs make_bf16_args(const AttnBf16Params& p, const uint16_t* dout, int64_t do
     return a;
 }
 
+// ---- segment-id ranges of 64-row tiles ---------------------------------------------------------
+
+// out[b][i]: the smallest and largest segment id of rows 64 i .. 64 i + 63 (< T) of batch row b.
+// A key tile and a query tile whose ranges do not meet have every score between them masked, so
+// the kernels skip the pair; packed rows of short examples then cost about the sum of their own
+// causal triangles instead of a whole row's. Any ids work (ranges, not order, decide).
+__global__ void seg_tile_ranges_kernel(int2* out, const int32_t* seg, int64_t B, int64_t T) {
+    const int64_t tiles = (T + kBr - 1) / kBr;
+    const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+    if (i >= B * tiles) {
+        return;
+    }
+    const int64_t b = i / tiles, t0 = (i % tiles) * kBr;
+    const int64_t t1 = t0 + kBr < T ? t0 + kBr : T;
+    int lo = seg[b * T + t0], hi = lo;
+    for (int64_t t = t0 + 1; t < t1; t++) {
+        lo = min(lo, seg[b * T + t]);
+        hi = max(hi, seg[b * T + t]);
+    }
+    out[i] = make_int2(lo, hi);
+}
+
+// The tile ranges of a's segment ids in stream scratch, or nullptr where no tile is skipped: no
+// segments, or queries that are not the keys themselves (q_pos0 > 0, Tk != T).
+const int2* seg_tile_ranges(cudaStream_t stream, const MmaArgs& a) {
+    if (a.seg == nullptr || a.q_pos0 != 0 || a.Tk != a.T) {
+        return nullptr;
+    }
+    const int64_t n = a.B * ((a.T + kBr - 1) / kBr);
+    auto* out = static_cast<int2*>(stream_scratch(stream, ScratchSlot::kAttentionSegTiles,
+                                                  static_cast<size_t>(n) * sizeof(int2)));
+    seg_tile_ranges_kernel<<<static_cast<unsigned>((n + 127) / 128), 128, 0, stream>>>(out, a.seg,
+                                                                                       a.B, a.T);
+    QF_CUDA_LAUNCH_CHECK();
+    return out;
+}
+
 // ---- forward ---------------------------------------------------------------------------------
 
 template <int DH>
@@ -347,9 +387,17 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     const __nv_bfloat16* kh = a.k.ptr + b * a.k.bs + kvh * DH;
     const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
     const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
+    // Key tiles whose segment ids cannot meet this block's are skipped (every score masked).
+    const int2* rng = a.seg_tiles != nullptr ? a.seg_tiles + b * ((a.T + kBc - 1) / kBc) : nullptr;
+    const int2 qr = rng != nullptr ? rng[t0 / kBc] : make_int2(0, 0);
+    auto next_tile = [&](int j) {
+        while (rng != nullptr && j < n_tiles && (rng[j].y < qr.x || rng[j].x > qr.y)) {
+            ++j;
+        }
+        return j;
+    };
 
-    auto load_kv = [&](int j) {
-        const int buf = j % 2;
+    auto load_kv = [&](int j, int buf) {
         load_tile_async<DH, kThreads>(sK + buf * kBc * LDS, kh, a.k.rs,
                                       static_cast<int64_t>(j) * kBc, kend);
         load_tile_async<DH, kThreads>(sV + buf * kBc * LDS, vh, a.v.rs,
@@ -362,7 +410,10 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     if constexpr (kMode == FwdMode::kBf16) {  // Q tile in the same cp.async group as K/V tile 0
         load_tile_async<DH, kThreads>(sQ, a.q.ptr + b * a.q.bs + h * DH, a.q.rs, t0, a.T);
     }
-    load_kv(0);
+    int jn = next_tile(0);  // the next tile to visit (the block's diagonal tile always is)
+    if (jn < n_tiles) {
+        load_kv(jn, 0);
+    }
     cp_async_commit();
     if constexpr (kMode != FwdMode::kBf16) {
         // Q straight from fp32 (read once per block), rounded to bf16 on the way
@@ -422,16 +473,18 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     }
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // row max (raw scores), sum
 
-    for (int j = 0; j < n_tiles; j++) {
-        // One barrier per tile: tile j has landed for every thread, and every warp is done with
-        // tile j - 1, whose buffers the load of tile j + 1 (overlapping this tile's math) reuses.
+    for (int it = 0, j = jn; j < n_tiles; it++, j = jn) {
+        // One barrier per tile: tile j has landed for every thread, and every warp is done with the
+        // previous tile, whose buffers the load of the next one (overlapping this tile's math)
+        // reuses.
+        jn = next_tile(j + 1);
         cp_async_wait<0>();
         __syncthreads();
-        if (j + 1 < n_tiles) {
-            load_kv(j + 1);
+        if (jn < n_tiles) {
+            load_kv(jn, (it + 1) % 2);
             cp_async_commit();
         }
-        if (j == 0) {
+        if (it == 0) {
 #pragma unroll
             for (int kk = 0; kk < KD; kk++) {
                 ldmatrix_x4(qf[kk], q_addr + kk * 32);
@@ -441,9 +494,12 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
         if (k0 > wpos0 + 15) {
             continue;  // every key of the tile is in the future of all the warp's rows
         }
-        const uint32_t k_s = k_addr + (j % 2) * kBufBytes;
-        const uint32_t v_s = v_addr + (j % 2) * kBufBytes;
-        const int32_t* seg_s = sSeg + (j % 2) * kBc;
+        const uint32_t k_s = k_addr + (it % 2) * kBufBytes;
+        const uint32_t v_s = v_addr + (it % 2) * kBufBytes;
+        const int32_t* seg_s = sSeg + (it % 2) * kBc;
+        // one segment on both sides: only the causal mask applies
+        const bool one_seg =
+            rng != nullptr && rng[j].x == rng[j].y && qr.x == qr.y && rng[j].x == qr.x;
 
         float s[8][4];
 #pragma unroll
@@ -461,7 +517,7 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
             }
         }
         // Only tiles reaching past the warp's first query need the causal mask.
-        const bool need_mask = seg != nullptr || k0 + kBc - 1 > wpos0;
+        const bool need_mask = (seg != nullptr && !one_seg) || k0 + kBc - 1 > wpos0;
         const int wrel = static_cast<int>(wpos0 - k0);  // tile column of the warp's first query
         // The branch stays outside the loops: with it inside, the compiler evaluated the mask
         // for every tile (the forward ran ~15% slower).
@@ -656,6 +712,21 @@ __global__ void __launch_bounds__(KB * 2, 1)
     const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
     const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
     const int64_t stat0 = (b * a.Hq + h) * a.T;
+    // Query tiles whose segment ids cannot meet this key block's are skipped (every score masked).
+    const int2* rng = a.seg_tiles != nullptr ? a.seg_tiles + b * n_qt : nullptr;
+    int2 kr = make_int2(0, 0);
+    if (rng != nullptr) {
+        kr = rng[j0 / kBr];
+        for (int64_t i = j0 / kBr + 1; i < n_qt && i * kBr < j0 + KB; i++) {
+            kr = make_int2(min(kr.x, rng[i].x), max(kr.y, rng[i].y));
+        }
+    }
+    auto next_tile = [&](int64_t qt) {
+        while (rng != nullptr && qt < n_qt && (rng[qt].y < kr.x || rng[qt].x > kr.y)) {
+            ++qt;
+        }
+        return qt;
+    };
 
     auto load_q_tile = [&](int64_t qt, int buf) {
         const int64_t t0 = qt * kBr;
@@ -671,7 +742,11 @@ __global__ void __launch_bounds__(KB * 2, 1)
     };
     load_tile_async<DH, THREADS, KB>(sK, kh, a.k.rs, j0, a.Tk);
     load_tile_async<DH, THREADS, KB>(sV, vh, a.v.rs, j0, a.Tk);
-    load_q_tile(qt_begin, 0);
+    int64_t qn =
+        next_tile(qt_begin);  // the next tile to visit (the block's diagonal one always is)
+    if (qn < n_qt) {
+        load_q_tile(qn, 0);
+    }
     cp_async_commit();
     if (seg != nullptr && tid < KB) {
         sSegK[tid] = j0 + tid < a.T ? seg[j0 + tid] : -1;
@@ -702,17 +777,21 @@ __global__ void __launch_bounds__(KB * 2, 1)
         }
     }
 
-    for (int64_t qt = qt_begin; qt < n_qt; qt++) {
+    for (int64_t it = 0, qt = qn; qt < n_qt; it++, qt = qn) {
         const int64_t t0 = qt * kBr;
-        const int buf = static_cast<int>((qt - qt_begin) & 1);
-        // One barrier: tile qt has landed for every thread, and every warp is done with tile
-        // qt - 1 (its buffers, which the load of tile qt + 1 now reuses, and sS).
+        const int buf = static_cast<int>(it & 1);
+        // One barrier: tile qt has landed for every thread, and every warp is done with the
+        // previous tile (its buffers, which the load of the next one now reuses, and sS).
+        qn = next_tile(qt + 1);
         cp_async_wait<0>();
         __syncthreads();
-        if (qt + 1 < n_qt) {
-            load_q_tile(qt + 1, buf ^ 1);
+        if (qn < n_qt) {
+            load_q_tile(qn, buf ^ 1);
             cp_async_commit();
         }
+        // one segment on both sides: only the causal mask applies
+        const bool one_seg =
+            rng != nullptr && rng[qt].x == rng[qt].y && kr.x == kr.y && rng[qt].x == kr.x;
         const float* sLse = sLseb + buf * kBr;
         const float* sDsum = sDsumb + buf * kBr;
         const int32_t* sSegQ = sSegQb + buf * kBr;
@@ -757,7 +836,7 @@ __global__ void __launch_bounds__(KB * 2, 1)
             }
             // Only the warp's tiles on the diagonal need the causal mask (a masked score becomes
             // -inf, P 0); the branch stays outside the loops so other tiles skip the arithmetic.
-            if (seg != nullptr || j0 + warp * 16 + 15 > a.q_pos0 + t0) {
+            if ((seg != nullptr && !one_seg) || j0 + warp * 16 + 15 > a.q_pos0 + t0) {
                 const int krel = static_cast<int>(j0 - a.q_pos0 - t0);  // key row - query column
 #pragma unroll
                 for (int n = 0; n < 8; n++) {
@@ -971,7 +1050,8 @@ void attention_mma_forward(void* stream, const AttnParams& p) {
         return;
     }
     const auto s = static_cast<cudaStream_t>(stream);
-    const MmaArgs a = make_f32_args(s, p, nullptr, false);
+    MmaArgs a = make_f32_args(s, p, nullptr, false);
+    a.seg_tiles = seg_tile_ranges(s, a);
     p.D == 64 ? launch_fwd<64, FwdMode::kF32>(s, a, nullptr)
               : launch_fwd<128, FwdMode::kF32>(s, a, nullptr);
 }
@@ -983,7 +1063,8 @@ void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float*
     }
     const auto s = static_cast<cudaStream_t>(stream);
     float* dsum = dsum_scratch(stream, p.B * p.Hq * p.T);
-    const MmaArgs a = make_f32_args(s, p, dout, true);
+    MmaArgs a = make_f32_args(s, p, dout, true);
+    a.seg_tiles = seg_tile_ranges(s, a);
     if (p.out != nullptr) {
         attention_dsum(s, p, dout, dsum, false);  // dot(dout, out), fp32
     } else {
@@ -998,7 +1079,8 @@ void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p) {
         return;
     }
     const auto s = static_cast<cudaStream_t>(stream);
-    const MmaArgs a = make_bf16_args(p, nullptr, 0);
+    MmaArgs a = make_bf16_args(p, nullptr, 0);
+    a.seg_tiles = seg_tile_ranges(s, a);
     p.D == 64 ? launch_fwd<64, FwdMode::kBf16>(s, a, nullptr)
               : launch_fwd<128, FwdMode::kBf16>(s, a, nullptr);
 }
@@ -1010,7 +1092,8 @@ void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* d
     }
     const auto s = static_cast<cudaStream_t>(stream);
     float* dsum = dsum_scratch(stream, p.B * p.Hq * p.T);
-    const MmaArgs a = make_bf16_args(p, dout, dout_row_stride);
+    MmaArgs a = make_bf16_args(p, dout, dout_row_stride);
+    a.seg_tiles = seg_tile_ranges(s, a);
     if (p.D == 64) {
         dsum_bf16<64>(s, a, dsum);
         launch_bwd<64>(s, a, dsum, dq, dk, dv);

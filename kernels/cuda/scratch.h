@@ -14,7 +14,8 @@ enum class ScratchSlot {
     kCublasWorkspace,
     kAttentionRows,
     kAttentionBf16,
-    kAttentionWide,  // attention_*_bf16's fallback: bf16 operands widened to fp32
+    kAttentionWide,      // attention_*_bf16's fallback: bf16 operands widened to fp32
+    kAttentionSegTiles,  // segment-id ranges of 64-row tiles (tiles the kernels skip)
     kCount
 };
 

@@ -30,13 +30,16 @@ constexpr uint16_t kPadWord = 0x5A5A;
 
 struct Bf16Shape {
     int64_t B, T, Hq, Hkv, D;
-    bool segments;
+    int segments;  // 0: none; 1: documents of 1..40 tokens; 2: of 20..250 (whole tiles skipped)
     int64_t q_pad, kv_pad, out_pad, dout_pad;  // elements past H*D in each token row
 };
 
 std::string shape_name(const Bf16Shape& s) {
     return fmt::format("B{}_T{}_Hq{}_Hkv{}_D{}{}_pad{}_{}_{}_{}", s.B, s.T, s.Hq, s.Hkv, s.D,
-                       s.segments ? "_seg" : "", s.q_pad, s.kv_pad, s.out_pad, s.dout_pad);
+                       s.segments == 2   ? "_longseg"
+                       : s.segments == 1 ? "_seg"
+                                         : "",
+                       s.q_pad, s.kv_pad, s.out_pad, s.dout_pad);
 }
 
 void PrintTo(const Bf16Shape& s, std::ostream* os) {
@@ -89,11 +92,18 @@ struct Bf16Data {
         dout = padded_rows(rows, s.Hq * s.D, dors, 14);
         out.assign(static_cast<size_t>(rows * ors), kPadWord);
         lse.assign(static_cast<size_t>(s.B * s.Hq * s.T), std::nanf(""));
-        if (s.segments) {  // documents of 1..40 tokens: several per 64-row tile, some across
+        if (s.segments != 0) {
             seg.resize(static_cast<size_t>(rows));
             for (int64_t b = 0; b < s.B; b++) {
                 for (int64_t t = 0; t < s.T; t++) {
-                    seg[b * s.T + t] = static_cast<int32_t>((t * t / 37 + t) / 23 + 5 * b);
+                    // 1..40 tokens: several per 64-row tile, some across; or 150, 20, 250, then
+                    // 200 each: tiles of one document, pairs of tiles the kernels skip
+                    const int64_t id = s.segments == 1 ? (t * t / 37 + t) / 23
+                                       : t < 150       ? 0
+                                       : t < 170       ? 1
+                                       : t < 420       ? 2
+                                                       : 3 + (t - 420) / 200;
+                    seg[b * s.T + t] = static_cast<int32_t>(id + 5 * b);
                 }
             }
         }
@@ -144,8 +154,8 @@ void expect_padding_kept(const std::vector<uint16_t>& x, int64_t rows, int64_t c
 }
 
 TEST(AttentionBf16, CpuIsTheFp32OpOnWidenedInputs) {
-    for (const Bf16Shape& s : {Bf16Shape{2, 37, 4, 2, 8, false, 3, 5, 16, 1},
-                               Bf16Shape{1, 70, 4, 1, 64, true, 8, 0, 8, 0}}) {
+    for (const Bf16Shape& s :
+         {Bf16Shape{2, 37, 4, 2, 8, 0, 3, 5, 16, 1}, Bf16Shape{1, 70, 4, 1, 64, 1, 8, 0, 8, 0}}) {
         Bf16Data a(s);
         const int64_t nq = a.rows * s.Hq * s.D, nkv = a.rows * s.Hkv * s.D;
         const int32_t* seg = a.seg.empty() ? nullptr : a.seg.data();
@@ -182,7 +192,7 @@ TEST(AttentionBf16, CpuIsTheFp32OpOnWidenedInputs) {
 }
 
 TEST(AttentionBf16, RejectsInconsistentParams) {
-    Bf16Data a(Bf16Shape{1, 4, 4, 2, 8, false, 0, 0, 0, 0});
+    Bf16Data a(Bf16Shape{1, 4, 4, 2, 8, 0, 0, 0, 0, 0});
     auto p = a.host_params();
     p.q_row_stride = 31;
     expect_error([&] { kernels::attention_forward_bf16(kCpuCtx, p); },
@@ -315,12 +325,14 @@ TEST_P(AttentionBf16Gpu, MatchesCpuTwinAndFp32Api) {
 
 INSTANTIATE_TEST_SUITE_P(
     Attention, AttentionBf16Gpu,
-    ::testing::Values(Bf16Shape{2, 70, 8, 2, 128, false, 0, 0, 16, 0},  // odd T, GQA, out padded
-                      Bf16Shape{1, 100, 4, 1, 64, true, 8, 8, 16, 24},  // segments, all padded
-                      Bf16Shape{1, 300, 8, 2, 128, true, 0, 0, 0, 0},   // 3 key blocks, segments
-                      Bf16Shape{1, 129, 2, 2, 128, false, 8, 0, 8, 8},  // MHA
-                      Bf16Shape{2, 37, 4, 2, 8, false, 3, 5, 16, 1},    // stories260K head_dim
-                      Bf16Shape{2, 33, 4, 2, 64, false, 3, 0, 0, 0}),   // odd stride: widened
+    ::testing::Values(Bf16Shape{2, 70, 8, 2, 128, 0, 0, 0, 16, 0},   // odd T, GQA, out padded
+                      Bf16Shape{1, 100, 4, 1, 64, 1, 8, 8, 16, 24},  // segments, all padded
+                      Bf16Shape{1, 300, 8, 2, 128, 1, 0, 0, 0, 0},   // 3 key blocks, segments
+                      Bf16Shape{2, 700, 8, 2, 128, 2, 0, 0, 0, 0},   // long documents
+                      Bf16Shape{1, 520, 4, 1, 64, 2, 8, 0, 0, 8},    // long documents, D = 64
+                      Bf16Shape{1, 129, 2, 2, 128, 0, 8, 0, 8, 8},   // MHA
+                      Bf16Shape{2, 37, 4, 2, 8, 0, 3, 5, 16, 1},     // stories260K head_dim
+                      Bf16Shape{2, 33, 4, 2, 64, 0, 3, 0, 0, 0}),    // odd stride: widened
     [](const auto& param_info) { return shape_name(param_info.param); });
 
 }  // namespace
