@@ -55,6 +55,7 @@ constexpr std::array kKeys = {
     QF_CONFIG_KEY(train, max_grad_norm),
     QF_CONFIG_KEY(train, activation_checkpointing),
     QF_CONFIG_KEY(train, activation_offload),
+    QF_CONFIG_KEY(train, activation_offload_fraction),
     QF_CONFIG_KEY(train, device),
     QF_CONFIG_KEY(train, matmul_precision),
     QF_CONFIG_KEY(train, gemm_autotune),

@@ -145,6 +145,10 @@ void check_optim(Checker& check, const train::OptimConfig& t, const train::DataC
     check.require("train.beta2", t.beta2 >= 0 && t.beta2 < 1, "must be in [0, 1)");
     check.require("train.eps", t.eps > 0, "must be > 0");
     check.require("train.max_grad_norm", t.max_grad_norm >= 0, "must be >= 0 (0 = no clipping)");
+    check.require("train.activation_offload_fraction",
+                  t.activation_offload_fraction == -1.0 ||
+                      (t.activation_offload_fraction >= 0 && t.activation_offload_fraction <= 1),
+                  "must be in [0, 1], or -1 for the default");
     check.require("train.eval_every", t.eval_every >= 0, "must be >= 0");
     check.require("train.eval_every", t.eval_every == 0 || d.validation_fraction > 0,
                   "must be 0 when data.validation_fraction is 0 (no validation split)");

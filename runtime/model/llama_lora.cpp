@@ -141,7 +141,8 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
                 "train.activation_offload: false to recompute instead ({})",
                 static_cast<double>(host_bytes) / (1u << 30), layers, N, F, e.what()));
         }
-        copy_stream_ = kernels::Stream(ctx_);
+        copy_out_stream_ = kernels::Stream(ctx_);
+        copy_in_stream_ = kernels::Stream(ctx_);
         for (auto* e : {&gu_ready_[0], &gu_ready_[1], &gu_saved_[0], &gu_saved_[1], &gu_loaded_[0],
                         &gu_loaded_[1], &gu_free_}) {
             *e = kernels::Event(ctx_);
@@ -253,11 +254,17 @@ float* LoraTrainStep::u_of(int64_t l, int t, LayerActs& a) {
 }
 
 bool LoraTrainStep::offloads(int64_t l) const {
-    // not the last layer, whose backward reads its forward's activations directly
+    // not the last two layers (kept_in_slot)
     // evenly spread: layer l offloads when floor((l + 1) f) steps past floor(l f)
     const auto f = offload_fraction_;
     return offload_ && std::floor((l + 1) * f) > std::floor(l * f) &&
-           l + 1 < model_.config().num_hidden_layers;
+           l + 2 < model_.config().num_hidden_layers;
+}
+
+bool LoraTrainStep::kept_in_slot(int64_t l) const {
+    // the last layer's backward reads its forward's activations directly (no recompute); the one
+    // before it owns the other slot, which the backward of the last layer does not load into
+    return offload_run_ && l + 2 == model_.config().num_hidden_layers;
 }
 
 uint16_t* LoraTrainStep::host_gate_up(int64_t l) {
@@ -275,11 +282,13 @@ void LoraTrainStep::load_gate_up(int64_t l) {
     const int s = static_cast<int>(l % 2);
     const auto [gate, up] = gate_up_slot(s, acts_[0]);  // offloading implies checkpointing
     kernels::event_record(ctx_, gu_free_.get());  // the slot's last reader is queued before this
-    kernels::stream_wait(copy_ctx(), gu_free_.get());
+    kernels::stream_wait(copy_in_ctx(), gu_free_.get());
+    // the host copy is complete: the copies out run in order, the slot's last one after layer l's
+    kernels::stream_wait(copy_in_ctx(), gu_saved_[sz(s)].get());
     const uint16_t* host = host_gate_up(l);
-    kernels::buffer_upload_async(copy_ctx(), gate, host, sz(NF) * sizeof(uint16_t));
-    kernels::buffer_upload_async(copy_ctx(), up, host + NF, sz(NF) * sizeof(uint16_t));
-    kernels::event_record(copy_ctx(), gu_loaded_[sz(s)].get());
+    kernels::buffer_upload_async(copy_in_ctx(), gate, host, sz(NF) * sizeof(uint16_t));
+    kernels::buffer_upload_async(copy_in_ctx(), up, host + NF, sz(NF) * sizeof(uint16_t));
+    kernels::event_record(copy_in_ctx(), gu_loaded_[sz(s)].get());
 }
 
 const PackedProjection& LoraTrainStep::packed(int64_t l, int t, const LoraProjection& p) {
@@ -423,6 +432,8 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         if (recompute && offload_run_ && offloads(l)) {
             // gate and up come back from host memory (and u was kept: offloading is lean)
             kernels::stream_wait(ctx, gu_loaded_[sz(gu)].get());
+        } else if (recompute && kept_in_slot(l)) {
+            // gate and up are still in the slot from the forward
         } else {
             if (offload_run_ && !recompute) {  // the slot's previous copy out must be done
                 kernels::stream_wait(ctx, gu_saved_[sz(gu)].get());
@@ -431,12 +442,13 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
             fwd16(5, up, a.xn2.data(), kStagedXn2);
             if (!recompute && offload_run_ && offloads(l)) {
                 kernels::event_record(ctx, gu_ready_[sz(gu)].get());
-                kernels::stream_wait(copy_ctx(), gu_ready_[sz(gu)].get());
+                kernels::stream_wait(copy_out_ctx(), gu_ready_[sz(gu)].get());
                 uint16_t* host = host_gate_up(l);
-                kernels::buffer_download_async(copy_ctx(), host, gate, sz(NF) * sizeof(uint16_t));
-                kernels::buffer_download_async(copy_ctx(), host + NF, up,
+                kernels::buffer_download_async(copy_out_ctx(), host, gate,
                                                sz(NF) * sizeof(uint16_t));
-                kernels::event_record(copy_ctx(), gu_saved_[sz(gu)].get());
+                kernels::buffer_download_async(copy_out_ctx(), host + NF, up,
+                                               sz(NF) * sizeof(uint16_t));
+                kernels::event_record(copy_out_ctx(), gu_saved_[sz(gu)].get());
             }
         }
         // h is the down projection's input (forward) and its dA's (backward); in a recompute whose
@@ -731,9 +743,6 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
     kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), x_at(L), model_.final_norm(),
                               rstd_f_.data(), N, C);
-    if (offload_run_ && L >= 2 && offloads(L - 2)) {  // its slot is free since the forward
-        load_gate_up(L - 2);
-    }
     for (int64_t l = L - 1; l >= 0; --l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         // Recompute this layer's activations from its saved input; the last layer's are still

@@ -49,7 +49,7 @@ public:
     // fused_bf16: the fused bf16 path (see above) or not; by default it is taken on a GPU with
     // bf16 GEMMs. Forcing it on the CPU runs the CPU twins of its bf16 ops (tests).
     // offload_mlp: with checkpointing on the fused path without dropout, the MLP gate and up
-    // (bf16) of a fraction of the layers (kOffloadBytesPerFlop; never the last one) are copied to
+    // (bf16) of a fraction of the layers (kOffloadBytesPerFlop; never the last two) are copied to
     // pinned host memory during the forward, on a side stream, and copied back during the
     // backward instead of being recomputed; offload_fraction overrides the fraction (tests,
     // tuning). By default on a GPU; false turns it off; on the CPU (forced) the copies are plain
@@ -73,14 +73,15 @@ public:
     bool fused_bf16() const { return fused_; }
 
     // How many layers offload: the fraction f = min(1, kOffloadBytesPerFlop / rho) of them, rho
-    // being a layer's gate/up bytes per forward FLOP, spread evenly. At the H100's 43-55 GB/s a
-    // Llama-3-8B layer's gate and up (rho = 1.26e-4) take longer to cross the bus than its forward,
-    // yet offloading every layer was still fastest there (the forward waits on the bus for less
-    // than the recomputes took: tokens/s 10,973 for 1 of 2 layers, 11,175 for 2 of 3, 11,223 for
-    // 3 of 4, 11,467 for all); Llama-3.2-1B (rho = 2.5e-4) does best near 1 of 2 (bench/results).
-    static constexpr double kOffloadBytesPerFlop = 1.3e-4;
+    // being a layer's gate/up bytes per forward FLOP, spread evenly. At the H100's ~51 GB/s
+    // (device to host) a Llama-3-8B layer's gate and up (rho = 1.26e-4) take longer to cross the
+    // bus than its forward, so offloading every layer makes the forward wait (27 ms a step)
+    // more than the recompute of the layers left out costs; 8B steps, forward wait + recompute:
+    // 40.9 ms offloading all, 34.2 for 7 of 8, 30.3 for 4 of 5, 29.6 for 3 of 4. Llama-3.2-1B
+    // (rho = 2.5e-4) does best near 2 of 5 (bench/results).
+    static constexpr double kOffloadBytesPerFlop = 1.0e-4;
 
-    // The fraction of layers (but the last) whose gate / up this step offloads.
+    // The fraction of layers (but the last two) whose gate / up this step offloads.
     double offload_fraction() const { return offload_fraction_; }
 
     // True when MLP activations are offloaded to host memory (see the constructor).
@@ -122,6 +123,9 @@ private:
 
     // Layer l's gate / up go to host memory in the forward (offload_mlp).
     bool offloads(int64_t l) const;
+    // Layer l's gate / up stay in their device slot from the forward to the backward, which
+    // reads them without a recompute: the last two layers, whose slots nothing reuses in between.
+    bool kept_in_slot(int64_t l) const;
     // The host copy of an offloaded layer's gate (up follows it).
     uint16_t* host_gate_up(int64_t l);
     // The gate / up buffers of device slot s: 0 is a's own, 1 the offload's second slot.
@@ -144,8 +148,12 @@ private:
 
     Buf make(int64_t n) const { return Buf(ctx_, n); }
 
-    // The offload's copies run here (copy_stream_ on the step's device).
-    kernels::Ctx copy_ctx() const { return kernels::Ctx{ctx_.device, copy_stream_.get()}; }
+    // The offload's copies out (device to host) and back in run on streams of their own, so that
+    // the backward's first copies back need not queue behind the forward's last copies out (the
+    // bus moves both directions at once).
+    kernels::Ctx copy_out_ctx() const { return kernels::Ctx{ctx_.device, copy_out_stream_.get()}; }
+
+    kernels::Ctx copy_in_ctx() const { return kernels::Ctx{ctx_.device, copy_in_stream_.get()}; }
 
     std::unique_ptr<LlamaOnDevice> owned_model_;  // the CPU convenience constructor's view
     const LlamaOnDevice& model_;
@@ -224,7 +232,7 @@ private:
     bool offload_run_ = false;        // this run() offloads (a forward followed by a backward)
     DeviceArray<uint16_t> gate16_b_, up16_b_;
     kernels::PinnedHostBuffer mlp_host_;
-    kernels::Stream copy_stream_;
+    kernels::Stream copy_out_stream_, copy_in_stream_;
     std::array<kernels::Event, 2> gu_ready_, gu_saved_;  // slot computed / slot copied out
     std::array<kernels::Event, 2> gu_loaded_;            // slot copied back
     kernels::Event gu_free_;                             // a slot free for a copy back

@@ -58,11 +58,13 @@ struct OptimConfig {
     float max_grad_norm = 1.0f;       // train.max_grad_norm: global-norm clipping; 0 = off
     bool activation_checkpointing = false;  // train.activation_checkpointing: recompute per layer
     bool activation_offload = true;  // train.activation_offload: MLP activations to host (GPU)
+    // train.activation_offload_fraction: the share of layers offloaded; -1 = from the bus model
+    double activation_offload_fraction = -1.0;
     std::string device = "auto";            // train.device: auto | cpu | cuda
     std::string matmul_precision = "bf16";  // train.matmul_precision: bf16 | tf32 | fp32 (GPU)
     bool gemm_autotune = false;  // train.gemm_autotune: time cuBLASLt candidates per shape (GPU)
-    int64_t eval_every = 0;  // train.eval_every: validation loss every N steps; 0 = at end
-    int64_t log_every = 1;   // train.log_every: metrics.jsonl line every N steps
+    int64_t eval_every = 0;      // train.eval_every: validation loss every N steps; 0 = at end
+    int64_t log_every = 1;       // train.log_every: metrics.jsonl line every N steps
 };
 
 struct CheckpointConfig {

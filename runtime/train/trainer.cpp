@@ -255,7 +255,10 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
     };
     LoraTrainStep step_fn(*dev_model, adapter, cfg.train.micro_batch, cfg.data.seq_len,
                           cfg.train.activation_checkpointing, std::nullopt,
-                          cfg.train.activation_offload ? std::nullopt : std::optional<bool>(false));
+                          cfg.train.activation_offload ? std::nullopt : std::optional<bool>(false),
+                          cfg.train.activation_offload_fraction >= 0.0
+                              ? std::optional<double>(cfg.train.activation_offload_fraction)
+                              : std::nullopt);
     step_fn.set_params(params_p);
     const Schedule schedule = schedule_from_string(cfg.train.schedule);
     std::unique_ptr<MetricsLog> log;

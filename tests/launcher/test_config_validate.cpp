@@ -85,6 +85,8 @@ TEST_F(ConfigValidate, RangesAndChoices) {
         {{"train.eps=0"}, "train.eps: must be > 0, got 0"},
         {{"train.min_lr_ratio=1.5"}, "train.min_lr_ratio: must be in [0, 1], got 1.5"},
         {{"train.log_every=0"}, "train.log_every: must be >= 1, got 0"},
+        {{"train.activation_offload_fraction=1.5"},
+         "train.activation_offload_fraction: must be in [0, 1], or -1 for the default, got 1.5"},
         {{"train.eval_every=5", "data.validation_fraction=0"},
          "train.eval_every: must be 0 when data.validation_fraction is 0 (no validation split), "
          "got "

@@ -184,9 +184,9 @@ void compare_fused_on_cpu(float dropout, bool checkpointing) {
     EXPECT_LT(grad_rel, 5e-2);
 }
 
-// The MLP offload (gate / up of every layer but the last, or of every other layer, to host memory
-// and back instead of recomputed) gives the step it replaces: bit for bit on the CPU, where the
-// copies are memcpy, and within the attention backward's atomics on the GPU; over two
+// The MLP offload (gate / up of every layer but the last two, or of every other layer, to host
+// memory and back instead of recomputed) gives the step it replaces: bit for bit on the CPU, where
+// the copies are memcpy, and within the attention backward's atomics on the GPU; over two
 // micro-batches, so the second reuses the host slots.
 void compare_offload(Ctx ctx) {
     const Stories260K s(0.0f);
