@@ -146,6 +146,26 @@ int main() {
                [&] { k::swiglu_forward(kCuda, f(out), f(gate), f(up), N * F); });
         report("swiglu_backward (dgate, dup +=)", 7 * N * F * W,
                [&] { k::swiglu_backward(kCuda, f(out), f(dout), f(dout), f(gate), f(up), N * F); });
+        // bf16 (the fused train step's): random fp32 bits read as pairs of bf16 values; gate, up,
+        // dh in, dgate, dup out with 16 spare columns (the LoRA dU), as the step lays them out
+        {
+            const int64_t R = 16, ld = F + R;
+            auto b16 = [](BackendBuffer& b) {
+                return static_cast<uint16_t*>(b.data());
+            };
+            auto dg = random_buffer(N * ld / 2, 24), du = random_buffer(N * ld / 2, 25);
+            auto dA = random_buffer(R * F, 26);
+            BackendBuffer partials(kCuda, sizeof(float) * k::swiglu_lora_partials(N, F, R));
+            report("swiglu_backward_bf16 n=4096*14336", 5 * N * F * 2.0, [&] {
+                k::swiglu_backward_bf16(kCuda, b16(dg), b16(du), ld, b16(dout), b16(gate), b16(up),
+                                        N, F);
+            });
+            report("swiglu_backward_bf16_lora (+ down dA, r=16)", 5 * N * F * 2.0, [&] {
+                k::swiglu_backward_bf16_lora(kCuda, b16(dg), b16(du), ld, b16(dout), b16(gate),
+                                             b16(up), N, F, b16(dg) + F, ld, R, f(dA), F,
+                                             f(partials));
+            });
+        }
         const k::Nf4Sizes s = k::nf4_storage_sizes(C * F);
         BackendBuffer packed(kCuda, s.packed_bytes), absmax_q(kCuda, s.blocks);
         BackendBuffer nested(kCuda, s.nested_blocks * 4), offset(kCuda, 4);

@@ -187,11 +187,16 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
         QF_CHECK(dB != nullptr && u != nullptr && (dA != nullptr || p.dropout <= 0.0f),
                  "fused_projection_backward: an adapted projection needs dB, u and (with "
                  "dropout) dA");
-        du.bind(ctx);
-        du.ensure(N * r);
-        gemm_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld, pk.m.data() + p.in,
-                  pk.m.ld, 0.0f, du.data(), r);
-        kernels::convert_to_bf16(ctx, dys.data() + p.out, dys.ld, du.data(), r, N, r, 1.0f);
+        if (p.dropout <= 0.0f) {  // dU straight into dy's spare columns, in bf16
+            kernels::gemm_bf16_to_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld,
+                                       pk.m.data() + p.in, pk.m.ld, dys.data() + p.out, dys.ld);
+        } else {  // dA reads the fp32 dU too
+            du.bind(ctx);
+            du.ensure(N * r);
+            gemm_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld, pk.m.data() + p.in,
+                      pk.m.ld, 0.0f, du.data(), r);
+            kernels::convert_to_bf16(ctx, dys.data() + p.out, dys.ld, du.data(), r, N, r, 1.0f);
+        }
         stage_bf16_rows(ctx, us, u, N, r, 0);
         gemm_bf16(ctx, true, false, p.out, r, N, p.scale, dys.data(), dys.ld, us.data(), us.ld,
                   1.0f, dB, r);
