@@ -338,6 +338,17 @@ __global__ void seg_tile_ranges_kernel(int2* out, const int32_t* seg, int64_t B,
     out[i] = make_int2(lo, hi);
 }
 
+// Segment-id ranges (x: smallest, y: largest) of a key tile and a query tile: whether any ids can
+// be equal (else the pair is skipped), and whether both tiles are one and the same segment (then
+// only the causal mask applies).
+__device__ inline bool ranges_meet(int2 a, int2 b) {
+    return a.y >= b.x && a.x <= b.y;
+}
+
+__device__ inline bool one_segment(int2 a, int2 b) {
+    return a.x == a.y && b.x == b.y && a.x == b.x;
+}
+
 // The tile ranges of a's segment ids in stream scratch, or nullptr where no tile is skipped: no
 // segments, or queries that are not the keys themselves (q_pos0 > 0, Tk != T).
 const int2* seg_tile_ranges(cudaStream_t stream, const MmaArgs& a) {
@@ -391,7 +402,7 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
     const int2* rng = a.seg_tiles != nullptr ? a.seg_tiles + b * ((a.T + kBc - 1) / kBc) : nullptr;
     const int2 qr = rng != nullptr ? rng[t0 / kBc] : make_int2(0, 0);
     auto next_tile = [&](int j) {
-        while (rng != nullptr && j < n_tiles && (rng[j].y < qr.x || rng[j].x > qr.y)) {
+        while (rng != nullptr && j < n_tiles && !ranges_meet(rng[j], qr)) {
             ++j;
         }
         return j;
@@ -497,9 +508,7 @@ __global__ void __launch_bounds__(kThreads, DH == 64 ? 3 : 2)
         const uint32_t k_s = k_addr + (it % 2) * kBufBytes;
         const uint32_t v_s = v_addr + (it % 2) * kBufBytes;
         const int32_t* seg_s = sSeg + (it % 2) * kBc;
-        // one segment on both sides: only the causal mask applies
-        const bool one_seg =
-            rng != nullptr && rng[j].x == rng[j].y && qr.x == qr.y && rng[j].x == qr.x;
+        const bool one_seg = rng != nullptr && one_segment(rng[j], qr);
 
         float s[8][4];
 #pragma unroll
@@ -722,7 +731,7 @@ __global__ void __launch_bounds__(KB * 2, 1)
         }
     }
     auto next_tile = [&](int64_t qt) {
-        while (rng != nullptr && qt < n_qt && (rng[qt].y < kr.x || rng[qt].x > kr.y)) {
+        while (rng != nullptr && qt < n_qt && !ranges_meet(rng[qt], kr)) {
             ++qt;
         }
         return qt;
@@ -789,9 +798,7 @@ __global__ void __launch_bounds__(KB * 2, 1)
             load_q_tile(qn, buf ^ 1);
             cp_async_commit();
         }
-        // one segment on both sides: only the causal mask applies
-        const bool one_seg =
-            rng != nullptr && rng[qt].x == rng[qt].y && kr.x == kr.y && rng[qt].x == kr.x;
+        const bool one_seg = rng != nullptr && one_segment(rng[qt], kr);
         const float* sLse = sLseb + buf * kBr;
         const float* sDsum = sDsumb + buf * kBr;
         const int32_t* sSegQ = sSegQb + buf * kBr;

@@ -119,26 +119,17 @@ TEST(SwigluLora, CpuIsTheBf16BackwardPlusTheDownProjectionsAGradient) {
 TEST(SwigluLora, RejectsBadArgumentsNamingTheOp) {
     std::vector<uint16_t> h(64, 0x3F80);
     std::vector<float> a(64 * 40, 1.0f);
-    expect_error(
-        [&] {
+    // N = 2 rows of F = 8; what varies: dU's row stride, the rank, dA
+    auto call = [&](int64_t ld_du, int64_t R, float* dA) {
+        return [&h, ld_du, R, dA] {
             kernels::swiglu_backward_bf16_lora(kCpuCtx, h.data(), h.data(), 8, h.data(), h.data(),
-                                               h.data(), 2, 8, h.data(), 40, 33, a.data(), 8,
-                                               nullptr);
-        },
-        {"swiglu_backward_bf16_lora", "R (the LoRA rank) must be <= 32"});
-    expect_error(
-        [&] {
-            kernels::swiglu_backward_bf16_lora(kCpuCtx, h.data(), h.data(), 8, h.data(), h.data(),
-                                               h.data(), 2, 8, h.data(), 4, 8, a.data(), 8,
-                                               nullptr);
-        },
-        {"swiglu_backward_bf16_lora", "ld_du"});
-    expect_error(
-        [&] {
-            kernels::swiglu_backward_bf16_lora(kCpuCtx, h.data(), h.data(), 8, h.data(), h.data(),
-                                               h.data(), 2, 8, h.data(), 8, 8, nullptr, 8, nullptr);
-        },
-        {"swiglu_backward_bf16_lora", "dA must not be null"});
+                                               h.data(), 2, 8, h.data(), ld_du, R, dA, 8, nullptr);
+        };
+    };
+    expect_error(call(40, 33, a.data()),
+                 {"swiglu_backward_bf16_lora", "R (the LoRA rank) must be <= 32"});
+    expect_error(call(4, 8, a.data()), {"swiglu_backward_bf16_lora", "ld_du"});
+    expect_error(call(8, 8, nullptr), {"swiglu_backward_bf16_lora", "dA must not be null"});
 }
 
 #define SKIP_WITHOUT_GPU()                                                           \
