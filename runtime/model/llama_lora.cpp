@@ -120,6 +120,9 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     if (offload_) {
         gate16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
         up16_b_ = DeviceArray<uint16_t>(ctx_, N * F);
+        // the forward's third slot (see forward_slot): d gate / d up, free until the backward
+        prepare_bf16_rows(ctx_, dgate_bf16_, N, F, adapter_.options().r);
+        prepare_bf16_rows(ctx_, dup_bf16_, N, F, adapter_.options().r);
         // a layer's gate + up bytes per forward FLOP, per token (attention causal: T/2 keys)
         const double proj = static_cast<double>(C) * (Hq * D + 2 * Hkv * D) +
                             static_cast<double>(Hq * D) * C + 3.0 * static_cast<double>(C) * F;
@@ -143,8 +146,13 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
         }
         copy_out_stream_ = kernels::Stream(ctx_);
         copy_in_stream_ = kernels::Stream(ctx_);
-        for (auto* e : {&gu_ready_[0], &gu_ready_[1], &gu_saved_[0], &gu_saved_[1], &gu_loaded_[0],
-                        &gu_loaded_[1], &gu_free_}) {
+        for (auto& e : gu_ready_) {
+            e = kernels::Event(ctx_);
+        }
+        for (auto& e : gu_saved_) {
+            e = kernels::Event(ctx_);
+        }
+        for (auto* e : {&gu_loaded_[0], &gu_loaded_[1], &gu_free_, &gu_all_saved_}) {
             *e = kernels::Event(ctx_);
         }
     }
@@ -267,14 +275,28 @@ bool LoraTrainStep::kept_in_slot(int64_t l) const {
     return offload_run_ && l + 2 == model_.config().num_hidden_layers;
 }
 
+int LoraTrainStep::forward_slot(int64_t l) const {
+    // the slots in turn, counted down from the last layer so that the last two land where the
+    // backward reads them (l % 2) and the one before them in the third
+    const int64_t L = model_.config().num_hidden_layers;
+    const int64_t d = (L - 1 - l) % 3;
+    return d < 2 ? static_cast<int>((L - 1 - d) % 2) : 2;
+}
+
 uint16_t* LoraTrainStep::host_gate_up(int64_t l) {
     const int64_t NF = B_ * T_ * model_.config().intermediate_size;
     return static_cast<uint16_t*>(mlp_host_.data()) + host_slot_[sz(l)] * 2 * NF;
 }
 
 std::pair<uint16_t*, uint16_t*> LoraTrainStep::gate_up_slot(int s, LayerActs& a) {
-    return s == 0 ? std::pair{a.gate16.data(), a.up16.data()}
-                  : std::pair{gate16_b_.data(), up16_b_.data()};
+    switch (s) {
+        case 0:
+            return {a.gate16.data(), a.up16.data()};
+        case 1:
+            return {gate16_b_.data(), up16_b_.data()};
+        default:
+            return {dgate_bf16_.data(), dup_bf16_.data()};
+    }
 }
 
 void LoraTrainStep::load_gate_up(int64_t l) {
@@ -283,8 +305,7 @@ void LoraTrainStep::load_gate_up(int64_t l) {
     const auto [gate, up] = gate_up_slot(s, acts_[0]);  // offloading implies checkpointing
     kernels::event_record(ctx_, gu_free_.get());  // the slot's last reader is queued before this
     kernels::stream_wait(copy_in_ctx(), gu_free_.get());
-    // the host copy is complete: the copies out run in order, the slot's last one after layer l's
-    kernels::stream_wait(copy_in_ctx(), gu_saved_[sz(s)].get());
+    // (the host copy is complete: the backward began after every copy out, see run())
     const uint16_t* host = host_gate_up(l);
     kernels::buffer_upload_async(copy_in_ctx(), gate, host, sz(NF) * sizeof(uint16_t));
     kernels::buffer_upload_async(copy_in_ctx(), up, host + NF, sz(NF) * sizeof(uint16_t));
@@ -426,7 +447,7 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
     norm(kStagedXn2, a.xn2.data(), a.rstd2.data(), x_mid, model_.mlp_norm(l));
     if (fused_) {  // gate, up in bf16, then h = silu(gate) * up straight into its staged slot
         const bool recompute = x_out == nullptr;
-        const int gu = offload_run_ ? static_cast<int>(l % 2) : 0;  // see header
+        const int gu = !offload_run_ ? 0 : recompute ? static_cast<int>(l % 2) : forward_slot(l);
         const auto [gate, up] = gate_up_slot(gu, a);
         const int64_t NF = N * F;
         if (recompute && offload_run_ && offloads(l)) {
@@ -740,6 +761,10 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
         return total();
     }
 
+    if (offload_run_) {  // the forward's third slot is the backward's d gate / d up (forward_slot)
+        kernels::event_record(copy_out_ctx(), gu_all_saved_.get());
+        kernels::stream_wait(ctx, gu_all_saved_.get());
+    }
     kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
     kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), x_at(L), model_.final_norm(),
                               rstd_f_.data(), N, C);

@@ -75,11 +75,11 @@ public:
     // How many layers offload: the fraction f = min(1, kOffloadBytesPerFlop / rho) of them, rho
     // being a layer's gate/up bytes per forward FLOP, spread evenly. At the H100's ~51 GB/s
     // (device to host) a Llama-3-8B layer's gate and up (rho = 1.26e-4) take longer to cross the
-    // bus than its forward, so offloading every layer makes the forward wait (27 ms a step)
-    // more than the recompute of the layers left out costs; 8B steps, forward wait + recompute:
-    // 40.9 ms offloading all, 34.2 for 7 of 8, 30.3 for 4 of 5, 29.6 for 3 of 4. Llama-3.2-1B
-    // (rho = 2.5e-4) does best near 2 of 5 (bench/results).
-    static constexpr double kOffloadBytesPerFlop = 1.0e-4;
+    // bus than its forward, so offloading every layer makes the forward wait more than the
+    // recompute of the layers left out costs. 8B steps with three forward slots, forward wait /
+    // backward recompute phases: 0.1 / 24.3 ms offloading 3 of 4, 0.1 / 19.9 for 7 of 8, 12.0 /
+    // 14.2 for all (two slots at 7 of 8: a 7.4 ms wait). Llama-3.2-1B: rho = 2.5e-4.
+    static constexpr double kOffloadBytesPerFlop = 1.1e-4;
 
     // The fraction of layers (but the last two) whose gate / up this step offloads.
     double offload_fraction() const { return offload_fraction_; }
@@ -128,7 +128,11 @@ private:
     bool kept_in_slot(int64_t l) const;
     // The host copy of an offloaded layer's gate (up follows it).
     uint16_t* host_gate_up(int64_t l);
-    // The gate / up buffers of device slot s: 0 is a's own, 1 the offload's second slot.
+    // The device slot of layer l's gate / up in the forward (the backward's is l % 2): three in
+    // turn, so that a layer's copy out has two layers' time before its slot is needed again.
+    int forward_slot(int64_t l) const;
+    // The gate / up buffers of device slot s: 0 is a's own, 1 the offload's second slot, 2 the
+    // backward's d gate / d up (free in the forward).
     std::pair<uint16_t*, uint16_t*> gate_up_slot(int s, LayerActs& a);
     // Queues the copy of offloaded layer l's gate / up back into its device slot (l % 2) once the
     // step's stream is past its current point; gu_loaded_[l % 2] marks it done.
@@ -222,10 +226,11 @@ private:
     Bf16Rows staged_, dys_, us_, dlogits_bf16_, dgate_bf16_, dup_bf16_;
     DeviceArray<uint16_t> dh16_;  // d h (the down projection's input gradient) in bf16
 
-    // MLP offload (offload_mlp): layer l's gate/up live in device slot l % 2 (slot 0 in acts_[0],
-    // slot 1 here), forward and backward, so one slot can cross the bus while the next layer
-    // computes in the other. An offloaded layer's copy back lands in its slot once the layer two
-    // above (the slot's last reader) is through its SwiGLU backward.
+    // MLP offload (offload_mlp): in the forward layer l's gate/up live in device slot
+    // forward_slot(l) (slot 0 in acts_[0], 1 here, 2 in d gate / d up), so two slots can cross the
+    // bus while the next layer computes in the third; in the backward in slot l % 2. An offloaded
+    // layer's copy back lands in its slot once the layer two above (the slot's last reader) is
+    // through its SwiGLU backward.
     bool offload_ = false;
     double offload_fraction_ = 0.0;   // see kOffloadBytesPerFlop
     std::vector<int64_t> host_slot_;  // layer -> its index in mlp_host_
@@ -233,9 +238,10 @@ private:
     DeviceArray<uint16_t> gate16_b_, up16_b_;
     kernels::PinnedHostBuffer mlp_host_;
     kernels::Stream copy_out_stream_, copy_in_stream_;
-    std::array<kernels::Event, 2> gu_ready_, gu_saved_;  // slot computed / slot copied out
+    std::array<kernels::Event, 3> gu_ready_, gu_saved_;  // slot computed / slot copied out
     std::array<kernels::Event, 2> gu_loaded_;            // slot copied back
     kernels::Event gu_free_;                             // a slot free for a copy back
+    kernels::Event gu_all_saved_;                        // the forward's copies out are done
 };
 
 }  // namespace qforge
