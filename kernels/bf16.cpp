@@ -2,6 +2,7 @@
 #include "kernels/bf16.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/check_args.h"
 #include "kernels/cpu/ops.h"
@@ -47,6 +48,34 @@ void convert_to_bf16(const Ctx& ctx, uint16_t* out, int64_t ld_out, const float*
 #endif
     }
     throw_unsupported(Op::kConvertToBf16, ctx.device);
+}
+
+void convert_to_bf16_batch(const Ctx& ctx, std::span<const Bf16Conversion> conversions) {
+    constexpr std::string_view op = "convert_to_bf16_batch";
+    std::vector<Bf16Conversion> work;  // the conversions with values to convert
+    for (const Bf16Conversion& c : conversions) {
+        if (check_strided_copy(op, c.out, c.ld_out, c.in, c.ld_in, c.rows, c.cols)) {
+            work.push_back(c);
+        }
+    }
+    switch (ctx.device) {
+        case Device::kCpu:
+            for (const Bf16Conversion& c : work) {
+                cpu::convert_to_bf16(c.out, c.ld_out, c.in, c.ld_in, c.rows, c.cols, c.scale);
+            }
+            return;
+        case Device::kCuda:
+#ifdef QFORGE_HAS_CUDA
+            for (std::size_t i = 0; i < work.size(); i += kBf16BatchLaunch) {
+                const std::size_t n = std::min<std::size_t>(kBf16BatchLaunch, work.size() - i);
+                cuda::convert_to_bf16_batch(ctx.stream, work.data() + i, static_cast<int>(n));
+            }
+            return;
+#else
+            break;
+#endif
+    }
+    throw_unsupported(Op::kConvertToBf16Batch, ctx.device);
 }
 
 void convert_from_bf16(const Ctx& ctx, float* out, int64_t ld_out, const uint16_t* in,

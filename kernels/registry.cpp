@@ -54,8 +54,9 @@ constexpr std::array kAllOps = {
     Op::kGemmBf16ToBf16,
     Op::kRopeForwardBf16,
     Op::kRopeBackwardToBf16,
+    Op::kConvertToBf16Batch,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kRopeBackwardToBf16) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kConvertToBf16Batch) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -128,6 +129,8 @@ std::string_view op_name(Op op) {
             return "random_normal";
         case Op::kConvertToBf16:
             return "convert_to_bf16";
+        case Op::kConvertToBf16Batch:
+            return "convert_to_bf16_batch";
         case Op::kNf4DequantizeBf16:
             return "nf4_dequantize_bf16";
         case Op::kGemmBf16:

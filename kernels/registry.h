@@ -51,6 +51,7 @@ enum class Op {
     kGemmBf16ToBf16,
     kRopeForwardBf16,
     kRopeBackwardToBf16,
+    kConvertToBf16Batch,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

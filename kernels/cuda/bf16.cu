@@ -5,7 +5,9 @@
 // NaN), bit-identical with the CPU. Memory-bound: four values per thread (to bf16: one float4
 // load, one 8-byte store; from bf16: one 8-byte load, one 16-byte store) when every row is
 // aligned for them, else one value per thread; grid-stride loops, the row found by a 32-bit
-// division when the index fits.
+// division when the index fits. convert_to_bf16_batch: blockIdx.y picks the conversion, one
+// value per thread (its matrices are small: launches, not bytes, are what it saves).
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 
@@ -88,7 +90,44 @@ __global__ void widen_scalar_kernel(uint32_t* out, int64_t ld_out, const uint16_
     }
 }
 
+// convert_to_bf16_batch: blockIdx.y picks the conversion, one value per thread (grid-stride)
+struct Bf16Batch {
+    Bf16Conversion conversions[kBf16BatchLaunch];
+};
+
+template <typename I>
+__global__ void convert_batch_kernel(const __grid_constant__ Bf16Batch batch) {
+    const Bf16Conversion& c = batch.conversions[blockIdx.y];
+    const I cols = static_cast<I>(c.cols), count = static_cast<I>(c.rows * c.cols);
+    for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < count;
+         i += static_cast<I>(gridDim.x) * blockDim.x) {
+        const I r = i / cols;
+        const I col = i - r * cols;
+        c.out[static_cast<int64_t>(r) * c.ld_out + col] = static_cast<uint16_t>(
+            bf16_bits(c.scale, c.in[static_cast<int64_t>(r) * c.ld_in + col]));
+    }
+}
+
 }  // namespace
+
+void convert_to_bf16_batch(void* stream, const Bf16Conversion* conversions, int n) {
+    Bf16Batch batch;
+    int64_t most = 0;
+    for (int i = 0; i < n; ++i) {
+        batch.conversions[i] = conversions[i];
+        most = std::max(most, conversions[i].rows * conversions[i].cols);
+    }
+    // a few grid-stride passes over the largest conversion: the batch is of small matrices; below
+    // INT_MAX the index cannot wrap in 32 bits (its stride is < 2^16)
+    const dim3 grid(std::min(grid_stride_blocks(most, kThreads), 256u), static_cast<unsigned>(n));
+    const auto s = static_cast<cudaStream_t>(stream);
+    if (most <= INT_MAX) {
+        convert_batch_kernel<uint32_t><<<grid, kThreads, 0, s>>>(batch);
+    } else {
+        convert_batch_kernel<int64_t><<<grid, kThreads, 0, s>>>(batch);
+    }
+    QF_CUDA_LAUNCH_CHECK();
+}
 
 void convert_to_bf16(void* stream, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
                      int64_t rows, int64_t cols, float scale) {

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "kernels/bf16_conversion.h"
+
 namespace qforge::kernels {
 enum class Op;
 }
@@ -26,6 +28,9 @@ void fill_f32(void* stream, float* out, int64_t n, float value);
 // cols, ld_in, ld_out are multiples of 4 and in, out are 16- and 8-byte aligned; else scalar.
 void convert_to_bf16(void* stream, uint16_t* out, int64_t ld_out, const float* in, int64_t ld_in,
                      int64_t rows, int64_t cols, float scale);
+// convert_to_bf16_batch (kernels/cuda/bf16.cu): 1 <= n <= kBf16BatchLaunch conversions with
+// rows, cols > 0, in one launch (one value per thread: the batch is of small matrices).
+void convert_to_bf16_batch(void* stream, const Bf16Conversion* conversions, int n);
 // convert_from_bf16 (kernels/cuda/bf16.cu), rows, cols > 0: out's bits = in's << 16. 8-byte
 // loads and 16-byte stores when cols, ld_in, ld_out are multiples of 4 and in, out are 8- and
 // 16-byte aligned; else scalar.

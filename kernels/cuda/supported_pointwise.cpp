@@ -28,6 +28,7 @@ bool supports_pointwise(Op op) {
         case Op::kGeluBackward:
         case Op::kRandomNormal:
         case Op::kConvertToBf16:
+        case Op::kConvertToBf16Batch:
         case Op::kNf4DequantizeBf16:
         case Op::kSwigluForwardBf16:
         case Op::kSwigluBackwardBf16:

@@ -313,11 +313,26 @@ void LoraTrainStep::load_gate_up(int64_t l) {
 }
 
 const PackedProjection& LoraTrainStep::packed(int64_t l, int t, const LoraProjection& p) {
+    if (lora_packed_layer_ != l || lora_packed_generation_ != generation_) {
+        // the LoRA factors of all the layer's projections in one launch (they change every run);
+        // the buffers still holding the previous layer's base are past their last reader
+        std::vector<kernels::Bf16Conversion> conversions;
+        for (int u = 0; u < kNumLoraTargets; ++u) {
+            const LoraProjection pu = u == t ? p : projection(l, u, false, 0, 0);
+            PackedProjection& pk = packed_[sz(u)];
+            if (size_packed(ctx_, pu, pk)) {
+                pk.layer = -1;  // a new buffer: no base in it yet
+            }
+            pack_lora_factors(pu, pk, conversions);
+        }
+        kernels::convert_to_bf16_batch(ctx_, conversions);
+        lora_packed_layer_ = l;
+        lora_packed_generation_ = generation_;
+    }
     PackedProjection& pk = packed_[sz(t)];
-    if (pk.layer != l || pk.generation != generation_) {
-        pack_projection(ctx_, model_.projection(l, t), p, pk);
+    if (pk.layer != l) {  // the frozen base: kept from one run to the next
+        pack_base(ctx_, model_.projection(l, t), p, pk);
         pk.layer = l;
-        pk.generation = generation_;
     }
     return pk;
 }

@@ -222,6 +222,8 @@ private:
     std::vector<Buf> saved_lse_;       // lean_
     uint64_t generation_ = 0;          // bumped per run(): the LoRA values may have changed
     std::array<PackedProjection, kNumLoraTargets> packed_;
+    int64_t lora_packed_layer_ = -1;  // whose LoRA factors packed_ holds, and from which run
+    uint64_t lora_packed_generation_ = 0;
     std::array<StagedInput, kNumStaged> staged_in_;
     Bf16Rows staged_, dys_, us_, dlogits_bf16_, dgate_bf16_, dup_bf16_;
     DeviceArray<uint16_t> dh16_;  // d h (the down projection's input gradient) in bf16

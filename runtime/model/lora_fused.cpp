@@ -30,32 +30,56 @@ int64_t bf16_row_stride(int64_t n) {
     return (n + 7) / 8 * 8;
 }
 
-void pack_projection(const Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
-                     PackedProjection& pk) {
-    QF_CHECK(w.rows == p.out && w.cols == p.in,
-             "pack_projection: the weight is ({}, {}), the projection expects ({}, {})", w.rows,
-             w.cols, p.out, p.in);
+bool size_packed(const Ctx& ctx, const LoraProjection& p, PackedProjection& pk) {
     const int64_t r = rank_of(p);
     auto& m = pk.m;
     if (m.view != nullptr) {  // a slice of rows of a larger packed matrix (the same columns)
         QF_CHECK(m.rows == p.out + r && m.view_cols >= p.in + r,
                  "pack_projection: the view is ({}, {} columns), the projection needs ({}, {})",
                  m.rows, m.view_cols, p.out + r, p.in + r);
-    } else {
-        m.ld = bf16_row_stride(p.in + r);
-        m.rows = p.out + r;
-        m.buf.bind(ctx);
-        m.buf.ensure(m.rows * m.ld);
+        return false;
     }
+    const int64_t ld = bf16_row_stride(p.in + r), rows = p.out + r;
+    const bool same_layout = m.ld == ld && m.rows == rows;
+    m.ld = ld;
+    m.rows = rows;
+    m.buf.bind(ctx);
+    const void* before = m.buf.data();
+    m.buf.ensure(m.rows * m.ld);
+    return !same_layout || m.buf.data() != before;
+}
+
+void pack_base(const Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
+               PackedProjection& pk) {
+    QF_CHECK(w.rows == p.out && w.cols == p.in,
+             "pack_projection: the weight is ({}, {}), the projection expects ({}, {})", w.rows,
+             w.cols, p.out, p.in);
+    auto& m = pk.m;
     if (w.nf4) {
         kernels::nf4_dequantize_bf16(ctx, m.data(), m.ld, w.nf4_view, p.out, p.in);
     } else {
         kernels::convert_to_bf16(ctx, m.data(), m.ld, w.dense, p.in, p.out, p.in, 1.0f);
     }
-    if (r > 0) {
-        kernels::convert_to_bf16(ctx, m.data() + p.in, m.ld, p.B, r, p.out, r, p.scale);
-        kernels::convert_to_bf16(ctx, m.data() + p.out * m.ld, m.ld, p.A, p.in, r, p.in, 1.0f);
+}
+
+void pack_lora_factors(const LoraProjection& p, PackedProjection& pk,
+                       std::vector<kernels::Bf16Conversion>& conversions) {
+    const int64_t r = rank_of(p);
+    if (r == 0) {
+        return;
     }
+    auto& m = pk.m;
+    conversions.push_back({m.data() + p.in, m.ld, p.B, r, p.out, r, p.scale});
+    conversions.push_back({m.data() + p.out * m.ld, m.ld, p.A, p.in, r, p.in, 1.0f});
+}
+
+void pack_projection(const Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
+                     PackedProjection& pk) {
+    size_packed(ctx, p, pk);
+    pack_base(ctx, w, p, pk);
+    std::vector<kernels::Bf16Conversion> conversions;
+    pack_lora_factors(p, pk, conversions);
+    kernels::convert_to_bf16_batch(ctx, conversions);
 }
 
 void prepare_bf16_rows(const Ctx& ctx, Bf16Rows& rows, int64_t N, int64_t cols, int64_t spare) {

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "kernels/bf16_conversion.h"
 #include "kernels/common.h"
 #include "runtime/model/llama_on_device.h"
 #include "runtime/model/lora_ops.h"
@@ -41,20 +43,34 @@ struct Bf16Rows {
     }
 };
 
-// One projection packed as described above; `layer` and `generation` say what it holds, so the
-// backward of a layer reuses what its recompute packed.
+// One projection packed as described above; `layer` says whose base weight it holds, so the
+// backward of a layer reuses what its recompute dequantized (the LoRA factors, which change
+// every step, are packed separately: pack_lora_factors).
 struct PackedProjection {
     Bf16Rows m;
     int64_t layer = -1;
-    uint64_t generation = 0;
 };
 
 // n rounded up to a multiple of 8.
 int64_t bf16_row_stride(int64_t n);
 
-// Packs projection p (weights w: NF4 or dense fp32) into pk.m.
+// Packs projection p (weights w: NF4 or dense fp32) into pk.m: size_packed, pack_base, then the
+// LoRA factors.
 void pack_projection(const kernels::Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
                      PackedProjection& pk);
+
+// Sizes pk.m for p (a view is only checked); true when its layout changed or its buffer was
+// allocated anew (what it held is gone).
+bool size_packed(const kernels::Ctx& ctx, const LoraProjection& p, PackedProjection& pk);
+
+// The base weight w of p into pk.m's first p.out rows and p.in columns (pk.m sized for p).
+void pack_base(const kernels::Ctx& ctx, const ProjectionOnDevice& w, const LoraProjection& p,
+               PackedProjection& pk);
+
+// Appends the conversions that write p's LoRA factors into pk.m (sized for p): s B into the
+// columns [in, in + r), A into the rows [out, out + r); none without LoRA.
+void pack_lora_factors(const LoraProjection& p, PackedProjection& pk,
+                       std::vector<kernels::Bf16Conversion>& conversions);
 
 // Sizes rows for (N, cols) values plus `spare` columns (row stride bf16_row_stride(cols +
 // spare)), leaving the contents to the caller (a kernel that writes bf16 directly).

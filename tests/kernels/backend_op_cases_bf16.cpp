@@ -1,12 +1,12 @@
-// What is here: the harness cases of the bf16 operand ops. convert_to_bf16, convert_from_bf16 and
-// nf4_dequantize_bf16 must match the CPU bit for bit (outputs are add_u16 tensors, so the
-// columns past `cols` of every row keep the harness's sentinel on both backends; the fp32
-// output of convert_from_bf16 is one too, two words a value, so that the NaN and inf it must
-// produce pass the harness's finiteness check and its bits are compared); shapes cover
-// the vector paths (cols, strides multiples of 4 / 8), the scalar fallbacks (odd cols, odd
-// strides, a misaligned pointer) and, for NF4, 8-value groups that straddle rows. One convert
-// case carries NaN, inf, overflow, ties and subnormals. gemm_bf16 runs every transpose pair with
-// beta 0 and not, odd and 8-aligned leading dimensions, and K = 0, compared by NMSE (both
+// What is here: the harness cases of the bf16 operand ops. convert_to_bf16 (and its batch),
+// convert_from_bf16 and nf4_dequantize_bf16 must match the CPU bit for bit (outputs are add_u16
+// tensors, so the columns past `cols` of every row keep the harness's sentinel on both
+// backends; the fp32 output of convert_from_bf16 is one too, two words a value, so that the NaN
+// and inf it must produce pass the harness's finiteness check and its bits are compared);
+// shapes cover the vector paths (cols, strides multiples of 4 / 8), the scalar fallbacks (odd
+// cols, odd strides, a misaligned pointer) and, for NF4, 8-value groups that straddle rows. One
+// convert case carries NaN, inf, overflow, ties and subnormals. gemm_bf16 runs every transpose pair
+// with beta 0 and not, odd and 8-aligned leading dimensions, and K = 0, compared by NMSE (both
 // backends multiply the same bf16 values exactly and sum in fp32). gemm_bf16_to_bf16 runs every
 // transpose pair over odd and 8-aligned lda / ldb / ldc, a tensor-core shape and K = 0; its bf16
 // C (padding columns keep the sentinel) is judged like the next three. swiglu_forward_bf16,
@@ -104,6 +104,65 @@ private:
     float scale_;
     int64_t in_offset_;
     bool special_;
+};
+
+// convert_to_bf16_batch over a packed LoRA operand's layout, as the train step uses it: per
+// projection (out, in) a scaled B (out, r) into the columns [in, in + r) of the first out rows
+// and A (r, in) into the r rows below, of one (out + r, ld) matrix each; a projection with r = 0
+// adds two empty conversions. More projections than one launch covers split into launches.
+class ConvertToBf16BatchCase : public OpCase {
+public:
+    struct Projection {
+        int64_t out, in, r;
+    };
+
+    explicit ConvertToBf16BatchCase(std::vector<Projection> projections)
+        : projections_(std::move(projections)) {}
+
+    Op op() const override { return Op::kConvertToBf16Batch; }
+
+    std::string vars() const override {
+        std::string v;
+        for (const auto& p : projections_) {
+            v += fmt::format("{}{}x{}r{}", v.empty() ? "" : ",", p.out, p.in, p.r);
+        }
+        return v;
+    }
+
+    bool bit_exact() const override { return true; }
+
+    void build(CaseTensors& t) const override {
+        int64_t in = 0, out = 0;
+        for (const auto& p : projections_) {
+            in += p.r * (p.out + p.in);
+            out += (p.out + p.r) * ld(p);
+        }
+        t.add("factors", Role::kInput, std::max<int64_t>(1, in), -4.0f, 4.0f);
+        t.add_u16("packed", Role::kWrite, out);
+    }
+
+    void run(const Ctx& ctx, const CaseBindings& b) const override {
+        std::vector<kernels::Bf16Conversion> conversions;
+        const float* in = b.f("factors");
+        uint16_t* out = b.u16("packed");
+        float scale = 0.75f;
+        for (const auto& p : projections_) {
+            const int64_t ld_p = ld(p);
+            conversions.push_back(
+                {out + p.in, ld_p, in, std::max<int64_t>(1, p.r), p.out, p.r, scale});  // B, scaled
+            conversions.push_back(
+                {out + p.out * ld_p, ld_p, in + p.out * p.r, p.in, p.r, p.in, 1.0f});  // A
+            in += p.r * (p.out + p.in);
+            out += (p.out + p.r) * ld_p;
+            scale += 0.5f;
+        }
+        kernels::convert_to_bf16_batch(ctx, conversions);
+    }
+
+private:
+    static int64_t ld(const Projection& p) { return (p.in + p.r + 7) / 8 * 8; }
+
+    std::vector<Projection> projections_;
 };
 
 // bf16 inputs with a special meaning, by bit pattern: convert_from_bf16 must keep every bit.
@@ -542,6 +601,25 @@ void add_bf16_cases(CaseList& cases) {
     cases.emplace_back(new ConvertToBf16Case(65, 4100, 4100, 4104, 0.125f));
     cases.emplace_back(new ConvertToBf16Case(4, 16, 16, 20, 1.0f, 0, true));  // specials, float4
     cases.emplace_back(new ConvertToBf16Case(5, 13, 13, 15, 1.0f, 0, true));  // specials, scalar
+
+    // a layer's seven projections (GQA shapes, odd sizes), one without LoRA; then 9 x 2 = 18
+    // conversions: two launches
+    cases.emplace_back(new ConvertToBf16BatchCase({{64, 48, 8},
+                                                   {16, 48, 8},
+                                                   {16, 48, 8},
+                                                   {48, 64, 8},
+                                                   {172, 64, 16},
+                                                   {172, 64, 0},
+                                                   {64, 172, 16}}));
+    cases.emplace_back(new ConvertToBf16BatchCase({{33, 17, 3},
+                                                   {5, 7, 1},
+                                                   {129, 31, 5},
+                                                   {8, 8, 8},
+                                                   {1, 1, 1},
+                                                   {40, 24, 16},
+                                                   {7, 300, 2},
+                                                   {300, 7, 2},
+                                                   {65, 65, 4}}));
 
     cases.emplace_back(new ConvertFromBf16Case(1, 1, 1, 1));
     cases.emplace_back(new ConvertFromBf16Case(7, 33, 35, 40));           // scalar: odd cols

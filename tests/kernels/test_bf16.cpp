@@ -439,6 +439,11 @@ TEST(Bf16Ops, RejectBadArgumentsNamingTheOp) {
                  {"convert_to_bf16", "rows >= 0"});
     expect_error([&] { kernels::convert_to_bf16(kCpuCtx, nullptr, 8, f.data(), 8, 2, 8, 1.0f); },
                  {"convert_to_bf16", "out must not be null"});
+    // a batch checks every conversion: the second one's stride is short
+    const std::vector<kernels::Bf16Conversion> batch{{h.data(), 8, f.data(), 8, 2, 8, 1.0f},
+                                                     {h.data() + 16, 4, f.data(), 8, 2, 8, 1.0f}};
+    expect_error([&] { kernels::convert_to_bf16_batch(kCpuCtx, batch); },
+                 {"convert_to_bf16_batch", "ld_out"});
     expect_error([&] { kernels::convert_from_bf16(kCpuCtx, f.data(), 4, h.data(), 8, 2, 8); },
                  {"convert_from_bf16", "ld_out"});
     expect_error([&] { kernels::convert_from_bf16(kCpuCtx, f.data(), 8, h.data(), 4, 2, 8); },
