@@ -318,6 +318,10 @@ MmaArgs make_bf16_args(const AttnBf16Params& p, const uint16_t* dout, int64_t do
 
 // ---- segment-id ranges of 64-row tiles ---------------------------------------------------------
 
+// One tile size for queries and keys: the forward indexes these ranges by key tile, the backward
+// by query tile.
+static_assert(kBr == kBc, "segment-id tile ranges serve query and key tiles alike");
+
 // out[b][i]: the smallest and largest segment id of rows 64 i .. 64 i + 63 (< T) of batch row b.
 // A key tile and a query tile whose ranges do not meet have every score between them masked, so
 // the kernels skip the pair; packed rows of short examples then cost about the sum of their own
