@@ -85,7 +85,11 @@ void bench_attention(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t
 // attention_forward_bf16 / attention_backward_bf16 (bf16 q, k, v, out, dout; fp32 lse, dq, dk,
 // dv), same FLOP counts.
 void bench_attention_bf16(const char* name, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
-                          int64_t D) {
+                          int64_t D, qforge::kernels::AttentionImpl impl) {
+    qforge::kernels::set_cuda_attention_impl(impl);
+    const char* mode = impl == qforge::kernels::AttentionImpl::kBf16MmaSync ? "bf16-api-mma"
+                       : qforge::kernels::cuda_attention_wgmma()            ? "bf16-api-wgmma"
+                                                                            : "bf16-api";
     auto bf16_of = [&](int64_t n, uint64_t seed) {
         auto x = random_buffer(n, seed);
         BackendBuffer b(kCuda, n * 2);
@@ -115,7 +119,7 @@ void bench_attention_bf16(const char* name, int64_t B, int64_t T, int64_t Hq, in
     std::printf(
         "attention %-12s %-13s B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld: fwd %.3f ms %.1f TFLOP/s | "
         "bwd %.3f ms %.1f TFLOP/s | fwd+bwd %.3f ms %.1f TFLOP/s\n",
-        "bf16-api", name, static_cast<long long>(B), static_cast<long long>(T),
+        mode, name, static_cast<long long>(B), static_cast<long long>(T),
         static_cast<long long>(Hq), static_cast<long long>(Hkv), static_cast<long long>(D),
         t_fwd * 1e3, fwd_flops / t_fwd * 1e-12, t_bwd * 1e3, bwd_flops / t_bwd * 1e-12,
         (t_fwd + t_bwd) * 1e3, (fwd_flops + bwd_flops) / (t_fwd + t_bwd) * 1e-12);
@@ -166,10 +170,14 @@ int main() {
     bench_attention("Llama-3-8B", 1, 8192, 32, 8, 128, AttentionImpl::kBf16);
     // The bf16 entry points (no fp32 -> bf16 copies, bf16 out), and both APIs at B = 2.
     bench_attention("Llama-3-8B", 2, 2048, 32, 8, 128, AttentionImpl::kBf16);
-    bench_attention_bf16("Llama-3-8B", 1, 2048, 32, 8, 128);
-    bench_attention_bf16("Llama-3-8B", 2, 2048, 32, 8, 128);
-    bench_attention_bf16("Llama-3.2-1B", 1, 2048, 32, 8, 64);
-    bench_attention_bf16("Llama-3-8B", 1, 8192, 32, 8, 128);
+    // bf16-api-mma: mma.sync everywhere; bf16-api-wgmma: the default, whose forward runs on
+    // wgmma on Hopper (sm_90a builds).
+    for (const auto impl : {AttentionImpl::kBf16MmaSync, AttentionImpl::kBf16}) {
+        bench_attention_bf16("Llama-3-8B", 1, 2048, 32, 8, 128, impl);
+        bench_attention_bf16("Llama-3-8B", 2, 2048, 32, 8, 128, impl);
+        bench_attention_bf16("Llama-3.2-1B", 1, 2048, 32, 8, 64, impl);
+        bench_attention_bf16("Llama-3-8B", 1, 8192, 32, 8, 128, impl);
+    }
     bench_attention("stories260K", 32, 256, 8, 4, 8, AttentionImpl::kCudaCores);
     qforge::kernels::set_cuda_attention_impl(AttentionImpl::kBf16);
     bench_gemm(4096, 4096, 14336);

@@ -33,10 +33,15 @@ std::atomic<AttentionImpl>& attention_impl() {
 constexpr int64_t kMmaMaxOffset = int64_t{1} << 31;
 constexpr int64_t kMmaTileRows = 128;
 
+[[maybe_unused]] bool bf16_impl() {
+    const AttentionImpl impl = attention_impl().load();
+    return impl == AttentionImpl::kBf16 || impl == AttentionImpl::kBf16MmaSync;
+}
+
 // kBf16 runs head_dim 64 and 128 on kernels/cuda/attention_mma.cu (bf16 copies of q, k, v, dout
 // with rows of H*D).
 [[maybe_unused]] bool bf16_mma(const AttnParams& p) {
-    return attention_impl().load() == AttentionImpl::kBf16 && (p.D == 64 || p.D == 128) &&
+    return bf16_impl() && (p.D == 64 || p.D == 128) &&
            (p.Tk + kMmaTileRows) * p.Hkv * p.D < kMmaMaxOffset &&
            (p.T + kMmaTileRows) * p.Hq * p.D < kMmaMaxOffset;
 }
@@ -124,9 +129,9 @@ void check_bf16_params(std::string_view op, const AttnBf16Params& p) {
         return reinterpret_cast<uintptr_t>(x) % 16 == 0 && rs % 8 == 0 &&
                (p.T + kMmaTileRows) * rs < kMmaMaxOffset;
     };
-    return attention_impl().load() == AttentionImpl::kBf16 && (p.D == 64 || p.D == 128) &&
-           ok(p.q, p.q_row_stride) && ok(p.k, p.kv_row_stride) && ok(p.v, p.kv_row_stride) &&
-           ok(p.out, p.out_row_stride) && (dout == nullptr || ok(dout, dout_row_stride));
+    return bf16_impl() && (p.D == 64 || p.D == 128) && ok(p.q, p.q_row_stride) &&
+           ok(p.k, p.kv_row_stride) && ok(p.v, p.kv_row_stride) && ok(p.out, p.out_row_stride) &&
+           (dout == nullptr || ok(dout, dout_row_stride));
 }
 
 // fp32 copies of the bf16 tensors, dense (B,T,H,D): q, k, v, out (and dout for the backward).
@@ -181,6 +186,14 @@ void set_cuda_attention_impl(AttentionImpl impl) {
 
 AttentionImpl cuda_attention_impl() {
     return attention_impl().load();
+}
+
+bool cuda_attention_wgmma() {
+#ifdef QFORGE_HAS_CUDA
+    return cuda_available() && cuda::wgmma_attention_available();
+#else
+    return false;
+#endif
 }
 
 AttnParams make_attn_params_contiguous(float* out, float* lse, const float* q, const float* k,
@@ -262,7 +275,8 @@ void attention_forward_bf16(const Ctx& ctx, const AttnBf16Params& p) {
     if (ctx.device == Device::kCuda) {
         check_cuda_attn(op, p);
         if (bf16_direct(p, nullptr, 0)) {
-            return cuda::attention_mma_forward_bf16(ctx.stream, p);
+            return cuda::attention_mma_forward_bf16(
+                ctx.stream, p, attention_impl().load() == AttentionImpl::kBf16);
         }
     }
 #else

@@ -1,9 +1,10 @@
 // What is here: the bf16 tensor-core flash attention (FlashAttention-2 on mma.sync m16n8k16,
 // fp32 accumulation) for head_dim 64 and 128, used when cuda_attention_impl() is kBf16 (the
-// default; kernels/attention.h). The kernels read bf16 operands token-major, (b, row, head, d)
-// with a batch and a row stride (MmaArgs), so that 16-byte chunks of a head row stream into shared
-// memory with cp.async. The bf16 API (AttnBf16Params) hands its tensors over as they are and
-// gets out in bf16; the fp32 API first copies k, v (and for the backward q, dout) into bf16
+// default; kernels/attention.h) or kBf16MmaSync; under kBf16 on Hopper the bf16 API's forward
+// runs on wgmma instead (attention_wgmma.cu). The kernels read bf16 operands token-major, (b, row,
+// head, d) with a batch and a row stride (MmaArgs), so that 16-byte chunks of a head row stream
+// into shared memory with cp.async. The bf16 API (AttnBf16Params) hands its tensors over as they
+// are and gets out in bf16; the fp32 API first copies k, v (and for the backward q, dout) into bf16
 // token-major scratch (attn_to_bf16), the forward reads q straight from fp32 and writes out in
 // fp32. Softmax statistics, lse, dsum and the gradients stay fp32.
 //
@@ -29,7 +30,10 @@
 
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_mma.cuh"
+#include "kernels/cuda/attention_mma_args.cuh"
+#include "kernels/cuda/attention_wgmma.cuh"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/mma_ptx.cuh"
 #include "kernels/cuda/scratch.h"
 
 namespace qforge::kernels::cuda {
@@ -53,120 +57,9 @@ template <int DH>
 constexpr int kLds = DH + 8;
 constexpr int kLdsS = kBc + 8;  // backward dS^T rows (64 queries)
 
-// A bf16 operand, token-major: (b, r, h, d) at b * bs + r * rs + h * D + d (elements). The
-// pointer is 16-byte aligned and bs, rs are multiples of 8 (cp.async moves 16-byte chunks).
-struct Bf16In {
-    const __nv_bfloat16* ptr;
-    int64_t bs;
-    int rs;  // rows * rs < 2^31 (checked by the launchers)
-};
-
-// What the mma kernels read and write, strides in elements. fp32 tensors (b, r, h, d) at
-// b * bs + r * rs + h * D + d like Bf16In.
-struct MmaArgs {
-    Bf16In q, k, v, dout;  // q is not read by FwdMode::kF32 / kDsum; dout by the backward only
-    const float* q32;      // FwdMode::kF32 / kDsum: q in fp32, rounded on the way in
-    const float* dout32;   // FwdMode::kDsum: fp32 dout, strides of q32
-    int64_t q32_bs, q32_rs;
-    void* out;  // the forward's output: fp32 (kF32) or bf16 (kBf16)
-    int64_t out_bs, out_rs;
-    float* lse;  // (B,Hq,T)
-    const int32_t* seg;
-    const int2* seg_tiles;  // (B, ceil(T / 64)) segment-id ranges of 64-row tiles, or nullptr
-    int64_t B, T, Tk, Hq, Hkv, q_pos0;
-    int64_t dq_bs, dq_rs, dkv_bs, dkv_rs;  // the backward's fp32 dq and dk / dv
-};
-
 // What the forward kernel reads and writes: fp32 q and out (the fp32 API), fp32 q and dsum =
 // dot(dout, out) instead of out (the fp32 backward without out), or bf16 q and out (the bf16 API).
 enum class FwdMode { kF32, kDsum, kBf16 };
-
-__device__ inline uint32_t smem_addr(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// addr: a shared-memory address (32 bits: fewer registers than a generic pointer).
-__device__ inline void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-
-__device__ inline void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-
-__device__ inline void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-}
-
-// c (16x8 fp32) += a (16x16 bf16, row) * b (16x8 bf16, col).
-__device__ inline void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// 2^x on the SFU, denormals flushed (exp2f adds a denormal fix-up around it); 2^-inf = 0.
-__device__ inline float fast_exp2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
-__device__ inline uint32_t pack_bf16(float lo, float hi) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&v);
-}
-
-// 16 bytes global -> shared; bytes = 0 fills zeros (src is then not read).
-__device__ inline void cp_async16(void* dst, const void* src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-                 "r"(valid ? 16 : 0)
-                 : "memory");
-}
-
-__device__ inline void cp_async_commit() {
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
-template <int N>
-__device__ inline void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-// dst[0..3] += v; dst 16-byte aligned.
-__device__ inline void atomic_add4(float* dst, float4 v) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    atomicAdd(reinterpret_cast<float4*>(dst), v);
-#else
-    atomicAdd(dst, v.x);
-    atomicAdd(dst + 1, v.y);
-    atomicAdd(dst + 2, v.z);
-    atomicAdd(dst + 3, v.w);
-#endif
-}
-
-// An mma C fragment holds (row g: c0, c1) and (row g + 8: c2, c3) at columns 2 tq, 2 tq + 1.
-// One shuffle within the quad turns it into 4 consecutive columns of one row: lanes with even tq
-// get row g, columns 2 tq .. 2 tq + 3; odd tq get row g + 8, columns 2 tq - 2 .. 2 tq + 1
-// (row quad_row(tq) + g, column 2 * (tq & ~1)).
-__device__ inline float4 quad_row4(float c0, float c1, float c2, float c3, int tq) {
-    const bool odd = (tq & 1) != 0;
-    const float r0 = __shfl_xor_sync(0xffffffffu, odd ? c0 : c2, 1);
-    const float r1 = __shfl_xor_sync(0xffffffffu, odd ? c1 : c3, 1);
-    return odd ? make_float4(r0, r1, c2, c3) : make_float4(c0, c1, r0, r1);
-}
-
-__device__ inline int quad_row(int tq) {
-    return (tq & 1) * 8;
-}
 
 // Rows [r0, r0 + ROWS) of a bf16 head (head: row 0, d 0; rows rs elements apart, nrows * rs <
 // 2^31) into shared [ROWS][lds] by THREADS threads; rows >= nrows are zeros. A thread moves the
@@ -340,17 +233,6 @@ __global__ void seg_tile_ranges_kernel(int2* out, const int32_t* seg, int64_t B,
         hi = max(hi, seg[b * T + t]);
     }
     out[i] = make_int2(lo, hi);
-}
-
-// Segment-id ranges (x: smallest, y: largest) of a key tile and a query tile: whether any ids can
-// be equal (else the pair is skipped), and whether both tiles are one and the same segment (then
-// only the causal mask applies).
-__device__ inline bool ranges_meet(int2 a, int2 b) {
-    return a.y >= b.x && a.x <= b.y;
-}
-
-__device__ inline bool one_segment(int2 a, int2 b) {
-    return a.x == a.y && b.x == b.y && a.x == b.x;
 }
 
 // The tile ranges of a's segment ids in stream scratch, or nullptr where no tile is skipped: no
@@ -1085,13 +967,17 @@ void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float*
     p.D == 64 ? launch_bwd<64>(s, a, dsum, dq, dk, dv) : launch_bwd<128>(s, a, dsum, dq, dk, dv);
 }
 
-void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p) {
+void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p, bool wgmma) {
     if (p.B == 0 || p.T == 0) {
         return;
     }
     const auto s = static_cast<cudaStream_t>(stream);
     MmaArgs a = make_bf16_args(p, nullptr, 0);
     a.seg_tiles = seg_tile_ranges(s, a);
+    if (wgmma && wgmma_attention_available()) {
+        attention_wgmma_forward_bf16(s, a, p.D);
+        return;
+    }
     p.D == 64 ? launch_fwd<64, FwdMode::kBf16>(s, a, nullptr)
               : launch_fwd<128, FwdMode::kBf16>(s, a, nullptr);
 }

@@ -13,7 +13,12 @@ namespace qforge::kernels::cuda {
 
 // head_dim 64 or 128; every pointer 16-byte aligned, every row stride a multiple of 8
 // (kernels/attention.cpp checks both before it calls these).
-void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p);
+// Whether the current GPU is sm_90 and this build carries sm_90a code for the wgmma forward of
+// attention_wgmma.cu (asked once per process).
+bool wgmma_attention_available();
+
+// wgmma: run the forward on attention_wgmma.cu where the GPU and the build have it.
+void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p, bool wgmma);
 void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* dq, float* dk,
                                  float* dv, const uint16_t* dout, int64_t dout_row_stride);
 

@@ -49,7 +49,9 @@ public:
     // tensors, or (a stride that is not a multiple of 8) through the widened copies and the fp32
     // API, which runs the same mma kernels.
     bool on_mma() const {
-        return kernels::cuda_attention_impl() == kernels::AttentionImpl::kBf16 &&
+        const auto impl = kernels::cuda_attention_impl();
+        return (impl == kernels::AttentionImpl::kBf16 ||
+                impl == kernels::AttentionImpl::kBf16MmaSync) &&
                (s_.D == 64 || s_.D == 128);
     }
 

@@ -276,6 +276,8 @@ std::string impl_name(AttentionImpl impl) {
             return "tensor_cores";
         case AttentionImpl::kBf16:
             return "bf16";
+        case AttentionImpl::kBf16MmaSync:
+            return "bf16_mma_sync";
         case AttentionImpl::kCudaCores:
             break;
     }

@@ -1,0 +1,19 @@
+// What is here: the wgmma (sm_90a) flash-attention forward of kernels/cuda/attention_wgmma.cu, for
+// the bf16 API's launcher in attention_mma.cu.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/attention_mma_args.cuh"
+
+namespace qforge::kernels::cuda {
+
+// wgmma_attention_available() is declared in attention_mma.cuh.
+
+// The bf16 API's forward (FwdMode::kBf16 of attention_mma.cu: bf16 q, k, v, out, fp32 lse, a's
+// seg_tiles already made) for head_dim D = 64 or 128; only where wgmma_attention_available().
+void attention_wgmma_forward_bf16(cudaStream_t stream, const MmaArgs& a, int64_t D);
+
+}  // namespace qforge::kernels::cuda
