@@ -307,8 +307,9 @@ void attention_backward_bf16(const Ctx& ctx, const AttnBf16Params& p, float* dq,
     if (ctx.device == Device::kCuda) {
         check_cuda_attn(op, p);
         if (bf16_direct(p, dout, dout_row_stride)) {
-            return cuda::attention_mma_backward_bf16(ctx.stream, p, dq, dk, dv, dout,
-                                                     dout_row_stride);
+            return cuda::attention_mma_backward_bf16(
+                ctx.stream, p, dq, dk, dv, dout, dout_row_stride,
+                attention_impl().load() == AttentionImpl::kBf16);
         }
     }
 #else

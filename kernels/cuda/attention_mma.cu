@@ -983,7 +983,8 @@ void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p, bool wgmm
 }
 
 void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* dq, float* dk,
-                                 float* dv, const uint16_t* dout, int64_t dout_row_stride) {
+                                 float* dv, const uint16_t* dout, int64_t dout_row_stride,
+                                 bool wgmma) {
     if (p.B == 0 || p.T == 0 || (dq == nullptr && dk == nullptr && dv == nullptr)) {
         return;
     }
@@ -994,6 +995,9 @@ void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* d
     if (p.D == 64) {
         dsum_bf16<64>(s, a, dsum);
         launch_bwd<64>(s, a, dsum, dq, dk, dv);
+    } else if (wgmma && wgmma_attention_available()) {
+        dsum_bf16<128>(s, a, dsum);
+        attention_wgmma_backward_bf16(s, a, dsum, dq, dk, dv);
     } else {
         dsum_bf16<128>(s, a, dsum);
         launch_bwd<128>(s, a, dsum, dq, dk, dv);

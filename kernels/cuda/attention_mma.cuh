@@ -19,7 +19,10 @@ bool wgmma_attention_available();
 
 // wgmma: run the forward on attention_wgmma.cu where the GPU and the build have it.
 void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p, bool wgmma);
+// wgmma: at head_dim 128, run the backward on attention_wgmma_bwd.cu where the GPU and the build
+// have it.
 void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* dq, float* dk,
-                                 float* dv, const uint16_t* dout, int64_t dout_row_stride);
+                                 float* dv, const uint16_t* dout, int64_t dout_row_stride,
+                                 bool wgmma);
 
 }  // namespace qforge::kernels::cuda

@@ -46,27 +46,6 @@ constexpr int smem_bytes() {
            1024;
 }
 
-// Rows [r0, r0 + ROWS) of a bf16 head (row 0, d 0 at head; rows rs elements apart) into the
-// swizzled tile at shared address dst by all kThreads threads; rows >= nrows are zeros.
-template <int DH, int ROWS>
-__device__ inline void load_tile_sw128(uint32_t dst, const __nv_bfloat16* head, int rs, int64_t r0,
-                                       int64_t nrows) {
-    constexpr int kChunks = DH / 8;  // 16-byte chunks per row
-    constexpr int kStep = kThreads / kChunks;
-    static_assert(kStep % 8 == 0 && ROWS % kStep == 0, "rows r and r + kStep swizzle alike");
-    const int r = static_cast<int>(threadIdx.x) / kChunks,
-              c = static_cast<int>(threadIdx.x) % kChunks;
-    const uint32_t off = sw128_offset(static_cast<uint32_t>(r), static_cast<uint32_t>(c * 8), ROWS);
-    const int row0 = static_cast<int>(r0) + r, left = static_cast<int>(nrows) - row0;
-    const __nv_bfloat16* src = head + row0 * rs + c * 8;
-#pragma unroll
-    for (int i = 0; i < ROWS / kStep; i++) {
-        const bool valid = i * kStep < left;
-        cp_async16(dst + off + i * kStep * kSw128RowBytes, valid ? src + i * kStep * rs : head,
-                   valid);
-    }
-}
-
 __device__ inline int2 range_union(int2 a, int2 b) {
     return make_int2(min(a.x, b.x), max(a.y, b.y));
 }
@@ -123,14 +102,16 @@ __global__ void __launch_bounds__(kThreads, 1) attn_fwd_wgmma_kernel(MmaArgs a, 
         return j;
     };
     auto load_kv = [&](int j, int buf) {
-        load_tile_sw128<DH, kKeys>(sK + buf * kKvBytes, kh, a.k.rs, int64_t{j} * kKeys, kend);
-        load_tile_sw128<DH, kKeys>(sV + buf * kKvBytes, vh, a.v.rs, int64_t{j} * kKeys, kend);
+        load_tile_sw128<DH, kKeys, kThreads>(sK + buf * kKvBytes, kh, a.k.rs, int64_t{j} * kKeys,
+                                             kend);
+        load_tile_sw128<DH, kKeys, kThreads>(sV + buf * kKvBytes, vh, a.v.rs, int64_t{j} * kKeys,
+                                             kend);
         if (seg != nullptr && tid < kKeys) {
             const int64_t key = int64_t{j} * kKeys + tid;
             sSeg[buf * kKeys + tid] = key < a.T ? seg[key] : -1;
         }
     };
-    load_tile_sw128<DH, kRows>(sQ, a.q.ptr + b * a.q.bs + h * DH, a.q.rs, t0, a.T);
+    load_tile_sw128<DH, kRows, kThreads>(sQ, a.q.ptr + b * a.q.bs + h * DH, a.q.rs, t0, a.T);
     int jn = next_tile(0);  // the next tile to visit (the block's diagonal tile always is)
     if (jn < n_tiles) {
         load_kv(jn, 0);

@@ -5,8 +5,8 @@
 // over D = 128 / 64 (the mma kernels, straight from the bf16 tensors), D = 8 (stories260K's
 // head_dim), odd T, GQA and MHA, segments, padded rows, and a stride that sends D = 64 to the
 // widening fallback; and against the GPU's own fp32 API on the widened inputs (same kernels, so
-// the forward must agree bit for bit, except where kBf16 runs the forward on wgmma: then to 4e-3).
-// Every GPU shape runs under kBf16 and kBf16MmaSync.
+// the forward must agree bit for bit, except where kBf16 runs on wgmma: then out to 4e-3 and the
+// gradients to 1e-3). Every GPU shape runs under kBf16 and kBf16MmaSync.
 #include <cmath>
 #include <cstdint>
 #include <fmt/format.h>
@@ -275,6 +275,7 @@ TEST_P(AttentionBf16Gpu, MatchesCpuTwinAndFp32Api) {
     const bool direct = a.qrs % 8 == 0 && a.kvrs % 8 == 0 && a.ors % 8 == 0;
     const bool wgmma =
         mma && direct && impl == kernels::AttentionImpl::kBf16 && kernels::cuda_attention_wgmma();
+    const bool wgmma_bwd = wgmma && s.D == 128 && a.dors % 8 == 0;  // and the backward at D = 128
     const double out_tol = mma ? 1e-2 : 4e-3, lse_tol = mma ? 2e-3 : 1e-5;
     const double grad_tol = mma ? 2e-2 : 4e-3;
 
@@ -336,15 +337,17 @@ TEST_P(AttentionBf16Gpu, MatchesCpuTwinAndFp32Api) {
     EXPECT_LT(rel_error(added(dv, dv0), added(cdv, dv0)), grad_tol);
 
     // The fp32 API with the widened bf16 out: the same kernels up to dsum's summation order and
-    // the atomics' order.
+    // the atomics' order; another kernel where the bf16 API's backward runs on wgmma (P and dS
+    // rounded to bf16 from scores summed in another order).
+    const double api_tol = wgmma_bwd ? 1e-3 : 1e-5;
     auto wout_b = to_device(widened(out, a.rows, s.Hq * s.D, a.ors));
     auto wdout = to_device(widened(a.dout, a.rows, s.Hq * s.D, a.dors));
     auto fdq = to_device(dq0), fdk = to_device(dk0), fdv = to_device(dv0);
     wp.out = f32(wout_b);
     kernels::attention_backward(kCudaCtx, wp, f32(fdq), f32(fdk), f32(fdv), f32(wdout));
-    EXPECT_LT(rel_error(added(dq, dq0), added(from_device<float>(fdq), dq0)), 1e-5);
-    EXPECT_LT(rel_error(added(dk, dk0), added(from_device<float>(fdk), dk0)), 1e-5);
-    EXPECT_LT(rel_error(added(dv, dv0), added(from_device<float>(fdv), dv0)), 1e-5);
+    EXPECT_LT(rel_error(added(dq, dq0), added(from_device<float>(fdq), dq0)), api_tol);
+    EXPECT_LT(rel_error(added(dk, dk0), added(from_device<float>(fdk), dk0)), api_tol);
+    EXPECT_LT(rel_error(added(dv, dv0), added(from_device<float>(fdv), dv0)), api_tol);
 
     // Only dv wanted: the same dv.
     auto odv = to_device(dv0);
@@ -363,7 +366,8 @@ INSTANTIATE_TEST_SUITE_P(
                           Bf16Shape{1, 129, 2, 2, 128, 0, 8, 0, 8, 8},   // MHA
                           Bf16Shape{2, 37, 4, 2, 8, 0, 3, 5, 16, 1},     // stories260K head_dim
                           Bf16Shape{2, 33, 4, 2, 64, 0, 3, 0, 0, 0},     // odd stride: widened
-                          Bf16Shape{1, 300, 4, 4, 64, 0, 0, 0, 0, 0}),   // MHA, D = 64, 3 tiles
+                          Bf16Shape{1, 300, 4, 4, 64, 0, 0, 0, 0, 0},    // MHA, D = 64, 3 tiles
+                          Bf16Shape{1, 520, 8, 2, 128, 0, 0, 0, 0, 0}),  // 5 key blocks
         ::testing::Values(kernels::AttentionImpl::kBf16, kernels::AttentionImpl::kBf16MmaSync)),
     [](const auto& param_info) {
         return shape_name(std::get<0>(param_info.param)) +

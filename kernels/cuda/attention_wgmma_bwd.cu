@@ -1,0 +1,368 @@
+// What is here: the bf16 flash-attention backward on Hopper's warpgroup MMA (wgmma, sm_90a), for
+// head_dim 128 through the bf16 API; attention_mma.cu calls it in place of its mma.sync backward
+// where wgmma_attention_available() says the GPU and the build have it.
+//
+// One block per (128 keys, query head, batch): two warpgroups of 64 keys, each keeping its dK, dV
+// (64 x 128 fp32) in registers over the query tiles of 64 (Q, dO double-buffered with cp.async in
+// 128-byte-swizzled shared tiles; lse, dsum and segment ids beside them). Per tile and warpgroup:
+// S^T = K Q^T and dP^T = V dO^T are m64n64k16 wgmma from shared memory (all K-major); P^T and
+// dS^T = P^T (dP^T - dsum) are made in registers, where the accumulator fragments have mma.sync's
+// layout, so the masking is that of attention_mma.cu; dV += P^T dO and dK += dS^T Q take P^T, dS^T
+// as register A operands and dO, Q read MN-major. dS^T also goes to shared memory (bf16), and after
+// a barrier dQ = dS K is m64n64k16 with both operands MN-major, warpgroup w taking columns 64 w..,
+// added to dq with 16-byte atomics; dK, dV are added with atomics at the end (the query heads of a
+// GQA group share them). The mma.sync backward reads each Q / dO fragment from shared memory once
+// per 16 keys; wgmma reads it once per 64.
+#include <cstdint>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_mma_args.cuh"
+#include "kernels/cuda/attention_wgmma.cuh"
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/mma_ptx.cuh"
+#include "kernels/cuda/wgmma.cuh"
+
+namespace qforge::kernels::cuda {
+
+namespace {
+
+constexpr int DH = 128;         // head_dim
+constexpr int kKeys = 128;      // keys per block
+constexpr int kGroupKeys = 64;  // keys per warpgroup
+constexpr int kQ = 64;          // queries per tile (= the rows of an MmaArgs::seg_tiles entry)
+constexpr int kThreads = 256;   // two warpgroups
+constexpr uint32_t kKvBytes = kKeys * DH * 2;  // a K or V block
+constexpr uint32_t kQBytes = kQ * DH * 2;      // a Q or dO tile
+constexpr uint32_t kDsBytes = kKeys * kQ * 2;  // dS^T [key][query]
+
+// K, V, two stages of Q and of dO, dS^T, then per stage lse, dsum and query segment ids, the key
+// segment ids; 1 KB to align the tiles to 1024.
+constexpr int kSmemBytes =
+    static_cast<int>(2 * kKvBytes + 4 * kQBytes + kDsBytes) + (2 * 3 * kQ + kKeys) * 4 + 1024;
+
+__global__ void __launch_bounds__(kThreads, 1)
+    attn_bwd_wgmma_kernel(MmaArgs a, float scale, float scale_log2, const float* dsum, float* dq,
+                          float* dk, float* dv, bool vec_q, bool vec_kv) {
+#if QF_HAS_WGMMA
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    const uint32_t raw = smem_addr(smem_raw);
+    const uint32_t sK = (raw + 1023u) & ~1023u;
+    const uint32_t sV = sK + kKvBytes, sQ = sV + kKvBytes, sO = sQ + 2 * kQBytes;
+    const uint32_t sDs = sO + 2 * kQBytes;
+    unsigned char* const sDs_ptr = smem_raw + (sDs - raw);
+    auto* sLseb = reinterpret_cast<float*>(sDs_ptr + kDsBytes);  // [2][kQ], log2 units
+    float* sDsumb = sLseb + 2 * kQ;                              // [2][kQ]
+    auto* sSegQb = reinterpret_cast<int32_t*>(sDsumb + 2 * kQ);  // [2][kQ]
+    int32_t* sSegK = sSegQb + 2 * kQ;                            // [kKeys]
+
+    const int tid = static_cast<int>(threadIdx.x);
+    const int lane = tid % 32, warp = tid / 32;
+    const int group = warp / 4, gw = warp % 4;  // warpgroup, warp in it
+    const int g = lane / 4, tq = lane % 4;
+    const int64_t bh = blockIdx.x;
+    const int64_t b = bh / a.Hq, h = bh % a.Hq;
+    const int64_t kvh = h / (a.Hq / a.Hkv);
+    const int64_t j0 = static_cast<int64_t>(blockIdx.y) * kKeys;
+    if (j0 >= a.q_pos0 + a.T) {
+        return;  // keys past the last query are never seen
+    }
+    const int64_t first_t = j0 - a.q_pos0 > 0 ? j0 - a.q_pos0 : 0;
+    const int64_t n_qt = (a.T + kQ - 1) / kQ;
+    const __nv_bfloat16* qh = a.q.ptr + b * a.q.bs + h * DH;
+    const __nv_bfloat16* oh = a.dout.ptr + b * a.dout.bs + h * DH;
+    const __nv_bfloat16* kh = a.k.ptr + b * a.k.bs + kvh * DH;
+    const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
+    const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
+    const int64_t stat0 = (b * a.Hq + h) * a.T;
+
+    // This warpgroup's keys: gj0 .. gj0 + 63. Segment-id ranges (64-row entries) of the group's and
+    // the block's keys: query tiles that meet none of the block's are not loaded.
+    const int64_t gj0 = j0 + group * kGroupKeys;
+    const bool group_live = gj0 < a.Tk;  // a group wholly past Tk only joins loads and barriers
+    const int2* rng = a.seg_tiles != nullptr ? a.seg_tiles + b * n_qt : nullptr;
+    int2 group_kr = make_int2(0, 0), block_kr = make_int2(0, 0);
+    if (rng != nullptr) {
+        const int64_t i = j0 / kQ;
+        block_kr = i + 1 < n_qt
+                       ? make_int2(min(rng[i].x, rng[i + 1].x), max(rng[i].y, rng[i + 1].y))
+                       : rng[i];
+        group_kr = i + group < n_qt ? rng[i + group] : block_kr;
+    }
+    auto next_tile = [&](int64_t qt) {
+        while (rng != nullptr && qt < n_qt && !ranges_meet(rng[qt], block_kr)) {
+            ++qt;
+        }
+        return qt;
+    };
+    auto load_q_tile = [&](int64_t qt, int buf) {
+        const int64_t t0 = qt * kQ;
+        load_tile_sw128<DH, kQ, kThreads>(sQ + buf * kQBytes, qh, a.q.rs, t0, a.T);
+        load_tile_sw128<DH, kQ, kThreads>(sO + buf * kQBytes, oh, a.dout.rs, t0, a.T);
+        if (tid < kQ) {
+            const int64_t t = t0 + tid;
+            const bool valid = t < a.T;
+            sLseb[buf * kQ + tid] = valid ? a.lse[stat0 + t] * kLog2e : INFINITY;  // P = 0
+            sDsumb[buf * kQ + tid] = valid ? dsum[stat0 + t] : 0.0f;
+            sSegQb[buf * kQ + tid] = (seg != nullptr && valid) ? seg[t] : -2;
+        }
+    };
+    load_tile_sw128<DH, kKeys, kThreads>(sK, kh, a.k.rs, j0, a.Tk);
+    load_tile_sw128<DH, kKeys, kThreads>(sV, vh, a.v.rs, j0, a.Tk);
+    int64_t qn = next_tile(first_t / kQ);  // the next tile to visit
+    if (qn < n_qt) {
+        load_q_tile(qn, 0);
+    }
+    cp_async_commit();
+    if (seg != nullptr && tid < kKeys) {
+        sSegK[tid] = j0 + tid < a.T ? seg[j0 + tid] : -1;
+    }
+
+    // This thread's keys (rows of S^T), relative to j0: kr0 and kr0 + 8.
+    const int kr0 = group * kGroupKeys + gw * 16 + g;
+    const uint32_t k_rows = sK + group * kGroupKeys * kSw128RowBytes;  // the group's K rows
+    const uint32_t v_rows = sV + group * kGroupKeys * kSw128RowBytes;
+
+    float dkacc[DH / 2], dvacc[DH / 2];
+#pragma unroll
+    for (int i = 0; i < DH / 2; i++) {
+        dkacc[i] = 0.0f;
+        dvacc[i] = 0.0f;
+    }
+
+    for (int64_t it = 0, qt = qn; qt < n_qt; it++, qt = qn) {
+        const int64_t t0 = qt * kQ;
+        const int buf = static_cast<int>(it & 1);
+        // One barrier: tile qt has landed for every thread, and both groups are done with the
+        // previous tile (its buffers, which the load of the next one reuses, and dS^T).
+        qn = next_tile(qt + 1);
+        cp_async_wait<0>();
+        fence_proxy_async_shared();
+        __syncthreads();
+        if (qn < n_qt) {
+            load_q_tile(qn, buf ^ 1);
+            cp_async_commit();
+        }
+        const float* sLse = sLseb + buf * kQ;
+        const float* sDsum = sDsumb + buf * kQ;
+        const int32_t* sSegQ = sSegQb + buf * kQ;
+        const uint32_t q_s = sQ + buf * kQBytes, o_s = sO + buf * kQBytes;
+
+        // A group whose keys all come after the tile's last query, or whose segment ids miss the
+        // tile's, adds nothing (its dS^T rows: 0).
+        const bool group_skips = !group_live || gj0 > a.q_pos0 + t0 + kQ - 1 ||
+                                 (rng != nullptr && !ranges_meet(rng[qt], group_kr));
+        if (group_skips) {
+            if (dq != nullptr) {
+#pragma unroll
+                for (int n = 0; n < kQ / 8; n++) {
+                    for (int r = 0; r < 2; r++) {
+                        *reinterpret_cast<uint32_t*>(
+                            sDs_ptr + sw128_offset(kr0 + 8 * r, n * 8 + 2 * tq, kKeys)) = 0u;
+                    }
+                }
+            }
+        } else {
+            float st[kQ / 2], dpt[kQ / 2];  // S^T, dP^T: rows = the group's keys, columns = queries
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < DH / 16; kk++) {
+                const uint32_t col = (kk / 4) * kKeys * kSw128RowBytes + (kk % 4) * 32;
+                const uint32_t qcol = (kk / 4) * kQ * kSw128RowBytes + (kk % 4) * 32;
+                wgmma_m64n64k16_ss(st, wgmma_desc_sw128(k_rows + col, 16, kSw128AtomBytes),
+                                   wgmma_desc_sw128(q_s + qcol, 16, kSw128AtomBytes), kk > 0);
+            }
+#pragma unroll
+            for (int kk = 0; kk < DH / 16; kk++) {
+                const uint32_t col = (kk / 4) * kKeys * kSw128RowBytes + (kk % 4) * 32;
+                const uint32_t qcol = (kk / 4) * kQ * kSw128RowBytes + (kk % 4) * 32;
+                wgmma_m64n64k16_ss(dpt, wgmma_desc_sw128(v_rows + col, 16, kSw128AtomBytes),
+                                   wgmma_desc_sw128(o_s + qcol, 16, kSw128AtomBytes), kk > 0);
+            }
+            wgmma_commit();
+            wgmma_wait<0>();
+            wgmma_fence_operands(st);
+            wgmma_fence_operands(dpt);
+
+            // Fragment (n, e): key j0 + kr0 + 8 (e / 2), query t0 + 8 n + 2 tq + (e % 2). Only
+            // warps on the diagonal (or with mixed segments) run the mask.
+            const bool one_seg = rng != nullptr && one_segment(rng[qt], group_kr);
+            if ((seg != nullptr && !one_seg) || j0 + kr0 - g + 15 > a.q_pos0 + t0) {
+                const int krel = static_cast<int>(j0 - a.q_pos0 - t0);  // key row - query column
+#pragma unroll
+                for (int n = 0; n < kQ / 8; n++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int qc = n * 8 + 2 * tq + (e & 1);
+                        const int kr = kr0 + (e / 2) * 8;
+                        const bool vis =
+                            krel + kr <= qc && (seg == nullptr || sSegK[kr] == sSegQ[qc]);
+                        st[n * 4 + e] = vis ? st[n * 4 + e] : -INFINITY;
+                    }
+                }
+            }
+            uint32_t pa[kQ / 16][4], dsa[kQ / 16][4];  // P^T, dS^T as A operands (16 queries)
+#pragma unroll
+            for (int n = 0; n < kQ / 8; n++) {
+                float pv[4], dsv[4];
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int qc = n * 8 + 2 * tq + (e & 1);
+                    pv[e] = fast_exp2(fmaf(st[n * 4 + e], scale_log2, -sLse[qc]));
+                    dsv[e] = pv[e] * (dpt[n * 4 + e] - sDsum[qc]);
+                }
+                pa[n / 2][(n % 2) * 2] = pack_bf16(pv[0], pv[1]);
+                pa[n / 2][(n % 2) * 2 + 1] = pack_bf16(pv[2], pv[3]);
+                dsa[n / 2][(n % 2) * 2] = pack_bf16(dsv[0], dsv[1]);
+                dsa[n / 2][(n % 2) * 2 + 1] = pack_bf16(dsv[2], dsv[3]);
+                if (dq != nullptr) {
+                    *reinterpret_cast<uint32_t*>(sDs_ptr +
+                                                 sw128_offset(kr0, n * 8 + 2 * tq, kKeys)) =
+                        dsa[n / 2][(n % 2) * 2];
+                    *reinterpret_cast<uint32_t*>(sDs_ptr +
+                                                 sw128_offset(kr0 + 8, n * 8 + 2 * tq, kKeys)) =
+                        dsa[n / 2][(n % 2) * 2 + 1];
+                }
+            }
+            // dV += P^T dO, dK += dS^T Q: B = dO, Q read MN-major (16 queries x 128 d per k-step).
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < kQ / 16; kk++) {
+                wgmma_m64n128k16_rs_mn(dvacc, pa[kk],
+                                       wgmma_desc_sw128(o_s + kk * 16 * kSw128RowBytes,
+                                                        kQ * kSw128RowBytes, kSw128AtomBytes));
+            }
+#pragma unroll
+            for (int kk = 0; kk < kQ / 16; kk++) {
+                wgmma_m64n128k16_rs_mn(dkacc, dsa[kk],
+                                       wgmma_desc_sw128(q_s + kk * 16 * kSw128RowBytes,
+                                                        kQ * kSw128RowBytes, kSw128AtomBytes));
+            }
+            wgmma_commit();
+            // Before pa and dsa leave scope: the compiler does not know wgmma still reads them.
+            wgmma_wait<0>();
+        }
+        if (dq == nullptr) {
+            continue;
+        }
+        fence_proxy_async_shared();
+        __syncthreads();  // dS^T complete
+        // dQ (queries x d) = dS K for columns 64 group ..: A = dS read MN-major from dS^T
+        // [key][query], B = K [key][d] read MN-major; 16 keys per k-step.
+        float dqacc[32];
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < kKeys / 16; kk++) {
+            wgmma_m64n64k16_ss_mn(
+                dqacc,
+                wgmma_desc_sw128(sDs + kk * 16 * kSw128RowBytes, kKeys * kSw128RowBytes,
+                                 kSw128AtomBytes),
+                wgmma_desc_sw128(sK + group * kKeys * kSw128RowBytes + kk * 16 * kSw128RowBytes,
+                                 kKeys * kSw128RowBytes, kSw128AtomBytes),
+                kk > 0);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+        wgmma_fence_operands(dqacc);
+        // Fragment (n, e): query t0 + 16 gw + g + 8 (e / 2), column 64 group + 8 n + 2 tq + (e %
+        // 2).
+        const int64_t tr0 = t0 + gw * 16 + g;
+        const int d0 = group * 64;
+        if (vec_q) {
+            const int64_t tv = tr0 + quad_row(tq);
+            float* dqv = dq + b * a.dq_bs + tv * a.dq_rs + h * DH + d0 + 2 * (tq & ~1);
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                const float4 x = quad_row4(dqacc[n * 4], dqacc[n * 4 + 1], dqacc[n * 4 + 2],
+                                           dqacc[n * 4 + 3], tq);
+                if (tv < a.T) {
+                    atomic_add4(dqv + n * 8,
+                                make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale));
+                }
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int64_t t = tr0 + 8 * r;
+                if (t >= a.T) {
+                    continue;
+                }
+                float* row = dq + b * a.dq_bs + t * a.dq_rs + h * DH + d0 + 2 * tq;
+#pragma unroll
+                for (int n = 0; n < 8; n++) {
+                    atomicAdd(row + n * 8, dqacc[n * 4 + 2 * r] * scale);
+                    atomicAdd(row + n * 8 + 1, dqacc[n * 4 + 2 * r + 1] * scale);
+                }
+            }
+        }
+    }
+    wgmma_fence_operands(dkacc);
+    wgmma_fence_operands(dvacc);
+
+    // dK, dV rows of the thread's keys (atomics: the other query heads of the group add too).
+    // Fragment (n, e): key j0 + kr0 + 8 (e / 2), column 8 n + 2 tq + (e % 2).
+    if (vec_kv) {
+        const int64_t key = j0 + kr0 + quad_row(tq);
+        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * (tq & ~1);
+#pragma unroll
+        for (int n = 0; n < DH / 8; n++) {
+            const float4 x =
+                quad_row4(dkacc[n * 4], dkacc[n * 4 + 1], dkacc[n * 4 + 2], dkacc[n * 4 + 3], tq);
+            const float4 y =
+                quad_row4(dvacc[n * 4], dvacc[n * 4 + 1], dvacc[n * 4 + 2], dvacc[n * 4 + 3], tq);
+            if (key < a.Tk && dk != nullptr) {
+                atomic_add4(dk + off + n * 8,
+                            make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale));
+            }
+            if (key < a.Tk && dv != nullptr) {
+                atomic_add4(dv + off + n * 8, y);
+            }
+        }
+        return;
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int64_t key = j0 + kr0 + 8 * r;
+        if (key >= a.Tk) {
+            continue;
+        }
+        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * tq;
+#pragma unroll
+        for (int n = 0; n < DH / 8; n++) {
+            if (dk != nullptr) {
+                atomicAdd(dk + off + n * 8, dkacc[n * 4 + 2 * r] * scale);
+                atomicAdd(dk + off + n * 8 + 1, dkacc[n * 4 + 2 * r + 1] * scale);
+            }
+            if (dv != nullptr) {
+                atomicAdd(dv + off + n * 8, dvacc[n * 4 + 2 * r]);
+                atomicAdd(dv + off + n * 8 + 1, dvacc[n * 4 + 2 * r + 1]);
+            }
+        }
+    }
+#else
+    __trap();  // launched only where wgmma_attention_available()
+#endif
+}
+
+}  // namespace
+
+void attention_wgmma_backward_bf16(cudaStream_t stream, const MmaArgs& a, const float* dsum,
+                                   float* dq, float* dk, float* dv) {
+    const dim3 grid(static_cast<unsigned>(a.B * a.Hq),
+                    static_cast<unsigned>((a.Tk + kKeys - 1) / kKeys));
+    QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_wgmma_kernel,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+    auto aligned = [](const float* x) {
+        return reinterpret_cast<uintptr_t>(x) % 16 == 0;
+    };
+    const bool vec_q = aligned(dq) && a.dq_bs % 4 == 0 && a.dq_rs % 4 == 0;
+    const bool vec_kv = aligned(dk) && aligned(dv) && a.dkv_bs % 4 == 0 && a.dkv_rs % 4 == 0;
+    attn_bwd_wgmma_kernel<<<grid, kThreads, kSmemBytes, stream>>>(
+        a, 1.0f / sqrtf(static_cast<float>(DH)), attn_scale_log2(DH), dsum, dq, dk, dv, vec_q,
+        vec_kv);
+    QF_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace qforge::kernels::cuda
