@@ -19,8 +19,9 @@ void attention_forward(const Ctx& ctx, const AttnParams& p);
 // Which CUDA kernels attention runs, for every later call in the process. kBf16 (default):
 // head_dim 64 and 128 on bf16 tensor cores (mma.sync, fp32 accumulation and softmax; operands
 // rounded to 8-bit mantissas: out ~4e-3, gradients ~1e-2 relative error), other head dims as
-// kCudaCores; on an sm_90 GPU with an sm_90a build, attention_forward_bf16 runs on wgmma.
-// kBf16MmaSync: kBf16 without wgmma (the mma.sync forward everywhere; to compare the two).
+// kCudaCores; on an sm_90 GPU with an sm_90a build, attention_forward_bf16 (and, at head_dim
+// 128, attention_backward_bf16) run on wgmma. kBf16MmaSync: kBf16 without wgmma (the mma.sync
+// kernels everywhere; to compare the two).
 // kCudaCores: fp32 arithmetic, any head_dim up to 128 (the reference). kTensorCores: head_dim 64
 // and 128 on TF32 wmma (out ~3e-4 relative error; slower than kCudaCores on the H100,
 // docs/kernels.md), other head dims as kCudaCores.
@@ -28,8 +29,8 @@ enum class AttentionImpl { kCudaCores, kTensorCores, kBf16, kBf16MmaSync };
 void set_cuda_attention_impl(AttentionImpl impl);
 AttentionImpl cuda_attention_impl();
 
-// Whether kBf16's attention_forward_bf16 runs on wgmma in this process (an sm_90 GPU and an
-// sm_90a build; the fast path asks the GPU once); false without CUDA.
+// Whether kBf16's bf16 entry points run on wgmma in this process (an sm_90 GPU and an sm_90a
+// build; asked of the GPU once); false without CUDA.
 bool cuda_attention_wgmma();
 
 // Needs p.lse from the forward. p.out may be nullptr; when given it must hold the forward's output:

@@ -1,12 +1,13 @@
 // What is here: the bf16 tensor-core flash attention (FlashAttention-2 on mma.sync m16n8k16,
 // fp32 accumulation) for head_dim 64 and 128, used when cuda_attention_impl() is kBf16 (the
 // default; kernels/attention.h) or kBf16MmaSync; under kBf16 on Hopper the bf16 API's forward
-// runs on wgmma instead (attention_wgmma.cu). The kernels read bf16 operands token-major, (b, row,
-// head, d) with a batch and a row stride (MmaArgs), so that 16-byte chunks of a head row stream
-// into shared memory with cp.async. The bf16 API (AttnBf16Params) hands its tensors over as they
-// are and gets out in bf16; the fp32 API first copies k, v (and for the backward q, dout) into bf16
-// token-major scratch (attn_to_bf16), the forward reads q straight from fp32 and writes out in
-// fp32. Softmax statistics, lse, dsum and the gradients stay fp32.
+// (and its backward at head_dim 128) runs on wgmma instead (attention_wgmma*.cu). The kernels read
+// bf16 operands token-major, (b, row, head, d) with a batch and a row stride (MmaArgs), so that
+// 16-byte chunks of a head row stream into shared memory with cp.async. The bf16 API
+// (AttnBf16Params) hands its tensors over as they are and gets out in bf16; the fp32 API first
+// copies k, v (and for the backward q, dout) into bf16 token-major scratch (attn_to_bf16), the
+// forward reads q straight from fp32 and writes out in fp32. Softmax statistics, lse, dsum and the
+// gradients stay fp32.
 //
 // Forward: one block per (64 query rows, head, batch), 4 warps x 16 rows x full D; Q fragments
 // stay in registers, 64-key K/V tiles are double-buffered (cp.async) with one barrier per tile,
