@@ -30,6 +30,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_fragments.cuh"
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/attention_mma_args.cuh"
 #include "kernels/cuda/attention_wgmma.cuh"
@@ -792,12 +793,7 @@ __global__ void __launch_bounds__(KB * 2, 1)
             ldmatrix_x4_trans(
                 da[kk], sS + (kk * 16 + (mi / 2) * 8 + lane % 8) * kLdsS + qw * 16 + (mi % 2) * 8);
         }
-        const int64_t tr0 = t0 + qw * 16 + g;
-        const int64_t tv = tr0 + quad_row(tq);  // vec4: this lane's row
-        float* dq0 = dq + b * a.dq_bs + tr0 * a.dq_rs + h * DH + d0 + 2 * tq;
-        float* dq1 = dq0 + 8 * a.dq_rs;
-        float* dqv = dq + b * a.dq_bs + tv * a.dq_rs + h * DH + d0 + 2 * (tq & ~1);
-        const bool ok0 = tr0 < a.T, ok1 = tr0 + 8 < a.T, okv = tv < a.T;
+        float* const dq_tile = dq + b * a.dq_bs + h * DH + d0;
 #pragma unroll
         for (int dp = 0; dp < DQ / 16; dp++) {
             float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
@@ -808,65 +804,21 @@ __global__ void __launch_bounds__(KB * 2, 1)
                 mma_bf16(acc[0], da[kk], kb[0], kb[1]);
                 mma_bf16(acc[1], da[kk], kb[2], kb[3]);
             }
-#pragma unroll
-            for (int nn = 0; nn < 2; nn++) {
-                const int d = dp * 16 + nn * 8;
-                if (vec_q) {
-                    const float4 x = quad_row4(acc[nn][0], acc[nn][1], acc[nn][2], acc[nn][3], tq);
-                    if (okv) {
-                        atomic_add4(dqv + d, make_float4(x.x * scale, x.y * scale, x.z * scale,
-                                                         x.w * scale));
-                    }
-                    continue;
-                }
-                if (ok0) {
-                    atomicAdd(dq0 + d, acc[nn][0] * scale);
-                    atomicAdd(dq0 + d + 1, acc[nn][1] * scale);
-                }
-                if (ok1) {
-                    atomicAdd(dq1 + d, acc[nn][2] * scale);
-                    atomicAdd(dq1 + d + 1, acc[nn][3] * scale);
-                }
-            }
+            // Query rows t0 + 16 qw .., columns d0 + 16 dp ..
+            atomic_add_fragment<2>(dq_tile + dp * 16, a.dq_rs, t0 + qw * 16, a.T, &acc[0][0], scale,
+                                   g, tq, vec_q);
         }
     }
 
     // dK, dV rows of the warp's keys (atomics: the other query heads of the group add too).
-    if (vec_kv) {
-        const int64_t key = j0 + kr0 + quad_row(tq);
-        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * (tq & ~1);
-#pragma unroll
-        for (int n = 0; n < ND; n++) {
-            const float4 x = quad_row4(dkacc[n][0], dkacc[n][1], dkacc[n][2], dkacc[n][3], tq);
-            const float4 y = quad_row4(dvacc[n][0], dvacc[n][1], dvacc[n][2], dvacc[n][3], tq);
-            if (key < a.Tk && dk != nullptr) {
-                atomic_add4(dk + off + n * 8,
-                            make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale));
-            }
-            if (key < a.Tk && dv != nullptr) {
-                atomic_add4(dv + off + n * 8, y);
-            }
-        }
-        return;
+    const int64_t warp_key0 = j0 + warp * 16;
+    if (dk != nullptr) {
+        atomic_add_fragment<ND>(dk + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk,
+                                &dkacc[0][0], scale, g, tq, vec_kv);
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int64_t key = j0 + kr0 + 8 * r;
-        if (key >= a.Tk) {
-            continue;
-        }
-        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * tq;
-#pragma unroll
-        for (int n = 0; n < ND; n++) {
-            if (dk != nullptr) {
-                atomicAdd(dk + off + n * 8, dkacc[n][2 * r] * scale);
-                atomicAdd(dk + off + n * 8 + 1, dkacc[n][2 * r + 1] * scale);
-            }
-            if (dv != nullptr) {
-                atomicAdd(dv + off + n * 8, dvacc[n][2 * r]);
-                atomicAdd(dv + off + n * 8 + 1, dvacc[n][2 * r + 1]);
-            }
-        }
+    if (dv != nullptr) {
+        atomic_add_fragment<ND>(dv + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk,
+                                &dvacc[0][0], 1.0f, g, tq, vec_kv);
     }
 }
 

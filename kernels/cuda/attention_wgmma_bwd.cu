@@ -19,6 +19,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_fragments.cuh"
 #include "kernels/cuda/attention_mma_args.cuh"
 #include "kernels/cuda/attention_wgmma.cuh"
 #include "kernels/cuda/check.cuh"
@@ -266,80 +267,22 @@ __global__ void __launch_bounds__(kThreads, 1)
         wgmma_commit();
         wgmma_wait<0>();
         wgmma_fence_operands(dqacc);
-        // Fragment (n, e): query t0 + 16 gw + g + 8 (e / 2), column 64 group + 8 n + 2 tq + (e %
-        // 2).
-        const int64_t tr0 = t0 + gw * 16 + g;
-        const int d0 = group * 64;
-        if (vec_q) {
-            const int64_t tv = tr0 + quad_row(tq);
-            float* dqv = dq + b * a.dq_bs + tv * a.dq_rs + h * DH + d0 + 2 * (tq & ~1);
-#pragma unroll
-            for (int n = 0; n < 8; n++) {
-                const float4 x = quad_row4(dqacc[n * 4], dqacc[n * 4 + 1], dqacc[n * 4 + 2],
-                                           dqacc[n * 4 + 3], tq);
-                if (tv < a.T) {
-                    atomic_add4(dqv + n * 8,
-                                make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale));
-                }
-            }
-        } else {
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int64_t t = tr0 + 8 * r;
-                if (t >= a.T) {
-                    continue;
-                }
-                float* row = dq + b * a.dq_bs + t * a.dq_rs + h * DH + d0 + 2 * tq;
-#pragma unroll
-                for (int n = 0; n < 8; n++) {
-                    atomicAdd(row + n * 8, dqacc[n * 4 + 2 * r] * scale);
-                    atomicAdd(row + n * 8 + 1, dqacc[n * 4 + 2 * r + 1] * scale);
-                }
-            }
-        }
+        // Query rows t0 + 16 gw .., columns 64 group ..
+        atomic_add_fragment<8>(dq + b * a.dq_bs + h * DH + group * 64, a.dq_rs, t0 + gw * 16, a.T,
+                               dqacc, scale, g, tq, vec_q);
     }
     wgmma_fence_operands(dkacc);
     wgmma_fence_operands(dvacc);
 
-    // dK, dV rows of the thread's keys (atomics: the other query heads of the group add too).
-    // Fragment (n, e): key j0 + kr0 + 8 (e / 2), column 8 n + 2 tq + (e % 2).
-    if (vec_kv) {
-        const int64_t key = j0 + kr0 + quad_row(tq);
-        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * (tq & ~1);
-#pragma unroll
-        for (int n = 0; n < DH / 8; n++) {
-            const float4 x =
-                quad_row4(dkacc[n * 4], dkacc[n * 4 + 1], dkacc[n * 4 + 2], dkacc[n * 4 + 3], tq);
-            const float4 y =
-                quad_row4(dvacc[n * 4], dvacc[n * 4 + 1], dvacc[n * 4 + 2], dvacc[n * 4 + 3], tq);
-            if (key < a.Tk && dk != nullptr) {
-                atomic_add4(dk + off + n * 8,
-                            make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale));
-            }
-            if (key < a.Tk && dv != nullptr) {
-                atomic_add4(dv + off + n * 8, y);
-            }
-        }
-        return;
+    // dK, dV rows of the group's keys (atomics: the other query heads of the group add too).
+    const int64_t warp_key0 = j0 + kr0 - g;
+    if (dk != nullptr) {
+        atomic_add_fragment<DH / 8>(dk + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dkacc,
+                                    scale, g, tq, vec_kv);
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int64_t key = j0 + kr0 + 8 * r;
-        if (key >= a.Tk) {
-            continue;
-        }
-        const int64_t off = b * a.dkv_bs + key * a.dkv_rs + kvh * DH + 2 * tq;
-#pragma unroll
-        for (int n = 0; n < DH / 8; n++) {
-            if (dk != nullptr) {
-                atomicAdd(dk + off + n * 8, dkacc[n * 4 + 2 * r] * scale);
-                atomicAdd(dk + off + n * 8 + 1, dkacc[n * 4 + 2 * r + 1] * scale);
-            }
-            if (dv != nullptr) {
-                atomicAdd(dv + off + n * 8, dvacc[n * 4 + 2 * r]);
-                atomicAdd(dv + off + n * 8 + 1, dvacc[n * 4 + 2 * r + 1]);
-            }
-        }
+    if (dv != nullptr) {
+        atomic_add_fragment<DH / 8>(dv + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dvacc,
+                                    1.0f, g, tq, vec_kv);
     }
 #else
     __trap();  // launched only where wgmma_attention_available()

@@ -1,12 +1,13 @@
 // What is here: helpers of the kernel tests that move data to and from one GPU and time ops on
-// it (the callers skip without a GPU): the CUDA Ctx, device copies of host vectors, and a mean
-// time per call.
+// it (the callers skip without a GPU): the CUDA Ctx, device copies of host vectors, a mean time
+// per call, and a guard that restores the attention implementation.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/common.h"
 #include "kernels/memory.h"
 
@@ -42,5 +43,19 @@ double time_ms(Fn fn, int iters = 20) {
     const std::chrono::duration<double, std::milli> dt = std::chrono::steady_clock::now() - t0;
     return dt.count() / iters;
 }
+
+// Restores the process-wide attention implementation when a test ends.
+class AttentionImplGuard {
+public:
+    AttentionImplGuard() : saved_(kernels::cuda_attention_impl()) {}
+
+    ~AttentionImplGuard() { kernels::set_cuda_attention_impl(saved_); }
+
+    AttentionImplGuard(const AttentionImplGuard&) = delete;
+    AttentionImplGuard& operator=(const AttentionImplGuard&) = delete;
+
+private:
+    kernels::AttentionImpl saved_;
+};
 
 }  // namespace qforge::test

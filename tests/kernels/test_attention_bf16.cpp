@@ -239,20 +239,6 @@ float* f32(kernels::BackendBuffer& b) {
     return static_cast<float*>(b.data());
 }
 
-// Restores the process-wide attention implementation when a test ends.
-class AttentionImplGuard {
-public:
-    AttentionImplGuard() : saved_(kernels::cuda_attention_impl()) {}
-
-    ~AttentionImplGuard() { kernels::set_cuda_attention_impl(saved_); }
-
-    AttentionImplGuard(const AttentionImplGuard&) = delete;
-    AttentionImplGuard& operator=(const AttentionImplGuard&) = delete;
-
-private:
-    kernels::AttentionImpl saved_;
-};
-
 // kBf16 (the forward on wgmma where the GPU has it) and kBf16MmaSync (mma.sync everywhere).
 class AttentionBf16Gpu
     : public ::testing::TestWithParam<std::tuple<Bf16Shape, kernels::AttentionImpl>> {};

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/cuda_test_util.h"
 #include "kernels/gemm.h"
 #include "kernels/kernel_test_util.h"
 #include "kernels/memory.h"
@@ -283,20 +284,6 @@ std::string impl_name(AttentionImpl impl) {
     }
     return "cuda_cores";
 }
-
-// Restores the process-wide attention implementation when a test ends.
-class AttentionImplGuard {
-public:
-    AttentionImplGuard() : saved_(kernels::cuda_attention_impl()) {}
-
-    ~AttentionImplGuard() { kernels::set_cuda_attention_impl(saved_); }
-
-    AttentionImplGuard(const AttentionImplGuard&) = delete;
-    AttentionImplGuard& operator=(const AttentionImplGuard&) = delete;
-
-private:
-    AttentionImpl saved_;
-};
 
 class AttentionCuda : public ::testing::TestWithParam<std::tuple<CudaAttnShape, AttentionImpl>> {};
 
