@@ -34,6 +34,9 @@ def main():
     ap.add_argument("--step-kernel", default="adamw_kernel",
                     help="a kernel launched once per step, at its end (default: adamw_kernel)")
     ap.add_argument("--skip", type=int, default=2, help="warm-up steps left out (default 2)")
+    ap.add_argument("--top", type=int, default=0,
+                    help="also list the N kernels (by full name) with the most time in the median "
+                         "step, e.g. to tell the thin LoRA GEMMs from the large ones")
     args = ap.parse_args()
 
     kernels, copies = [], []
@@ -89,6 +92,16 @@ def main():
         sizes["< 2 us" if g < 2e3 else "2-5 us" if g < 5e3 else "5-20 us" if g < 2e4
               else "20-100 us" if g < 1e5 else ">= 100 us"] += g
     print("idle by gap size (ms):", ", ".join(f"{k} {v * ms:.2f}" for k, v in sorted(sizes.items())))
+    if args.top > 0:
+        by_name, n_name = collections.Counter(), collections.Counter()
+        for s, e, n in med["kernels"]:
+            by_name[n] += e - s
+            n_name[n] += 1
+        print(f"\nmedian step: the {args.top} kernels with the most GPU time")
+        print("| kernel | launches | ms | us per launch |")
+        print("|---|---|---|---|")
+        for name, t in by_name.most_common(args.top):
+            print(f"| {name[:90]} | {n_name[name]} | {t * ms:.2f} | {t / n_name[name] * 1e-3:.1f} |")
 
 
 if __name__ == "__main__":

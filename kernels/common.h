@@ -47,6 +47,12 @@ std::size_t dtype_size(DType dtype);
 std::string_view dtype_name(DType dtype);
 std::string_view device_name(Device device);
 
+// How an op that takes integer indices (embedding ids, cross-entropy targets) checks them.
+// kWait: on the device; the call waits for its stream and throws on a bad one. kCheckedByCaller:
+// the caller checked them on the host, so the call queues its work and returns (work that can
+// run ahead, or be captured into a CUDA graph); a bad index is still never read out of bounds.
+enum class IndexCheck { kWait, kCheckedByCaller };
+
 // Where an op runs. `stream` is a cudaStream_t on the CUDA backend (opaque here so that
 // callers never include CUDA headers) and ignored on the CPU.
 struct Ctx {

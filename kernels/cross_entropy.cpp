@@ -12,7 +12,8 @@
 namespace qforge::kernels {
 
 void cross_entropy_forward(const Ctx& ctx, float* losses, float* lse, const float* logits,
-                           const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index) {
+                           const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index,
+                           IndexCheck check) {
     constexpr std::string_view op = "cross_entropy_forward";
     check_size(op, "N", N, 0);
     check_size(op, "V", V, 1);
@@ -25,8 +26,9 @@ void cross_entropy_forward(const Ctx& ctx, float* losses, float* lse, const floa
         case Device::kCuda:
 #ifdef QFORGE_HAS_CUDA
         {
-            const cuda::BadIndex bad = cuda::cross_entropy_forward(ctx.stream, losses, lse, logits,
-                                                                   targets, N, V, ignore_index);
+            const cuda::BadIndex bad =
+                cuda::cross_entropy_forward(ctx.stream, losses, lse, logits, targets, N, V,
+                                            ignore_index, check == IndexCheck::kWait);
             QF_CHECK(bad.index < 0,
                      "cross_entropy_forward: targets[{}] = {} is neither ignore_index ({}) nor in "
                      "[0, V={})",

@@ -10,10 +10,11 @@ namespace qforge::kernels {
 // logits (N,V); targets (N). losses (N): logsumexp(logits row) - logits[target]; a row whose
 // target == ignore_index gets loss 0. lse (N) is saved for backward and may be nullptr.
 // Throws qforge::Error when a target is neither ignore_index nor in [0,V) (on CUDA the targets
-// are checked on the device and the call waits for the stream).
+// are checked on the device and the call waits for the stream, unless the caller checked them:
+// IndexCheck::kCheckedByCaller, where a bad target's loss is NaN).
 void cross_entropy_forward(const Ctx& ctx, float* losses, float* lse, const float* logits,
                            const int32_t* targets, int64_t N, int64_t V,
-                           int32_t ignore_index = -100);
+                           int32_t ignore_index = -100, IndexCheck check = IndexCheck::kWait);
 
 // dlogits (N,V) = (softmax(logits) - onehot(target)) * dloss[row]. WRITES (it starts the
 // backward chain); ignored rows get 0. lse from the forward, or nullptr to recompute it.

@@ -12,7 +12,7 @@
 namespace qforge::kernels {
 
 void embedding_forward(const Ctx& ctx, float* out, const int32_t* ids, const float* table,
-                       int64_t N, int64_t C, int64_t V) {
+                       int64_t N, int64_t C, int64_t V, IndexCheck check) {
     constexpr std::string_view op = "embedding_forward";
     check_size(op, "N", N, 0);
     check_size(op, "C", C, 1);
@@ -26,8 +26,8 @@ void embedding_forward(const Ctx& ctx, float* out, const int32_t* ids, const flo
         case Device::kCuda:
 #ifdef QFORGE_HAS_CUDA
         {
-            const cuda::BadIndex bad =
-                cuda::embedding_forward(ctx.stream, out, ids, table, N, C, V);
+            const cuda::BadIndex bad = cuda::embedding_forward(ctx.stream, out, ids, table, N, C, V,
+                                                               check == IndexCheck::kWait);
             QF_CHECK(bad.index < 0, "embedding_forward: ids[{}] = {} is outside [0, V={})",
                      bad.index, bad.value, V);
             return;

@@ -59,6 +59,7 @@ constexpr std::array kKeys = {
     QF_CONFIG_KEY(train, device),
     QF_CONFIG_KEY(train, matmul_precision),
     QF_CONFIG_KEY(train, gemm_autotune),
+    QF_CONFIG_KEY(train, cuda_graphs),
     QF_CONFIG_KEY(train, eval_every),
     QF_CONFIG_KEY(train, log_every),
     QF_CONFIG_KEY(checkpoint, every),

@@ -170,7 +170,7 @@ std::span<const float> BatchForward::run(std::span<const BatchRow> rows,
     rstd_.ensure(N);
 
     const LlamaOnDevice& W = model_;
-    W.embed_rows(x_.data(), tokens_d_.data(), N);
+    W.embed_rows(ctx_, x_.data(), tokens_d_.data(), N);
     for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
         kernels::rmsnorm_forward(ctx_, xn_.data(), rstd_.data(), x_.data(), W.attn_norm(l), N, C,
                                  cfg.rms_norm_eps);

@@ -99,7 +99,9 @@ __global__ void cross_entropy_forward_kernel(float* losses, float* lse, const fl
         losses[n] = 0.0f;
     } else if (t < 0 || t >= V) {
         losses[n] = NAN;
-        report_bad_row(bad, n);
+        if (bad != nullptr) {
+            report_bad_row(bad, n);
+        }
     } else {
         losses[n] = l - row[t];
     }
@@ -170,13 +172,16 @@ bool rows_vec4(const void* a, const void* b, int64_t V) {
 }  // namespace
 
 BadIndex cross_entropy_forward(void* stream, float* losses, float* lse, const float* logits,
-                               const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index) {
+                               const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index,
+                               bool report) {
     if (N == 0) {
         return {};
     }
     const auto s = static_cast<cudaStream_t>(stream);
-    unsigned long long* bad = record_address(g_cross_entropy_bad_row);
-    reset_bad_row(s, bad);
+    unsigned long long* bad = report ? record_address(g_cross_entropy_bad_row) : nullptr;
+    if (report) {
+        reset_bad_row(s, bad);
+    }
     const auto grid = static_cast<unsigned>(N);
     if (rows_vec4(logits, logits, V)) {
         cross_entropy_forward_kernel<true>
@@ -186,7 +191,7 @@ BadIndex cross_entropy_forward(void* stream, float* losses, float* lse, const fl
             <<<grid, kThreads, 0, s>>>(losses, lse, logits, targets, V, ignore_index, bad);
     }
     QF_CUDA_LAUNCH_CHECK();
-    return read_bad_row(s, bad, targets);
+    return report ? read_bad_row(s, bad, targets) : BadIndex{};
 }
 
 void cross_entropy_backward(void* stream, float* dlogits, const float* logits, const float* lse,

@@ -16,7 +16,7 @@ __global__ void embedding_forward_kernel(float* out, const int32_t* ids, const f
     const int64_t n = blockIdx.x;
     const int32_t id = ids[n];
     if (id < 0 || id >= V) {
-        if (threadIdx.x == 0) {
+        if (threadIdx.x == 0 && bad != nullptr) {
             report_bad_row(bad, n);
         }
         return;
@@ -93,18 +93,20 @@ __global__ void embedding_backward_kernel(float* dtable, const float* dout, cons
 }  // namespace
 
 BadIndex embedding_forward(void* stream, float* out, const int32_t* ids, const float* table,
-                           int64_t N, int64_t C, int64_t V) {
+                           int64_t N, int64_t C, int64_t V, bool report) {
     if (N == 0) {
         return {};
     }
     const auto s = static_cast<cudaStream_t>(stream);
-    unsigned long long* bad = record_address(g_embedding_bad_row);
-    reset_bad_row(s, bad);
+    unsigned long long* bad = report ? record_address(g_embedding_bad_row) : nullptr;
+    if (report) {
+        reset_bad_row(s, bad);
+    }
     const int threads = C >= 256 ? 256 : 64;
     embedding_forward_kernel<<<static_cast<unsigned>(N), threads, 0, s>>>(out, ids, table, C, V,
                                                                           bad);
     QF_CUDA_LAUNCH_CHECK();
-    return read_bad_row(s, bad, ids);
+    return report ? read_bad_row(s, bad, ids) : BadIndex{};
 }
 
 void embedding_backward(void* stream, float* dtable, const float* dout, const int32_t* ids,

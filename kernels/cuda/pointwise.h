@@ -43,10 +43,10 @@ struct BadIndex {
     int32_t value = 0;
 };
 
-// Rows whose id is outside [0, V) are left unwritten and reported (the first one, in row
-// order); the launcher waits for the stream to read that answer back.
+// Rows whose id is outside [0, V) are left unwritten and, with `report`, reported (the first
+// one, in row order): the launcher then waits for the stream to read that answer back.
 BadIndex embedding_forward(void* stream, float* out, const int32_t* ids, const float* table,
-                           int64_t N, int64_t C, int64_t V);
+                           int64_t N, int64_t C, int64_t V, bool report);
 // Deterministic and bit-identical with the CPU, no atomics: the first row of each id adds all
 // rows with that id in row order (the CPU's order). Rows with a negative id are skipped.
 void embedding_backward(void* stream, float* dtable, const float* dout, const int32_t* ids,
@@ -114,10 +114,11 @@ void rope_backward_to_bf16(void* stream, uint16_t* dst, int64_t ld, const float*
                            const int32_t* pos, const float* cos, const float* sin, int64_t N,
                            int64_t H, int64_t D);
 
-// Targets that are neither ignore_index nor in [0, V) are reported like embedding ids (the
-// launcher waits for the stream); their rows get loss NaN.
+// Targets that are neither ignore_index nor in [0, V) get loss NaN and, with `report`, are
+// reported like embedding ids (the launcher then waits for the stream).
 BadIndex cross_entropy_forward(void* stream, float* losses, float* lse, const float* logits,
-                               const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index);
+                               const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index,
+                               bool report);
 // dlogits may alias logits (each element is read before it is overwritten). Rows whose target
 // is out of range are written as 0, like ignored rows (the forward has reported them).
 void cross_entropy_backward(void* stream, float* dlogits, const float* logits, const float* lse,

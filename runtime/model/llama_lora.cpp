@@ -303,13 +303,25 @@ void LoraTrainStep::load_gate_up(int64_t l) {
     const int64_t NF = B_ * T_ * model_.config().intermediate_size;
     const int s = static_cast<int>(l % 2);
     const auto [gate, up] = gate_up_slot(s, acts_[0]);  // offloading implies checkpointing
-    kernels::event_record(ctx_, gu_free_.get());  // the slot's last reader is queued before this
-    kernels::stream_wait(copy_in_ctx(), gu_free_.get());
     // (the host copy is complete: the backward began after every copy out, see run())
     const uint16_t* host = host_gate_up(l);
-    kernels::buffer_upload_async(copy_in_ctx(), gate, host, sz(NF) * sizeof(uint16_t));
-    kernels::buffer_upload_async(copy_in_ctx(), up, host + NF, sz(NF) * sizeof(uint16_t));
-    kernels::event_record(copy_in_ctx(), gu_loaded_[sz(s)].get());
+    const std::size_t bytes = sz(NF) * sizeof(uint16_t);
+    across_streams([main = ctx_, in = copy_in_ctx(), free = gu_free_.get(),
+                    loaded = gu_loaded_[sz(s)].get(), gate, up, host, NF, bytes] {
+        kernels::event_record(main, free);  // the slot's last reader is queued before this
+        kernels::stream_wait(in, free);
+        kernels::buffer_upload_async(in, gate, host, bytes);
+        kernels::buffer_upload_async(in, up, host + NF, bytes);
+        kernels::event_record(in, loaded);
+    });
+}
+
+void LoraTrainStep::across_streams(std::function<void()> call) {
+    if (graph_.capturing()) {
+        graph_.cut(std::move(call));
+    } else {
+        call();
+    }
 }
 
 const PackedProjection& LoraTrainStep::packed(int64_t l, int t, const LoraProjection& p) {
@@ -467,24 +479,33 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         const int64_t NF = N * F;
         if (recompute && offload_run_ && offloads(l)) {
             // gate and up come back from host memory (and u was kept: offloading is lean)
-            kernels::stream_wait(ctx, gu_loaded_[sz(gu)].get());
+            across_streams([main = ctx, loaded = gu_loaded_[sz(gu)].get()] {
+                kernels::stream_wait(main, loaded);
+            });
         } else if (recompute && kept_in_slot(l)) {
             // gate and up are still in the slot from the forward
         } else {
-            if (offload_run_ && !recompute) {  // the slot's previous copy out must be done
-                kernels::stream_wait(ctx, gu_saved_[sz(gu)].get());
+            // the slot's previous copy out must be done (one of an earlier run is: its losses
+            // were read back after the backward had waited for every copy out)
+            if (offload_run_ && !recompute && gu_saved_this_run_[sz(gu)]) {
+                across_streams([main = ctx, saved = gu_saved_[sz(gu)].get()] {
+                    kernels::stream_wait(main, saved);
+                });
             }
             fwd16(4, gate, a.xn2.data(), kStagedXn2);
             fwd16(5, up, a.xn2.data(), kStagedXn2);
             if (!recompute && offload_run_ && offloads(l)) {
-                kernels::event_record(ctx, gu_ready_[sz(gu)].get());
-                kernels::stream_wait(copy_out_ctx(), gu_ready_[sz(gu)].get());
-                uint16_t* host = host_gate_up(l);
-                kernels::buffer_download_async(copy_out_ctx(), host, gate,
-                                               sz(NF) * sizeof(uint16_t));
-                kernels::buffer_download_async(copy_out_ctx(), host + NF, up,
-                                               sz(NF) * sizeof(uint16_t));
-                kernels::event_record(copy_out_ctx(), gu_saved_[sz(gu)].get());
+                across_streams([main = ctx, out = copy_out_ctx(), ready = gu_ready_[sz(gu)].get(),
+                                saved = gu_saved_[sz(gu)].get(), host = host_gate_up(l), gate, up,
+                                NF] {
+                    kernels::event_record(main, ready);
+                    kernels::stream_wait(out, ready);
+                    const std::size_t bytes = sz(NF) * sizeof(uint16_t);
+                    kernels::buffer_download_async(out, host, gate, bytes);
+                    kernels::buffer_download_async(out, host + NF, up, bytes);
+                    kernels::event_record(out, saved);
+                });
+                gu_saved_this_run_[sz(gu)] = true;
             }
         }
         // h is the down projection's input (forward) and its dA's (backward); in a recompute whose
@@ -682,7 +703,8 @@ void LoraTrainStep::loss_head_chunk(int64_t r0, int64_t rows, bool backward) {
                                 V);
     }
     kernels::cross_entropy_forward(ctx, losses_.data() + r0, lse_rows_.data() + r0, logits_.data(),
-                                   targets_.data() + r0, rows, V);
+                                   targets_.data() + r0, rows, V, -100,
+                                   kernels::IndexCheck::kCheckedByCaller);
     if (!backward) {
         return;
     }
@@ -704,13 +726,20 @@ void LoraTrainStep::loss_head_chunk(int64_t r0, int64_t rows, bool backward) {
 
 LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_scale, uint64_t seed,
                            uint64_t micro_key, float* grads) {
-    const auto& c = model_.config();
     QF_CHECK(batch.B <= B_ && batch.T == T_,
              "micro-batch {}x{} does not fit the train step's workspace {}x{}", batch.B, batch.T,
              B_, T_);
-    const int64_t N = batch.B * batch.T, C = c.hidden_size, V = c.vocab_size;
-    const int64_t L = c.num_hidden_layers;
-    const Ctx& ctx = ctx_;
+    const int64_t N = batch.B * batch.T, V = model_.config().vocab_size;
+    // ids and targets are checked here, so that the kernels need not wait to report a bad one
+    for (int64_t i = 0; i < N; ++i) {
+        QF_CHECK(batch.input[i] >= 0 && batch.input[i] < V,
+                 "micro-batch row {} position {}: token id {} is outside the vocabulary [0, {})",
+                 i / batch.T, i % batch.T, batch.input[i], V);
+        QF_CHECK(batch.targets[i] == -100 || (batch.targets[i] >= 0 && batch.targets[i] < V),
+                 "micro-batch row {} position {}: target {} is neither -100 (ignored) nor in "
+                 "[0, {})",
+                 i / batch.T, i % batch.T, batch.targets[i], V);
+    }
     ++generation_;
     offload_run_ = offload_ && backward;
     for (int64_t i = 0; i < N; ++i) {
@@ -723,7 +752,99 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     if (batch.segment_ids != nullptr) {
         segments_.upload(batch.segment_ids, N);
     }
-    model_.embed_rows(x_at(0), input_.data(), N);
+    if (backward) {  // a value of this run: set here, not in the (replayable) work below
+        kernels::fill(ctx_, dloss_.data(), N, loss_scale);
+    }
+    queue_run_graphed(batch, backward, seed, micro_key, grads);
+    // the token losses are read back once the whole step is queued (one sync per step)
+    losses_.download(losses_host_.data(), N);
+    LossSum total;
+    for (int64_t i = 0; i < N; ++i) {
+        if (batch.targets[i] != -100) {
+            total.sum += losses_host_[sz(i)];
+            total.tokens += 1;
+        }
+    }
+    return total;
+}
+
+void LoraTrainStep::set_cuda_graphs(bool on) {
+    graphs_ = on && fused_ && kernels::graph_supported(ctx_.device);
+    graph_.reset();
+    last_kind_ = {};
+    if (graphs_ && run_stream_.get() == nullptr) {
+        run_stream_ = kernels::Stream(ctx_);
+        run_in_ = kernels::Event(ctx_);
+        run_out_ = kernels::Event(ctx_);
+    }
+}
+
+void LoraTrainStep::forget_device_state() {
+    for (auto& pk : packed_) {
+        pk.layer = -1;
+    }
+    lora_packed_layer_ = -1;
+    for (auto& in : staged_in_) {
+        in.layer = -1;
+    }
+}
+
+void LoraTrainStep::queue_run_graphed(const TokenBatch& batch, bool backward, uint64_t seed,
+                                      uint64_t micro_key, float* grads) {
+    // dropout keys and the all-reduce callback change from run to run
+    const bool graphable =
+        graphs_ && !(backward && adapter_.options().dropout > 0.0f) && !(backward && grads_ready_);
+    if (!graphable) {
+        graph_.reset();
+        last_kind_ = {};
+        queue_run(batch, backward, seed, micro_key, grads);
+        return;
+    }
+    const RunKind kind{batch.B, backward, batch.segment_ids != nullptr, grads};
+    void* const caller = ctx_.stream;
+    kernels::event_record(ctx_, run_in_.get());
+    ctx_.stream = run_stream_.get();
+    kernels::stream_wait(ctx_, run_in_.get());
+    try {
+        if (graph_.captured() && kind == graph_kind_) {
+            graph_.launch(ctx_);
+            ++graph_replays_;
+        } else if (kind == last_kind_) {  // the buffers and tuned GEMMs are set up: capture
+            try {
+                graph_.capture(ctx_, [&] { queue_run(batch, backward, seed, micro_key, grads); });
+                graph_kind_ = kind;
+                graph_.launch(ctx_);
+            } catch (const Error& e) {
+                fmt::print(stderr,
+                           "qforge: warning: the train step cannot run as a CUDA graph ({}); "
+                           "launching its kernels one by one from now on\n",
+                           e.what());
+                graphs_ = false;
+                forget_device_state();
+                queue_run(batch, backward, seed, micro_key, grads);
+            }
+        } else {
+            graph_.reset();  // its buffers may be re-sized by this run
+            queue_run(batch, backward, seed, micro_key, grads);
+        }
+    } catch (...) {
+        ctx_.stream = caller;
+        throw;
+    }
+    last_kind_ = kind;
+    kernels::event_record(ctx_, run_out_.get());
+    ctx_.stream = caller;
+    kernels::stream_wait(ctx_, run_out_.get());
+}
+
+void LoraTrainStep::queue_run(const TokenBatch& batch, bool backward, uint64_t seed,
+                              uint64_t micro_key, float* grads) {
+    const auto& c = model_.config();
+    const int64_t N = batch.B * batch.T, C = c.hidden_size, V = c.vocab_size;
+    const int64_t L = c.num_hidden_layers;
+    const Ctx& ctx = ctx_;
+    gu_saved_this_run_ = {};
+    model_.embed_rows(ctx, x_at(0), input_.data(), N, kernels::IndexCheck::kCheckedByCaller);
     for (int64_t l = 0; l < L; ++l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
         if (lean_ && l + 1 < L) {
@@ -755,30 +876,20 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
     logits_.ensure(chunk * V);
     if (backward) {
         kernels::buffer_zero(ctx, dxf_.data(), sizeof(float) * sz(N * C));
-        kernels::fill(ctx, dloss_.data(), N, loss_scale);
     }
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
         loss_head_chunk(r0, std::min(chunk, N - r0), backward);
     }
-    // the token losses are read back once the whole step is queued (one sync per step)
-    auto total = [&] {
-        losses_.download(losses_host_.data(), N);
-        LossSum t;
-        for (int64_t i = 0; i < N; ++i) {
-            if (batch.targets[i] != -100) {
-                t.sum += losses_host_[sz(i)];
-                t.tokens += 1;
-            }
-        }
-        return t;
-    };
     if (!backward) {
-        return total();
+        return;
     }
 
-    if (offload_run_) {  // the forward's third slot is the backward's d gate / d up (forward_slot)
-        kernels::event_record(copy_out_ctx(), gu_all_saved_.get());
-        kernels::stream_wait(ctx, gu_all_saved_.get());
+    // the forward's third slot is the backward's d gate / d up (forward_slot)
+    if (offload_run_ && std::ranges::any_of(gu_saved_this_run_, [](bool b) { return b; })) {
+        across_streams([main = ctx, out = copy_out_ctx(), all = gu_all_saved_.get()] {
+            kernels::event_record(out, all);
+            kernels::stream_wait(main, all);
+        });
     }
     kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
     kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), x_at(L), model_.final_norm(),
@@ -799,7 +910,6 @@ LossSum LoraTrainStep::run(const TokenBatch& batch, bool backward, float loss_sc
             grads_ready_(layer_grads_[sz(l)].first, layer_grads_[sz(l)].second);
         }
     }
-    return total();
 }
 
 LossSum LoraTrainStep::forward_backward(const TokenBatch& batch, float loss_scale,

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/graph.h"
 #include "kernels/memory.h"
 #include "kernels/stream.h"
 #include "runtime/model/llama.h"
@@ -94,6 +95,18 @@ public:
         grads_ready_ = std::move(callback);
     }
 
+    // CUDA graphs (train.cuda_graphs): the step's work runs on a stream of its own, joined to the
+    // caller's stream at the start and end of each run; the second run in a row of the same kind
+    // (micro-batch size, forward only or with backward, segments or not, gradient buffer) is
+    // captured into a graph and later ones replay it, so the GPU gets one launch instead of
+    // ~3,700. Off where a run's kernels take values that change from run to run: dropout (its
+    // mask keys), a set_grads_ready callback (the all-reduce), the fp32 path. A run whose work
+    // cannot be captured falls back to plain launches for good, with a warning on stderr.
+    void set_cuda_graphs(bool on);
+
+    // Runs replayed from a graph so far (tests, logs).
+    int64_t graph_replays() const { return graph_replays_; }
+
     // Forward + backward. Gradients of (loss_scale * sum of token losses) are accumulated
     // (+=) into grads (on the step's device), laid out like adapter.params(). Dropout masks are
     // keyed by (dropout_seed, micro_key) so a resumed run draws the same ones.
@@ -145,6 +158,20 @@ private:
                         uint64_t micro_key);
     LossSum run(const TokenBatch& batch, bool backward, float loss_scale, uint64_t seed,
                 uint64_t micro_key, float* grads);
+    // The device work of run(): embedding, layers, loss head, backward (what a graph holds).
+    void queue_run(const TokenBatch& batch, bool backward, uint64_t seed, uint64_t micro_key,
+                   float* grads);
+    // queue_run on the step's own stream, launched plainly, captured, or replayed (see
+    // set_cuda_graphs).
+    void queue_run_graphed(const TokenBatch& batch, bool backward, uint64_t seed,
+                           uint64_t micro_key, float* grads);
+    // Orders work across the step's streams (the offload's copies and their events): runs
+    // `call` now or, while graph_ captures, keeps it to run between its graphs (a copy in a graph
+    // ran slower, see kernels/graph.h).
+    void across_streams(std::function<void()> call);
+    // Forgets which layer's weights / inputs the device buffers hold (after a failed capture,
+    // whose host bookkeeping ran but whose work did not).
+    void forget_device_state();
     LoraProjection projection(int64_t l, int t, bool training, uint64_t seed, uint64_t micro_key);
     void allocate(LayerActs& a);
     const PackedProjection& packed(int64_t l, int t, const LoraProjection& p);
@@ -244,6 +271,22 @@ private:
     std::array<kernels::Event, 2> gu_loaded_;            // slot copied back
     kernels::Event gu_free_;                             // a slot free for a copy back
     kernels::Event gu_all_saved_;                        // the forward's copies out are done
+    std::array<bool, 3> gu_saved_this_run_{};            // gu_saved_[s] recorded in this run
+
+    // CUDA graphs (set_cuda_graphs)
+    struct RunKind {
+        int64_t B = -1;
+        bool backward = false, segments = false;
+        const float* grads = nullptr;
+        bool operator==(const RunKind&) const = default;
+    };
+
+    bool graphs_ = false;
+    kernels::Stream run_stream_;
+    kernels::Event run_in_, run_out_;  // the caller's stream -> run_stream_ -> the caller's
+    kernels::StreamGraph graph_;
+    RunKind graph_kind_, last_kind_;  // what graph_ holds; the previous run
+    int64_t graph_replays_ = 0;
 };
 
 }  // namespace qforge

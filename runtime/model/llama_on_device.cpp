@@ -205,11 +205,13 @@ float* LlamaOnDevice::pin_host_embed() {
     return static_cast<float*>(host_embed_.data());
 }
 
-void LlamaOnDevice::embed_rows(float* out, const int32_t* device_ids, int64_t N) const {
+void LlamaOnDevice::embed_rows(const kernels::Ctx& ctx, float* out, const int32_t* device_ids,
+                               int64_t N, kernels::IndexCheck check) const {
     const float* table = embed_ != nullptr ? embed_ : host_embed_view_;
     QF_CHECK(table != nullptr, "embed_rows: the model has no embedding table");
-    kernels::embedding_forward(ctx_, out, device_ids, table, N, config_.hidden_size,
-                               config_.vocab_size);
+    QF_CHECK(ctx.device == ctx_.device, "embed_rows: the model lives on another device");
+    kernels::embedding_forward(ctx, out, device_ids, table, N, config_.hidden_size,
+                               config_.vocab_size, check);
 }
 
 const float* LlamaOnDevice::projection_weights(int64_t layer, int t,

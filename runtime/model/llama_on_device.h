@@ -46,7 +46,9 @@ public:
 
     // out (N, C) on the device = the embedding rows of ids (device, N): the embedding kernel,
     // on the device table or on the pinned host one (about 1 ms per 4,096 Llama-3-8B rows).
-    void embed_rows(float* out, const int32_t* device_ids, int64_t N) const;
+    // (queued on ctx's stream: the model's device, the caller's stream)
+    void embed_rows(const kernels::Ctx& ctx, float* out, const int32_t* device_ids, int64_t N,
+                    kernels::IndexCheck check = kernels::IndexCheck::kWait) const;
 
     // The (V, C) LM head in fp32 on the device; nullptr once make_lm_head_bf16() dropped it.
     const float* lm_head() const { return lm_head_; }

@@ -63,6 +63,7 @@ struct OptimConfig {
     std::string device = "auto";            // train.device: auto | cpu | cuda
     std::string matmul_precision = "bf16";  // train.matmul_precision: bf16 | tf32 | fp32 (GPU)
     bool gemm_autotune = false;  // train.gemm_autotune: time cuBLASLt candidates per shape (GPU)
+    bool cuda_graphs = true;     // train.cuda_graphs: replay each step's kernels as a graph (GPU)
     int64_t eval_every = 0;      // train.eval_every: validation loss every N steps; 0 = at end
     int64_t log_every = 1;       // train.log_every: metrics.jsonl line every N steps
 };

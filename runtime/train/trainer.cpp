@@ -260,6 +260,7 @@ TrainSummary train_run(const TrainConfig& cfg, const std::string& config_yaml,
                               ? std::optional<double>(cfg.train.activation_offload_fraction)
                               : std::nullopt);
     step_fn.set_params(params_p);
+    step_fn.set_cuda_graphs(cfg.train.cuda_graphs);
     const Schedule schedule = schedule_from_string(cfg.train.schedule);
     std::unique_ptr<MetricsLog> log;
     std::vector<std::pair<double, double>> train_curve, val_curve;

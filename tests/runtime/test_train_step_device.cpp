@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <gtest/gtest.h>
+#include <memory>
 #include <optional>
 #include <random>
 
@@ -219,6 +220,111 @@ TEST(TrainStepDevice, MlpOffloadGivesTheSameStep) {
         GTEST_SKIP() << "no GPU present: the MLP offload on the GPU is checked on the GPU machine";
     }
     compare_offload(Ctx{Device::kCuda, nullptr});
+}
+
+// CUDA graphs (set_cuda_graphs) against plain launches, on the offloading lean path: a sequence
+// of runs with new parameter values each time, with a validation forward and a one-row
+// micro-batch in between (other kinds of run: the graph is dropped, then captured again), gives
+// every run's loss and gradients (within the attention backward's atomics), and replays some.
+TEST(TrainStepDevice, CudaGraphRunsMatchPlainLaunches) {
+    if (!have_gpu()) {
+        GTEST_SKIP() << "no GPU present: CUDA graphs of the train step are checked on the GPU "
+                        "machine";
+    }
+    const Stories260K s(0.0f);
+    const Ctx ctx{Device::kCuda, nullptr};
+    LlamaOnDevice model = LlamaOnDevice::from_model(s.model, ctx);
+    model.make_lm_head_bf16();
+    const auto before = kernels::cuda_gemm_math();
+    kernels::set_cuda_gemm_math(kernels::GemmMath::kBf16);
+    const auto n = static_cast<int64_t>(s.adapter.params().size());
+
+    struct Runner {
+        DeviceArray<float> params, grads;
+        LoraTrainStep step;
+    };
+
+    auto make_runner = [&](bool graphs) {
+        auto r = std::make_unique<Runner>(
+            Runner{DeviceArray<float>(ctx, n), DeviceArray<float>(ctx, n),
+                   LoraTrainStep(model, s.adapter, s.rows.B, s.rows.T, true, true, true, 0.5)});
+        r->step.set_params(r->params.data());
+        r->step.set_cuda_graphs(graphs);
+        return r;
+    };
+    auto plain = make_runner(false), graphed = make_runner(true);
+    const TokenBatch full = s.rows.batch();
+    const TokenBatch one{1,
+                         s.rows.T,
+                         s.rows.input.data(),
+                         s.rows.targets.data(),
+                         s.rows.segments.data(),
+                         s.rows.positions.data()};
+
+    enum Kind { kFull, kEval, kOne };
+
+    const std::vector<Kind> runs = {kFull, kFull, kFull, kFull, kEval, kFull, kFull,
+                                    kFull, kOne,  kOne,  kOne,  kFull, kFull, kFull};
+    std::vector<float> params = s.adapter.params(), grads(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        for (std::size_t j = 0; j < params.size(); ++j) {  // new values: replays must read them
+            params[j] += 0.002f * static_cast<float>((j * 7 + i) % 5) - 0.004f;
+        }
+        std::vector<float> want_grads;
+        double want_loss = 0.0;
+        for (Runner* r : {plain.get(), graphed.get()}) {
+            r->params.upload(params.data(), n);
+            r->grads.zero();
+            const LossSum loss = runs[i] == kEval
+                                     ? r->step.forward_loss(full)
+                                     : r->step.forward_backward(runs[i] == kOne ? one : full, 0.01f,
+                                                                11, i, r->grads.data());
+            r->grads.download(grads.data(), n);
+            if (r == plain.get()) {
+                want_loss = loss.sum;
+                want_grads = grads;
+                continue;
+            }
+            EXPECT_NEAR(loss.sum / want_loss, 1.0, 1e-6) << "run " << i;
+            if (runs[i] != kEval) {
+                EXPECT_LT(rel_l2(want_grads, grads), 1e-5) << "run " << i;
+            }
+        }
+    }
+    EXPECT_EQ(plain->step.graph_replays(), 0);
+    // each stretch of one kind: a plain run, a captured one, then replays (2 + 1 + 1 + 1); the
+    // lone validation forward runs plainly
+    EXPECT_EQ(graphed->step.graph_replays(), 5);
+    kernels::set_cuda_gemm_math(before);
+}
+
+// Token ids and targets are checked on the host before any work is queued (the kernels then
+// need not wait to report a bad one): the message names the row and position.
+TEST(TrainStepFused, BadIdOrTargetNamesItsPosition) {
+    const Stories260K s(0.0f);
+    const LlamaOnDevice model = LlamaOnDevice::from_model(s.model, Ctx{});
+    const int64_t V = s.model.config().vocab_size;
+    LoraTrainStep step(model, s.adapter, s.rows.B, s.rows.T, true);
+    step.set_params(s.adapter.params().data());
+    auto message = [&](Rows rows) {
+        try {
+            step.forward_loss(rows.batch());
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    Rows bad_id = s.rows;
+    bad_id.input[50] = static_cast<int32_t>(V);
+    EXPECT_NE(message(bad_id).find("row 1 position 2: token id 512 is outside the vocabulary"),
+              std::string::npos)
+        << message(bad_id);
+    Rows bad_target = s.rows;
+    bad_target.targets[5] = -7;
+    EXPECT_NE(message(bad_target).find("row 0 position 5: target -7 is neither -100"),
+              std::string::npos)
+        << message(bad_target);
+    EXPECT_EQ(message(s.rows), "no error");
 }
 
 TEST(TrainStepFused, CpuTwinsMatchFp32StepWithCheckpointing) {
