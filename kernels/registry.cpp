@@ -55,8 +55,9 @@ constexpr std::array kAllOps = {
     Op::kRopeForwardBf16,
     Op::kRopeBackwardToBf16,
     Op::kConvertToBf16Batch,
+    Op::kLoraDyProducts,
 };
-static_assert(kAllOps.size() == static_cast<size_t>(Op::kConvertToBf16Batch) + 1,
+static_assert(kAllOps.size() == static_cast<size_t>(Op::kLoraDyProducts) + 1,
               "kAllOps must list every Op (keep the enum's last value here)");
 
 #ifdef QFORGE_HAS_CUDA
@@ -131,6 +132,8 @@ std::string_view op_name(Op op) {
             return "convert_to_bf16";
         case Op::kConvertToBf16Batch:
             return "convert_to_bf16_batch";
+        case Op::kLoraDyProducts:
+            return "lora_dy_products";
         case Op::kNf4DequantizeBf16:
             return "nf4_dequantize_bf16";
         case Op::kGemmBf16:

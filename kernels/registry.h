@@ -52,6 +52,7 @@ enum class Op {
     kRopeForwardBf16,
     kRopeBackwardToBf16,
     kConvertToBf16Batch,
+    kLoraDyProducts,
 };
 
 // The op's function name, e.g. "rmsnorm_forward".

@@ -94,6 +94,11 @@ void swiglu_backward_bf16(uint16_t* dgate, uint16_t* dup, int64_t ld, const uint
 void rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, const float* inp,
                           const float* weight, int64_t N, int64_t C, float eps);
 
+// lora_dy_products (kernels/cpu/lora_grad.cpp): kernels/lora_grad.h, sums in index order.
+void lora_dy_products(const uint16_t* dy, int64_t ld_dy, const uint16_t* sb, int64_t ld_sb,
+                      const float* u, int64_t N, int64_t Out, int64_t R, float scale, float* du,
+                      uint16_t* du_bf16, int64_t ld_du, float* dB);
+
 // Optimizer and regularization (kernels/cpu/adamw.cpp, kernels/cpu/dropout.cpp).
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n,
                   const AdamWParams& p);

@@ -1,5 +1,5 @@
-// What is here: host-side launchers of the CUDA kernels for the GEMM (cuBLASLt), linear and
-// flash-attention ops (kernels/cuda/*.cu),
+// What is here: host-side launchers of the CUDA kernels for the GEMM (cuBLASLt), linear,
+// flash-attention and LoRA-gradient ops (kernels/cuda/*.cu),
 // called by the dispatchers in kernels/*.cpp after their argument checks. This header is
 // included by .cu files too, so it holds plain declarations only: no fmt, no CUDA headers
 // (`stream` is a cudaStream_t passed as void*). Launchers report failures through
@@ -57,5 +57,10 @@ void attention_mma_backward(void* stream, const AttnParams& p, float* dq, float*
                             const float* dout);
 // The largest head_dim the CUDA attention kernels take.
 constexpr int64_t kAttentionMaxHeadDim = 128;
+
+// lora_dy_products (kernels/lora_grad.h; kernels/cuda/lora_grad.cu) on checked arguments, N > 0.
+void lora_dy_products(void* stream, const uint16_t* dy, int64_t ld_dy, const uint16_t* sb,
+                      int64_t ld_sb, const float* u, int64_t N, int64_t Out, int64_t R, float scale,
+                      float* du, uint16_t* du_bf16, int64_t ld_du, float* dB);
 
 }  // namespace qforge::kernels::cuda

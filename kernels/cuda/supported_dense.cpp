@@ -15,6 +15,7 @@ bool supports_dense(Op op) {
         case Op::kAttentionBackward:
         case Op::kAttentionForwardBf16:
         case Op::kAttentionBackwardBf16:
+        case Op::kLoraDyProducts:
             return true;
         default:
             return false;

@@ -11,6 +11,7 @@
 #include "kernels/bf16.h"
 #include "kernels/dropout.h"
 #include "kernels/gemm.h"
+#include "kernels/lora_grad.h"
 #include "kernels/nf4.h"
 
 namespace qforge {
@@ -211,19 +212,28 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
         QF_CHECK(dB != nullptr && u != nullptr && (dA != nullptr || p.dropout <= 0.0f),
                  "fused_projection_backward: an adapted projection needs dB, u and (with "
                  "dropout) dA");
-        if (p.dropout <= 0.0f) {  // dU straight into dy's spare columns, in bf16
-            kernels::gemm_bf16_to_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld,
-                                       pk.m.data() + p.in, pk.m.ld, dys.data() + p.out, dys.ld);
-        } else {  // dA reads the fp32 dU too
-            du.bind(ctx);
-            du.ensure(N * r);
-            gemm_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld, pk.m.data() + p.in,
-                      pk.m.ld, 0.0f, du.data(), r);
-            kernels::convert_to_bf16(ctx, dys.data() + p.out, dys.ld, du.data(), r, N, r, 1.0f);
+        // dU = dy sB (fp32 in du, bf16 into dy's spare columns) and dB += s dy^T u
+        du.bind(ctx);
+        du.ensure(N * r);
+        const uint16_t* sb = pk.m.data() + p.in;
+        if (kernels::lora_dy_products_fits(dys.data(), dys.ld, sb, pk.m.ld, u, p.out, r, du.data(),
+                                           dys.data() + p.out, dys.ld, dB)) {
+            // one pass over dy for both
+            kernels::lora_dy_products(ctx, dys.data(), dys.ld, sb, pk.m.ld, u, N, p.out, r, p.scale,
+                                      du.data(), dys.data() + p.out, dys.ld, dB);
+        } else {
+            if (p.dropout <= 0.0f) {  // dU straight into dy's spare columns, in bf16
+                kernels::gemm_bf16_to_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld,
+                                           sb, pk.m.ld, dys.data() + p.out, dys.ld);
+            } else {  // dA reads the fp32 dU too
+                gemm_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld, sb, pk.m.ld,
+                          0.0f, du.data(), r);
+                kernels::convert_to_bf16(ctx, dys.data() + p.out, dys.ld, du.data(), r, N, r, 1.0f);
+            }
+            stage_bf16_rows(ctx, us, u, N, r, 0);
+            gemm_bf16(ctx, true, false, p.out, r, N, p.scale, dys.data(), dys.ld, us.data(), us.ld,
+                      1.0f, dB, r);
         }
-        stage_bf16_rows(ctx, us, u, N, r, 0);
-        gemm_bf16(ctx, true, false, p.out, r, N, p.scale, dys.data(), dys.ld, us.data(), us.ld,
-                  1.0f, dB, r);
         if (dA == nullptr) {
             // the caller sums dA (the down projection's, in swiglu_backward_bf16_lora)
         } else if (p.dropout <= 0.0f) {

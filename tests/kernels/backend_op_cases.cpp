@@ -692,6 +692,7 @@ CaseList make_backend_op_cases() {
     add_bf16_cases(cases);
     add_attention_bf16_cases(cases);
     add_rope_bf16_cases(cases);
+    add_lora_cases(cases);
     return cases;
 }
 

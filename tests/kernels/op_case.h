@@ -125,7 +125,7 @@ using CaseList = std::vector<std::shared_ptr<const OpCase>>;
 
 // Every case the harness runs (tests/kernels/backend_op_cases.cpp), which appends the lists of
 // backend_op_cases_nf4.cpp, backend_op_cases_train.cpp, backend_op_cases_encoder.cpp and
-// backend_op_cases_bf16.cpp, backend_op_cases_attention_bf16.cpp.
+// backend_op_cases_bf16.cpp, backend_op_cases_attention_bf16.cpp, backend_op_cases_lora.cpp.
 CaseList make_backend_op_cases();
 void add_nf4_cases(CaseList& cases);
 void add_bf16_cases(CaseList& cases);
@@ -133,5 +133,6 @@ void add_train_cases(CaseList& cases);
 void add_encoder_cases(CaseList& cases);
 void add_attention_bf16_cases(CaseList& cases);
 void add_rope_bf16_cases(CaseList& cases);  // backend_op_cases_rope_bf16.cpp
+void add_lora_cases(CaseList& cases);       // backend_op_cases_lora.cpp
 
 }  // namespace qforge::test
