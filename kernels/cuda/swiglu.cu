@@ -142,6 +142,7 @@ __global__ void swiglu_backward_bf16_kernel(uint16_t* dgate, uint16_t* dup, int6
 // memory), then stores its partial of dA for this row block.
 constexpr int kLoraThreads = 128;
 constexpr int kLoraRows = static_cast<int>(kSwigluLoraRowsPerBlock);
+constexpr int kAhead = 4;  // rows whose loads a thread issues together
 
 template <int Cols, int RMax>
 __global__ void __launch_bounds__(kLoraThreads)
@@ -168,37 +169,60 @@ __global__ void __launch_bounds__(kLoraThreads)
             acc[j][c] = 0.0f;
         }
     }
-    for (int r = 0; r < rows; r++) {
-        const int64_t q = (r0 + r) * F + c0;  // gate, up, dh are (N, F) contiguous
-        const int64_t at = (r0 + r) * ld + c0;
-        float d[Cols], g[Cols], u[Cols], h[Cols], dg[Cols], dv[Cols];
-        if constexpr (Cols == 4) {
-            unpack4(__ldg(reinterpret_cast<const uint2*>(dh + q)), d);
-            unpack4(__ldg(reinterpret_cast<const uint2*>(gate + q)), g);
-            unpack4(__ldg(reinterpret_cast<const uint2*>(up + q)), u);
-        } else {
-            d[0] = widen(dh[q]);
-            g[0] = widen(gate[q]);
-            u[0] = widen(up[q]);
+    // kAhead rows at a time: their loads are all issued before the first is used, so a thread
+    // has 3 kAhead loads in flight instead of 3 (the kernel is bound by memory latency otherwise)
+    for (int r1 = 0; r1 < rows; r1 += kAhead) {
+        uint2 dv4[kAhead], gv4[kAhead], uv4[kAhead];
+        uint16_t d1[kAhead], g1[kAhead], u1[kAhead];
+#pragma unroll
+        for (int k = 0; k < kAhead; k++) {
+            const int64_t q = (r0 + min(r1 + k, rows - 1)) * F + c0;  // (N, F) contiguous
+            if constexpr (Cols == 4) {
+                dv4[k] = __ldg(reinterpret_cast<const uint2*>(dh + q));
+                gv4[k] = __ldg(reinterpret_cast<const uint2*>(gate + q));
+                uv4[k] = __ldg(reinterpret_cast<const uint2*>(up + q));
+            } else {
+                d1[k] = dh[q];
+                g1[k] = gate[q];
+                u1[k] = up[q];
+            }
         }
 #pragma unroll
-        for (int c = 0; c < Cols; c++) {
-            swiglu_grads(d[c], g[c], u[c], dg[c], dv[c]);
-            h[c] = widen(bf16_bits(swiglu_value(g[c], u[c])));
-        }
-        if constexpr (Cols == 4) {
-            *reinterpret_cast<uint2*>(dgate + at) = pack4(dg[0], dg[1], dg[2], dg[3]);
-            *reinterpret_cast<uint2*>(dup + at) = pack4(dv[0], dv[1], dv[2], dv[3]);
-        } else {
-            dgate[at] = static_cast<uint16_t>(bf16_bits(dg[0]));
-            dup[at] = static_cast<uint16_t>(bf16_bits(dv[0]));
-        }
-#pragma unroll
-        for (int j = 0; j < RMax; j++) {
-            const float a = du_s[r][j];
+        for (int k = 0; k < kAhead; k++) {
+            const int r = r1 + k;
+            if (r >= rows) {
+                break;
+            }
+            const int64_t at = (r0 + r) * ld + c0;
+            float d[Cols], g[Cols], u[Cols], h[Cols], dg[Cols], dv[Cols];
+            if constexpr (Cols == 4) {
+                unpack4(dv4[k], d);
+                unpack4(gv4[k], g);
+                unpack4(uv4[k], u);
+            } else {
+                d[0] = widen(d1[k]);
+                g[0] = widen(g1[k]);
+                u[0] = widen(u1[k]);
+            }
 #pragma unroll
             for (int c = 0; c < Cols; c++) {
-                acc[j][c] = fmaf(a, h[c], acc[j][c]);
+                swiglu_grads(d[c], g[c], u[c], dg[c], dv[c]);
+                h[c] = widen(bf16_bits(swiglu_value(g[c], u[c])));
+            }
+            if constexpr (Cols == 4) {
+                *reinterpret_cast<uint2*>(dgate + at) = pack4(dg[0], dg[1], dg[2], dg[3]);
+                *reinterpret_cast<uint2*>(dup + at) = pack4(dv[0], dv[1], dv[2], dv[3]);
+            } else {
+                dgate[at] = static_cast<uint16_t>(bf16_bits(dg[0]));
+                dup[at] = static_cast<uint16_t>(bf16_bits(dv[0]));
+            }
+#pragma unroll
+            for (int j = 0; j < RMax; j++) {
+                const float a = du_s[r][j];
+#pragma unroll
+                for (int c = 0; c < Cols; c++) {
+                    acc[j][c] = fmaf(a, h[c], acc[j][c]);
+                }
             }
         }
     }
