@@ -20,6 +20,7 @@
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/dense.h"
 #include "kernels/cuda/mma_ptx.cuh"
+#include "kernels/cuda/pointwise.h"
 
 namespace qforge::kernels::cuda {
 namespace {
@@ -219,21 +220,6 @@ __global__ void __launch_bounds__(kThreads) lora_dy_kernel(LoraDyArgs a) {
     }
 }
 
-// out[i * ld + j] = bf16(du[i * R + j]); a thread rounds 8 values into one 16-byte store.
-__global__ void round_du_kernel(uint16_t* out, int64_t ld, const float* du, int64_t N, int R) {
-    const int64_t id = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-    const int per_row = R / 8;
-    if (id >= N * per_row) {
-        return;
-    }
-    const int64_t row = id / per_row;
-    const int ch = static_cast<int>(id % per_row);
-    const float4 lo = *reinterpret_cast<const float4*>(du + row * R + ch * 8);
-    const float4 hi = *reinterpret_cast<const float4*>(du + row * R + ch * 8 + 4);
-    *reinterpret_cast<uint4*>(out + row * ld + ch * 8) = make_uint4(
-        pack_bf16(lo.x, lo.y), pack_bf16(lo.z, lo.w), pack_bf16(hi.x, hi.y), pack_bf16(hi.z, hi.w));
-}
-
 int sm_count() {
     static const int count = [] {
         int dev = 0, n = 0;
@@ -285,11 +271,8 @@ void lora_dy_products(void* stream, const uint16_t* dy, int64_t ld_dy, const uin
             launch<64>(s, a);
             break;
     }
-    if (du_bf16 != nullptr) {
-        const int64_t threads = N * (R / 8);
-        round_du_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, s>>>(
-            du_bf16, ld_du, du, N, static_cast<int>(R));
-        QF_CUDA_LAUNCH_CHECK();
+    if (du_bf16 != nullptr) {  // the rounding convert_to_bf16 does (RNE, scale 1 is exact)
+        convert_to_bf16(stream, du_bf16, ld_du, du, R, N, R, 1.0f);
     }
 }
 
