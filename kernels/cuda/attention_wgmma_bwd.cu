@@ -10,7 +10,8 @@
 // layout, so the masking is that of attention_mma.cu; dV += P^T dO and dK += dS^T Q take P^T, dS^T
 // as register A operands and dO, Q read MN-major. dS^T also goes to shared memory (bf16), and after
 // a barrier dQ = dS K is m64n64k16 with both operands MN-major, warpgroup w taking columns 64 w..,
-// added to dq with 16-byte atomics; dK, dV are added with atomics at the end (the query heads of a
+// staged in shared memory (fp32) and added to dq by bulk (TMA) reductions during the next tile;
+// dK, dV are added with atomics at the end (the query heads of a
 // GQA group share them). The mma.sync backward reads each Q / dO fragment from shared memory once
 // per 16 keys; wgmma reads it once per 64.
 #include <cstdint>
@@ -38,11 +39,15 @@ constexpr int kThreads = 256;   // two warpgroups
 constexpr uint32_t kKvBytes = kKeys * DH * 2;  // a K or V block
 constexpr uint32_t kQBytes = kQ * DH * 2;      // a Q or dO tile
 constexpr uint32_t kDsBytes = kKeys * kQ * 2;  // dS^T [key][query]
+// A tile's dQ in fp32, [query][d], rows padded by 32 bytes so that a warp's 8-byte fragment stores
+// of 4 rows (half a warp) hit 32 distinct banks; the bulk reduction reads each row's 512 bytes.
+constexpr uint32_t kDqRowBytes = DH * 4 + 32;
+constexpr uint32_t kDqBytes = kQ * kDqRowBytes;
 
-// K, V, two stages of Q and of dO, dS^T, then per stage lse, dsum and query segment ids, the key
-// segment ids; 1 KB to align the tiles to 1024.
-constexpr int kSmemBytes =
-    static_cast<int>(2 * kKvBytes + 4 * kQBytes + kDsBytes) + (2 * 3 * kQ + kKeys) * 4 + 1024;
+// K, V, two stages of Q and of dO, dS^T, dQ, then per stage lse, dsum and query segment ids, the
+// key segment ids; 1 KB to align the tiles to 1024.
+constexpr int kSmemBytes = static_cast<int>(2 * kKvBytes + 4 * kQBytes + kDsBytes + kDqBytes) +
+                           (2 * 3 * kQ + kKeys) * 4 + 1024;
 
 __global__ void __launch_bounds__(kThreads, 1)
     attn_bwd_wgmma_kernel(MmaArgs a, float scale, float scale_log2, const float* dsum, float* dq,
@@ -52,9 +57,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     const uint32_t raw = smem_addr(smem_raw);
     const uint32_t sK = (raw + 1023u) & ~1023u;
     const uint32_t sV = sK + kKvBytes, sQ = sV + kKvBytes, sO = sQ + 2 * kQBytes;
-    const uint32_t sDs = sO + 2 * kQBytes;
+    const uint32_t sDs = sO + 2 * kQBytes, sDq = sDs + kDsBytes;
     unsigned char* const sDs_ptr = smem_raw + (sDs - raw);
-    auto* sLseb = reinterpret_cast<float*>(sDs_ptr + kDsBytes);  // [2][kQ], log2 units
+    unsigned char* const sDq_ptr = sDs_ptr + kDsBytes;
+    auto* sLseb = reinterpret_cast<float*>(sDq_ptr + kDqBytes);  // [2][kQ], natural log
     float* sDsumb = sLseb + 2 * kQ;                              // [2][kQ]
     auto* sSegQb = reinterpret_cast<int32_t*>(sDsumb + 2 * kQ);  // [2][kQ]
     int32_t* sSegK = sSegQb + 2 * kQ;                            // [kKeys]
@@ -102,12 +108,22 @@ __global__ void __launch_bounds__(kThreads, 1)
         const int64_t t0 = qt * kQ;
         load_tile_sw128<DH, kQ, kThreads>(sQ + buf * kQBytes, qh, a.q.rs, t0, a.T);
         load_tile_sw128<DH, kQ, kThreads>(sO + buf * kQBytes, oh, a.dout.rs, t0, a.T);
-        if (tid < kQ) {
-            const int64_t t = t0 + tid;
-            const bool valid = t < a.T;
-            sLseb[buf * kQ + tid] = valid ? a.lse[stat0 + t] * kLog2e : INFINITY;  // P = 0
-            sDsumb[buf * kQ + tid] = valid ? dsum[stat0 + t] : 0.0f;
-            sSegQb[buf * kQ + tid] = (seg != nullptr && valid) ? seg[t] : -2;
+        // The rows' lse, dsum and segment ids come by cp.async too: a plain load held warps 0, 1
+        // (and so the first warpgroup's next wgmma) for a global-memory latency every tile.
+        if (tid < 3 * kQ) {
+            const int which = tid / kQ;
+            const int64_t t = t0 + tid % kQ;
+            const uint32_t dst =
+                smem_addr(sLseb) + static_cast<uint32_t>(((which * 2 + buf) * kQ + tid % kQ) * 4);
+            if (t < a.T && which < 2) {
+                cp_async4(dst, which == 0 ? a.lse + stat0 + t : dsum + stat0 + t);
+            } else if (t < a.T && seg != nullptr) {
+                cp_async4(dst, seg + t);
+            } else {
+                const uint32_t fill = which == 0 ? __float_as_uint(INFINITY)
+                                                 : (which == 1 ? 0u : (t < a.T ? 0u : ~1u));
+                asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(dst), "r"(fill) : "memory");
+            }
         }
     };
     load_tile_sw128<DH, kKeys, kThreads>(sK, kh, a.k.rs, j0, a.Tk);
@@ -133,6 +149,21 @@ __global__ void __launch_bounds__(kThreads, 1)
         dvacc[i] = 0.0f;
     }
 
+    // dQ goes through shared memory: after the barrier that ends a tile, lane 0 of each warp hands
+    // 8 of its rows to bulk (TMA) reductions into dq, which add them while the next tile runs. The
+    // per-thread 16-byte atomics they replace drew a fifth of the kernel's stall samples (ncu), and
+    // stay where dq rows are not 16-byte aligned (vec_q false).
+    int64_t dq_t0 = -1;  // the tile whose dQ waits in sDq
+    auto flush_dq = [&] {
+        if (lane == 0) {
+            float* dq_h = dq + b * a.dq_bs + h * DH;
+            for (int r = warp * 8; r < warp * 8 + 8 && dq_t0 + r < a.T; r++) {
+                bulk_reduce_add_f32(dq_h + (dq_t0 + r) * a.dq_rs, sDq + r * kDqRowBytes, DH * 4);
+            }
+            bulk_commit();
+        }
+    };
+
     for (int64_t it = 0, qt = qn; qt < n_qt; it++, qt = qn) {
         const int64_t t0 = qt * kQ;
         const int buf = static_cast<int>(it & 1);
@@ -145,6 +176,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (qn < n_qt) {
             load_q_tile(qn, buf ^ 1);
             cp_async_commit();
+        }
+        if (dq_t0 >= 0) {
+            flush_dq();
         }
         const float* sLse = sLseb + buf * kQ;
         const float* sDsum = sDsumb + buf * kQ;
@@ -211,7 +245,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     const int qc = n * 8 + 2 * tq + (e & 1);
-                    pv[e] = fast_exp2(fmaf(st[n * 4 + e], scale_log2, -sLse[qc]));
+                    pv[e] = fast_exp2(fmaf(st[n * 4 + e], scale_log2, -sLse[qc] * kLog2e));
                     dsv[e] = pv[e] * (dpt[n * 4 + e] - sDsum[qc]);
                 }
                 pa[n / 2][(n % 2) * 2] = pack_bf16(pv[0], pv[1]);
@@ -248,6 +282,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (dq == nullptr) {
             continue;
         }
+        if (vec_q && lane == 0) {
+            bulk_wait_read();  // sDq is free again
+        }
         fence_proxy_async_shared();
         __syncthreads();  // dS^T complete
         // dQ (queries x d) = dS K for columns 64 group ..: A = dS read MN-major from dS^T
@@ -268,8 +305,29 @@ __global__ void __launch_bounds__(kThreads, 1)
         wgmma_wait<0>();
         wgmma_fence_operands(dqacc);
         // Query rows t0 + 16 gw .., columns 64 group ..
-        atomic_add_fragment<8>(dq + b * a.dq_bs + h * DH + group * 64, a.dq_rs, t0 + gw * 16, a.T,
-                               dqacc, scale, g, tq, vec_q);
+        if (vec_q) {
+            unsigned char* const row =
+                sDq_ptr + (gw * 16 + g) * kDqRowBytes + (group * 64 + 2 * tq) * 4;
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                *reinterpret_cast<float2*>(row + n * 32) =
+                    make_float2(dqacc[4 * n] * scale, dqacc[4 * n + 1] * scale);
+                *reinterpret_cast<float2*>(row + 8 * kDqRowBytes + n * 32) =
+                    make_float2(dqacc[4 * n + 2] * scale, dqacc[4 * n + 3] * scale);
+            }
+            dq_t0 = t0;
+        } else {
+            atomic_add_fragment<8>(dq + b * a.dq_bs + h * DH + group * 64, a.dq_rs, t0 + gw * 16,
+                                   a.T, dqacc, scale, g, tq, false);
+        }
+    }
+    if (dq_t0 >= 0) {  // the last tile's dQ
+        fence_proxy_async_shared();
+        __syncthreads();
+        flush_dq();
+        if (lane == 0) {
+            bulk_wait();
+        }
     }
     wgmma_fence_operands(dkacc);
     wgmma_fence_operands(dvacc);

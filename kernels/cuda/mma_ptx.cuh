@@ -72,6 +72,11 @@ __device__ inline void cp_async16(void* dst, const void* src, bool valid) {
     cp_async16(smem_addr(dst), src, valid);
 }
 
+// 4 bytes global -> shared (src 4-byte aligned); dst: a shared-memory address.
+__device__ inline void cp_async4(uint32_t dst, const void* src) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(src) : "memory");
+}
+
 __device__ inline void cp_async_commit() {
     asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
