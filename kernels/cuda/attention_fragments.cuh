@@ -47,4 +47,32 @@ __device__ inline void atomic_add_fragment(float* dst, int64_t rs, int64_t row0,
     }
 }
 
+// dst rows row0 .. row0 + 15 (those < nrows), columns 0 .. 8 NT - 1, += mul * acc as above, with
+// plain loads and stores: for rows that no other thread adds to. pairs: dst and rs allow 8-byte
+// accesses.
+template <int NT>
+__device__ inline void add_fragment(float* dst, int64_t rs, int64_t row0, int64_t nrows,
+                                    const float* acc, float mul, int g, int tq, bool pairs) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int64_t row = row0 + g + 8 * r;
+        if (row >= nrows) {
+            continue;
+        }
+        float* p = dst + row * rs + 2 * tq;
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            const float x = acc[4 * n + 2 * r] * mul, y = acc[4 * n + 2 * r + 1] * mul;
+            if (pairs) {
+                auto* p2 = reinterpret_cast<float2*>(p + 8 * n);
+                const float2 old = *p2;
+                *p2 = make_float2(old.x + x, old.y + y);
+            } else {
+                p[8 * n] += x;
+                p[8 * n + 1] += y;
+            }
+        }
+    }
+}
+
 }  // namespace qforge::kernels::cuda

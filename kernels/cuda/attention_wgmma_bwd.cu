@@ -2,18 +2,18 @@
 // head_dim 128 through the bf16 API; attention_mma.cu calls it in place of its mma.sync backward
 // where wgmma_attention_available() says the GPU and the build have it.
 //
-// One block per (128 keys, query head, batch): two warpgroups of 64 keys, each keeping its dK, dV
-// (64 x 128 fp32) in registers over the query tiles of 64 (Q, dO double-buffered with cp.async in
-// 128-byte-swizzled shared tiles; lse, dsum and segment ids beside them). Per tile and warpgroup:
-// S^T = K Q^T and dP^T = V dO^T are m64n64k16 wgmma from shared memory (all K-major); P^T and
-// dS^T = P^T (dP^T - dsum) are made in registers, where the accumulator fragments have mma.sync's
-// layout, so the masking is that of attention_mma.cu; dV += P^T dO and dK += dS^T Q take P^T, dS^T
-// as register A operands and dO, Q read MN-major. dS^T also goes to shared memory (bf16), and after
-// a barrier dQ = dS K is m64n64k16 with both operands MN-major, warpgroup w taking columns 64 w..,
-// staged in shared memory (fp32) and added to dq by bulk (TMA) reductions during the next tile;
-// dK, dV are added with atomics at the end (the query heads of a
-// GQA group share them). The mma.sync backward reads each Q / dO fragment from shared memory once
-// per 16 keys; wgmma reads it once per 64.
+// One block per (128 keys, GQA group, batch): two warpgroups of 64 keys, each keeping its dK, dV
+// (64 x 128 fp32) in registers over the query tiles of 64 of every query head of the group, head
+// by head (Q, dO double-buffered with cp.async in 128-byte-swizzled shared tiles; lse, dsum and
+// segment ids beside them). Per tile and warpgroup: S^T = K Q^T and dP^T = V dO^T are m64n64k16
+// wgmma from shared memory (all K-major); P^T and dS^T = P^T (dP^T - dsum) are made in registers,
+// where the accumulator fragments have mma.sync's layout, so the masking is that of
+// attention_mma.cu; dV += P^T dO and dK += dS^T Q take P^T, dS^T as register A operands and dO, Q
+// read MN-major. dS^T also goes to shared memory (bf16), and after a barrier dQ = dS K is m64n64k16
+// with both operands MN-major, warpgroup w taking columns 64 w.., staged in shared memory (fp32)
+// and added to dq by bulk (TMA) reductions during the next tile. dK, dV are added at the end with
+// plain loads and stores: no other block has the group's keys. The mma.sync backward reads each Q /
+// dO fragment from shared memory once per 16 keys; wgmma reads it once per 64.
 #include <cstdint>
 
 #include <cuda_bf16.h>
@@ -69,21 +69,18 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int lane = tid % 32, warp = tid / 32;
     const int group = warp / 4, gw = warp % 4;  // warpgroup, warp in it
     const int g = lane / 4, tq = lane % 4;
-    const int64_t bh = blockIdx.x;
-    const int64_t b = bh / a.Hq, h = bh % a.Hq;
-    const int64_t kvh = h / (a.Hq / a.Hkv);
+    const int64_t bkv = blockIdx.x;
+    const int64_t b = bkv / a.Hkv, kvh = bkv % a.Hkv;
+    const int64_t h0 = kvh * (a.Hq / a.Hkv);  // the GQA group's first query head
     const int64_t j0 = static_cast<int64_t>(blockIdx.y) * kKeys;
     if (j0 >= a.q_pos0 + a.T) {
         return;  // keys past the last query are never seen
     }
     const int64_t first_t = j0 - a.q_pos0 > 0 ? j0 - a.q_pos0 : 0;
     const int64_t n_qt = (a.T + kQ - 1) / kQ;
-    const __nv_bfloat16* qh = a.q.ptr + b * a.q.bs + h * DH;
-    const __nv_bfloat16* oh = a.dout.ptr + b * a.dout.bs + h * DH;
     const __nv_bfloat16* kh = a.k.ptr + b * a.k.bs + kvh * DH;
     const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
     const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
-    const int64_t stat0 = (b * a.Hq + h) * a.T;
 
     // This warpgroup's keys: gj0 .. gj0 + 63. Segment-id ranges (64-row entries) of the group's and
     // the block's keys: query tiles that meet none of the block's are not loaded.
@@ -104,10 +101,16 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
         return qt;
     };
-    auto load_q_tile = [&](int64_t qt, int buf) {
-        const int64_t t0 = qt * kQ;
-        load_tile_sw128<DH, kQ, kThreads>(sQ + buf * kQBytes, qh, a.q.rs, t0, a.T);
-        load_tile_sw128<DH, kQ, kThreads>(sO + buf * kQBytes, oh, a.dout.rs, t0, a.T);
+    // The block visits (query head, query tile) pairs, head by head: (hn, qn) is the next one.
+    const int first_qt = static_cast<int>(next_tile(first_t / kQ));
+    const int n_heads = static_cast<int>(a.Hq / a.Hkv);
+    auto load_q_tile = [&](int head, int qt, int buf) {
+        const int64_t t0 = int64_t{qt} * kQ, h = h0 + head;
+        const int64_t stat0 = (b * a.Hq + h) * a.T;
+        load_tile_sw128<DH, kQ, kThreads>(sQ + buf * kQBytes, a.q.ptr + b * a.q.bs + h * DH, a.q.rs,
+                                          t0, a.T);
+        load_tile_sw128<DH, kQ, kThreads>(sO + buf * kQBytes, a.dout.ptr + b * a.dout.bs + h * DH,
+                                          a.dout.rs, t0, a.T);
         // The rows' lse, dsum and segment ids come by cp.async too: a plain load held warps 0, 1
         // (and so the first warpgroup's next wgmma) for a global-memory latency every tile.
         if (tid < 3 * kQ) {
@@ -128,9 +131,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     load_tile_sw128<DH, kKeys, kThreads>(sK, kh, a.k.rs, j0, a.Tk);
     load_tile_sw128<DH, kKeys, kThreads>(sV, vh, a.v.rs, j0, a.Tk);
-    int64_t qn = next_tile(first_t / kQ);  // the next tile to visit
-    if (qn < n_qt) {
-        load_q_tile(qn, 0);
+    int hn = first_qt < n_qt ? 0 : n_heads, qn = first_qt;  // first_qt = n_qt: no query is seen
+    if (hn < n_heads) {
+        load_q_tile(hn, qn, 0);
     }
     cp_async_commit();
     if (seg != nullptr && tid < kKeys) {
@@ -153,32 +156,36 @@ __global__ void __launch_bounds__(kThreads, 1)
     // 8 of its rows to bulk (TMA) reductions into dq, which add them while the next tile runs. The
     // per-thread 16-byte atomics they replace drew a fifth of the kernel's stall samples (ncu), and
     // stay where dq rows are not 16-byte aligned (vec_q false).
-    int64_t dq_t0 = -1;  // the tile whose dQ waits in sDq
+    int64_t dq_t0 = -1, dq_h = 0;  // the tile and head whose dQ waits in sDq
     auto flush_dq = [&] {
         if (lane == 0) {
-            float* dq_h = dq + b * a.dq_bs + h * DH;
-            for (int r = warp * 8; r < warp * 8 + 8 && dq_t0 + r < a.T; r++) {
-                bulk_reduce_add_f32(dq_h + (dq_t0 + r) * a.dq_rs, sDq + r * kDqRowBytes, DH * 4);
+            const int64_t t = dq_t0 + warp * 8;
+            float* row = dq + b * a.dq_bs + t * a.dq_rs + dq_h * DH;
+            uint32_t src = sDq + warp * 8 * kDqRowBytes;
+            for (int r = 0; r < 8 && t + r < a.T; r++, row += a.dq_rs, src += kDqRowBytes) {
+                bulk_reduce_add_f32(row, src, DH * 4);
             }
             bulk_commit();
         }
     };
 
-    for (int64_t it = 0, qt = qn; qt < n_qt; it++, qt = qn) {
-        const int64_t t0 = qt * kQ;
+    for (int it = 0; hn < n_heads; it++) {
+        const int qt = qn;
+        const int64_t h = h0 + hn, t0 = int64_t{qt} * kQ;
         const int buf = static_cast<int>(it & 1);
         // One barrier: tile qt has landed for every thread, and both groups are done with the
         // previous tile (its buffers, which the load of the next one reuses, and dS^T).
-        qn = next_tile(qt + 1);
+        qn = static_cast<int>(next_tile(qt + 1));
+        if (qn >= n_qt) {
+            hn++;
+            qn = first_qt;
+        }
         cp_async_wait<0>();
         fence_proxy_async_shared();
         __syncthreads();
-        if (qn < n_qt) {
-            load_q_tile(qn, buf ^ 1);
+        if (hn < n_heads) {
+            load_q_tile(hn, qn, buf ^ 1);
             cp_async_commit();
-        }
-        if (dq_t0 >= 0) {
-            flush_dq();
         }
         const float* sLse = sLseb + buf * kQ;
         const float* sDsum = sDsumb + buf * kQ;
@@ -190,6 +197,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         const bool group_skips = !group_live || gj0 > a.q_pos0 + t0 + kQ - 1 ||
                                  (rng != nullptr && !ranges_meet(rng[qt], group_kr));
         if (group_skips) {
+            if (dq_t0 >= 0) {
+                flush_dq();
+            }
             if (dq != nullptr) {
 #pragma unroll
                 for (int n = 0; n < kQ / 8; n++) {
@@ -217,6 +227,9 @@ __global__ void __launch_bounds__(kThreads, 1)
                                    wgmma_desc_sw128(o_s + qcol, 16, kSw128AtomBytes), kk > 0);
             }
             wgmma_commit();
+            if (dq_t0 >= 0) {
+                flush_dq();  // the previous tile's dQ, while S^T and dP^T are on the tensor cores
+            }
             wgmma_wait<0>();
             wgmma_fence_operands(st);
             wgmma_fence_operands(dpt);
@@ -316,6 +329,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                     make_float2(dqacc[4 * n + 2] * scale, dqacc[4 * n + 3] * scale);
             }
             dq_t0 = t0;
+            dq_h = h;
         } else {
             atomic_add_fragment<8>(dq + b * a.dq_bs + h * DH + group * 64, a.dq_rs, t0 + gw * 16,
                                    a.T, dqacc, scale, g, tq, false);
@@ -332,15 +346,16 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_fence_operands(dkacc);
     wgmma_fence_operands(dvacc);
 
-    // dK, dV rows of the group's keys (atomics: the other query heads of the group add too).
+    // dK, dV rows of the group's keys: this block alone adds to them (it visited every query head
+    // of the GQA group), so without atomics.
     const int64_t warp_key0 = j0 + kr0 - g;
     if (dk != nullptr) {
-        atomic_add_fragment<DH / 8>(dk + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dkacc,
-                                    scale, g, tq, vec_kv);
+        add_fragment<DH / 8>(dk + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dkacc, scale,
+                             g, tq, vec_kv);
     }
     if (dv != nullptr) {
-        atomic_add_fragment<DH / 8>(dv + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dvacc,
-                                    1.0f, g, tq, vec_kv);
+        add_fragment<DH / 8>(dv + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dvacc, 1.0f,
+                             g, tq, vec_kv);
     }
 #else
     __trap();  // launched only where wgmma_attention_available()
@@ -351,7 +366,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 void attention_wgmma_backward_bf16(cudaStream_t stream, const MmaArgs& a, const float* dsum,
                                    float* dq, float* dk, float* dv) {
-    const dim3 grid(static_cast<unsigned>(a.B * a.Hq),
+    const dim3 grid(static_cast<unsigned>(a.B * a.Hkv),
                     static_cast<unsigned>((a.Tk + kKeys - 1) / kKeys));
     QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_wgmma_kernel,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
