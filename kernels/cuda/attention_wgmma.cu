@@ -3,8 +3,9 @@
 // forward where wgmma_attention_available() says the GPU and the build have it.
 //
 // One block per (128 query rows, head, batch): two warpgroups of 64 rows. 128-key K/V tiles are
-// double-buffered with cp.async into 128-byte-swizzled shared memory (one barrier per tile, as in
-// the mma.sync kernel). Per tile and warpgroup: S = Q K^T is m64n128k16 wgmma with both operands
+// double-buffered by TMA (kernels/cuda/tma.cuh: one thread issues them, an mbarrier per stage says
+// they landed) into 128-byte-swizzled shared memory (one block barrier per tile, as in the mma.sync
+// kernel). Per tile and warpgroup: S = Q K^T is m64n128k16 wgmma with both operands
 // read from shared memory (Q and K K-major), the online softmax runs on the accumulator fragments
 // in registers (laid out as mma.sync's, so the masking and rescaling are those of
 // attention_mma.cu), and P, packed to bf16 in registers, is the A operand of O += P V (m64n{D}k16,
@@ -22,6 +23,7 @@
 #include "kernels/cuda/attention_wgmma.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/mma_ptx.cuh"
+#include "kernels/cuda/tma.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace qforge::kernels::cuda {
@@ -39,11 +41,12 @@ constexpr uint32_t tile_bytes(int rows) {
     return static_cast<uint32_t>(rows) * DH * 2;
 }
 
-// Q, two K and two V stages, two stages of key segment ids, and 1 KB to align the tiles to 1024.
+// Q, two K and two V stages, two stages of key segment ids, the stages' two mbarriers, and 1 KB
+// to align the tiles to 1024.
 template <int DH>
 constexpr int smem_bytes() {
     return static_cast<int>(tile_bytes<DH>(kRows) + 4 * tile_bytes<DH>(kKeys)) + 2 * kKeys * 4 +
-           1024;
+           2 * 8 + 1024;
 }
 
 __device__ inline int2 range_union(int2 a, int2 b) {
@@ -51,7 +54,9 @@ __device__ inline int2 range_union(int2 a, int2 b) {
 }
 
 template <int DH>
-__global__ void __launch_bounds__(kThreads, 1) attn_fwd_wgmma_kernel(MmaArgs a, float scale_log2) {
+__global__ void __launch_bounds__(kThreads, 1)
+    attn_fwd_wgmma_kernel(MmaArgs a, float scale_log2, const __grid_constant__ CUtensorMap k_map,
+                          const __grid_constant__ CUtensorMap v_map) {
 #if QF_HAS_WGMMA
     constexpr int ND = DH / 8;   // 8-column tiles of O
     constexpr int KD = DH / 16;  // k-steps of S over D
@@ -62,6 +67,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_fwd_wgmma_kernel(MmaArgs a, 
     const uint32_t sQ = (raw + 1023u) & ~1023u;
     const uint32_t sK = sQ + kQBytes, sV = sK + 2 * kKvBytes;
     auto* sSeg = reinterpret_cast<int32_t*>(smem_raw + (sV + 2 * kKvBytes - raw));  // [2][kKeys]
+    const uint32_t sBar = sV + 2 * kKvBytes + 2 * kKeys * 4;  // a stage's K and V have landed
 
     const int tid = static_cast<int>(threadIdx.x);
     const int lane = tid % 32, warp = tid / 32;
@@ -74,8 +80,6 @@ __global__ void __launch_bounds__(kThreads, 1) attn_fwd_wgmma_kernel(MmaArgs a, 
     const int64_t t_last = (t0 + kRows < a.T ? t0 + kRows : a.T) - 1;
     const int64_t kend = a.q_pos0 + t_last + 1;  // keys seen by this block
     const int n_tiles = static_cast<int>((kend + kKeys - 1) / kKeys);
-    const __nv_bfloat16* kh = a.k.ptr + b * a.k.bs + kvh * DH;
-    const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
     const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
 
     // This warpgroup's rows: gt0 .. gt0 + 63; a group wholly past T only joins loads and barriers.
@@ -101,22 +105,39 @@ __global__ void __launch_bounds__(kThreads, 1) attn_fwd_wgmma_kernel(MmaArgs a, 
         }
         return j;
     };
+    // A K / V tile comes by TMA, issued by thread 0 (keys past the block's last query may be
+    // loaded: the mask hides them). With cp.async from every thread, the loads' issue and address
+    // arithmetic took an eighth of the kernel's stall samples (ncu).
     auto load_kv = [&](int j, int buf) {
-        load_tile_sw128<DH, kKeys, kThreads>(sK + buf * kKvBytes, kh, a.k.rs, int64_t{j} * kKeys,
-                                             kend);
-        load_tile_sw128<DH, kKeys, kThreads>(sV + buf * kKvBytes, vh, a.v.rs, int64_t{j} * kKeys,
-                                             kend);
+        if (tid == 0) {
+            const uint32_t bar = sBar + buf * 8;
+            mbar_arrive_expect_tx(bar, 2 * kKvBytes);
+#pragma unroll
+            for (int c = 0; c < DH / 64; c++) {
+                const uint32_t off = buf * kKvBytes + c * kKeys * kSw128RowBytes;
+                tma_load_4d(sK + off, &k_map, c * 64, static_cast<int>(kvh), j * kKeys,
+                            static_cast<int>(b), bar);
+                tma_load_4d(sV + off, &v_map, c * 64, static_cast<int>(kvh), j * kKeys,
+                            static_cast<int>(b), bar);
+            }
+        }
         if (seg != nullptr && tid < kKeys) {
             const int64_t key = int64_t{j} * kKeys + tid;
             sSeg[buf * kKeys + tid] = key < a.T ? seg[key] : -1;
         }
     };
     load_tile_sw128<DH, kRows, kThreads>(sQ, a.q.ptr + b * a.q.bs + h * DH, a.q.rs, t0, a.T);
+    cp_async_commit();
+    if (tid == 0) {
+        mbar_init(sBar, 1);
+        mbar_init(sBar + 8, 1);
+        mbar_init_fence();
+    }
+    __syncthreads();
     int jn = next_tile(0);  // the next tile to visit (the block's diagonal tile always is)
     if (jn < n_tiles) {
         load_kv(jn, 0);
     }
-    cp_async_commit();
 
     // This thread's rows: row0 and row0 + 8.
     const int64_t row0 = gt0 + gw * 16 + g;
@@ -137,13 +158,13 @@ __global__ void __launch_bounds__(kThreads, 1) attn_fwd_wgmma_kernel(MmaArgs a, 
 
     for (int it = 0, j = jn; j < n_tiles; it++, j = jn) {
         jn = next_tile(j + 1);
-        cp_async_wait<0>();
+        cp_async_wait<0>();  // Q
+        mbar_wait(sBar + (it % 2) * 8, (it / 2) & 1);
         fence_proxy_async_shared();
         __syncthreads();  // tile j is in for everyone, every group is done with tile j - 1's
                           // buffers
         if (jn < n_tiles) {
             load_kv(jn, (it + 1) % 2);
-            cp_async_commit();
         }
         const int64_t k0 = int64_t{j} * kKeys;
         if (!group_live || k0 > gpos0 + kGroupRows - 1 ||
@@ -289,10 +310,14 @@ bool wgmma_attention_available() {
 void attention_wgmma_forward_bf16(cudaStream_t stream, const MmaArgs& a, int64_t D) {
     const dim3 grid(static_cast<unsigned>(a.B * a.Hq),
                     static_cast<unsigned>((a.T + kRows - 1) / kRows));
+    const CUtensorMap k_map =
+        make_bf16_tile_map(a.k.ptr, a.B, a.Tk, a.Hkv, D, a.k.bs, a.k.rs, kKeys);
+    const CUtensorMap v_map =
+        make_bf16_tile_map(a.v.ptr, a.B, a.Tk, a.Hkv, D, a.v.bs, a.v.rs, kKeys);
     auto launch = [&](auto kernel, int smem, int64_t D) {
         QF_CUDA_CHECK(
             cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-        kernel<<<grid, kThreads, smem, stream>>>(a, attn_scale_log2(D));
+        kernel<<<grid, kThreads, smem, stream>>>(a, attn_scale_log2(D), k_map, v_map);
         QF_CUDA_LAUNCH_CHECK();
     };
     if (D == 64) {
