@@ -4,16 +4,17 @@
 //
 // One block per (128 keys, GQA group, batch): two warpgroups of 64 keys, each keeping its dK, dV
 // (64 x 128 fp32) in registers over the query tiles of 64 of every query head of the group, head
-// by head (Q, dO double-buffered with cp.async in 128-byte-swizzled shared tiles; lse, dsum and
-// segment ids beside them). Per tile and warpgroup: S^T = K Q^T and dP^T = V dO^T are m64n64k16
-// wgmma from shared memory (all K-major); P^T and dS^T = P^T (dP^T - dsum) are made in registers,
-// where the accumulator fragments have mma.sync's layout, so the masking is that of
-// attention_mma.cu; dV += P^T dO and dK += dS^T Q take P^T, dS^T as register A operands and dO, Q
-// read MN-major. dS^T also goes to shared memory (bf16), and after a barrier dQ = dS K is m64n64k16
-// with both operands MN-major, warpgroup w taking columns 64 w.., staged in shared memory (fp32)
-// and added to dq by bulk (TMA) reductions during the next tile. dK, dV are added at the end with
-// plain loads and stores: no other block has the group's keys. The mma.sync backward reads each Q /
-// dO fragment from shared memory once per 16 keys; wgmma reads it once per 64.
+// by head (K, V and the double-buffered Q, dO tiles come by TMA into 128-byte-swizzled shared
+// tiles, an mbarrier per stage; lse, dsum and segment ids beside them by cp.async). Per tile and
+// warpgroup: S^T = K Q^T and dP^T = V dO^T are m64n64k16 wgmma from shared memory (all K-major);
+// P^T and dS^T = P^T (dP^T - dsum) are made in registers, where the accumulator fragments have
+// mma.sync's layout, so the masking is that of attention_mma.cu; dV += P^T dO and dK += dS^T Q take
+// P^T, dS^T as register A operands and dO, Q read MN-major. dS^T also goes to shared memory (bf16),
+// and after a barrier dQ = dS K is m64n64k16 with both operands MN-major, warpgroup w taking
+// columns 64 w.., staged in shared memory (fp32) and added to dq by bulk (TMA) reductions during
+// the next tile. dK, dV are added at the end with plain loads and stores: no other block has the
+// group's keys. The mma.sync backward reads each Q / dO fragment from shared memory once per 16
+// keys; wgmma reads it once per 64.
 #include <cstdint>
 
 #include <cuda_bf16.h>
@@ -25,6 +26,7 @@
 #include "kernels/cuda/attention_wgmma.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/mma_ptx.cuh"
+#include "kernels/cuda/tma.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace qforge::kernels::cuda {
@@ -45,13 +47,18 @@ constexpr uint32_t kDqRowBytes = DH * 4 + 32;
 constexpr uint32_t kDqBytes = kQ * kDqRowBytes;
 
 // K, V, two stages of Q and of dO, dS^T, dQ, then per stage lse, dsum and query segment ids, the
-// key segment ids; 1 KB to align the tiles to 1024.
+// key segment ids, three mbarriers (K and V, the two Q / dO stages); 1 KB to align the tiles to
+// 1024.
 constexpr int kSmemBytes = static_cast<int>(2 * kKvBytes + 4 * kQBytes + kDsBytes + kDqBytes) +
-                           (2 * 3 * kQ + kKeys) * 4 + 1024;
+                           (2 * 3 * kQ + kKeys) * 4 + 3 * 8 + 1024;
 
 __global__ void __launch_bounds__(kThreads, 1)
     attn_bwd_wgmma_kernel(MmaArgs a, float scale, float scale_log2, const float* dsum, float* dq,
-                          float* dk, float* dv, bool vec_q, bool vec_kv) {
+                          float* dk, float* dv, bool vec_q, bool vec_kv,
+                          const __grid_constant__ CUtensorMap q_map,
+                          const __grid_constant__ CUtensorMap o_map,
+                          const __grid_constant__ CUtensorMap k_map,
+                          const __grid_constant__ CUtensorMap v_map) {
 #if QF_HAS_WGMMA
     extern __shared__ __align__(128) unsigned char smem_raw[];
     const uint32_t raw = smem_addr(smem_raw);
@@ -60,10 +67,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     const uint32_t sDs = sO + 2 * kQBytes, sDq = sDs + kDsBytes;
     unsigned char* const sDs_ptr = smem_raw + (sDs - raw);
     unsigned char* const sDq_ptr = sDs_ptr + kDsBytes;
-    auto* sLseb = reinterpret_cast<float*>(sDq_ptr + kDqBytes);  // [2][kQ], natural log
-    float* sDsumb = sLseb + 2 * kQ;                              // [2][kQ]
-    auto* sSegQb = reinterpret_cast<int32_t*>(sDsumb + 2 * kQ);  // [2][kQ]
-    int32_t* sSegK = sSegQb + 2 * kQ;                            // [kKeys]
+    auto* sLseb = reinterpret_cast<float*>(sDq_ptr + kDqBytes);            // [2][kQ], natural log
+    float* sDsumb = sLseb + 2 * kQ;                                        // [2][kQ]
+    auto* sSegQb = reinterpret_cast<int32_t*>(sDsumb + 2 * kQ);            // [2][kQ]
+    int32_t* sSegK = sSegQb + 2 * kQ;                                      // [kKeys]
+    const uint32_t sBarKv = smem_addr(sSegK + kKeys), sBarQ = sBarKv + 8;  // sBarQ: [2]
 
     const int tid = static_cast<int>(threadIdx.x);
     const int lane = tid % 32, warp = tid / 32;
@@ -78,8 +86,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     const int64_t first_t = j0 - a.q_pos0 > 0 ? j0 - a.q_pos0 : 0;
     const int64_t n_qt = (a.T + kQ - 1) / kQ;
-    const __nv_bfloat16* kh = a.k.ptr + b * a.k.bs + kvh * DH;
-    const __nv_bfloat16* vh = a.v.ptr + b * a.v.bs + kvh * DH;
     const int32_t* seg = a.seg != nullptr ? a.seg + b * a.T : nullptr;
 
     // This warpgroup's keys: gj0 .. gj0 + 63. Segment-id ranges (64-row entries) of the group's and
@@ -107,10 +113,18 @@ __global__ void __launch_bounds__(kThreads, 1)
     auto load_q_tile = [&](int head, int qt, int buf) {
         const int64_t t0 = int64_t{qt} * kQ, h = h0 + head;
         const int64_t stat0 = (b * a.Hq + h) * a.T;
-        load_tile_sw128<DH, kQ, kThreads>(sQ + buf * kQBytes, a.q.ptr + b * a.q.bs + h * DH, a.q.rs,
-                                          t0, a.T);
-        load_tile_sw128<DH, kQ, kThreads>(sO + buf * kQBytes, a.dout.ptr + b * a.dout.bs + h * DH,
-                                          a.dout.rs, t0, a.T);
+        if (tid == 0) {  // Q and dO by TMA (rows past T read as zeros)
+            const uint32_t bar = sBarQ + buf * 8;
+            mbar_arrive_expect_tx(bar, 2 * kQBytes);
+#pragma unroll
+            for (int c = 0; c < DH / 64; c++) {
+                const uint32_t off = buf * kQBytes + c * kQ * kSw128RowBytes;
+                tma_load_4d(sQ + off, &q_map, c * 64, static_cast<int>(h), static_cast<int>(t0),
+                            static_cast<int>(b), bar);
+                tma_load_4d(sO + off, &o_map, c * 64, static_cast<int>(h), static_cast<int>(t0),
+                            static_cast<int>(b), bar);
+            }
+        }
         // The rows' lse, dsum and segment ids come by cp.async too: a plain load held warps 0, 1
         // (and so the first warpgroup's next wgmma) for a global-memory latency every tile.
         if (tid < 3 * kQ) {
@@ -129,8 +143,24 @@ __global__ void __launch_bounds__(kThreads, 1)
             }
         }
     };
-    load_tile_sw128<DH, kKeys, kThreads>(sK, kh, a.k.rs, j0, a.Tk);
-    load_tile_sw128<DH, kKeys, kThreads>(sV, vh, a.v.rs, j0, a.Tk);
+    if (tid == 0) {
+        mbar_init(sBarKv, 1);
+        mbar_init(sBarQ, 1);
+        mbar_init(sBarQ + 8, 1);
+        mbar_init_fence();
+    }
+    __syncthreads();
+    if (tid == 0 && first_qt < n_qt) {  // K and V by TMA (rows past Tk read as zeros)
+        mbar_arrive_expect_tx(sBarKv, 2 * kKvBytes);
+#pragma unroll
+        for (int c = 0; c < DH / 64; c++) {
+            const uint32_t off = c * kKeys * kSw128RowBytes;
+            tma_load_4d(sK + off, &k_map, c * 64, static_cast<int>(kvh), static_cast<int>(j0),
+                        static_cast<int>(b), sBarKv);
+            tma_load_4d(sV + off, &v_map, c * 64, static_cast<int>(kvh), static_cast<int>(j0),
+                        static_cast<int>(b), sBarKv);
+        }
+    }
     int hn = first_qt < n_qt ? 0 : n_heads, qn = first_qt;  // first_qt = n_qt: no query is seen
     if (hn < n_heads) {
         load_q_tile(hn, qn, 0);
@@ -180,7 +210,11 @@ __global__ void __launch_bounds__(kThreads, 1)
             hn++;
             qn = first_qt;
         }
-        cp_async_wait<0>();
+        cp_async_wait<0>();  // the statistics
+        mbar_wait(sBarQ + buf * 8, (it / 2) & 1);
+        if (it == 0) {
+            mbar_wait(sBarKv, 0);
+        }
         fence_proxy_async_shared();
         __syncthreads();
         if (hn < n_heads) {
@@ -375,9 +409,16 @@ void attention_wgmma_backward_bf16(cudaStream_t stream, const MmaArgs& a, const 
     };
     const bool vec_q = aligned(dq) && a.dq_bs % 4 == 0 && a.dq_rs % 4 == 0;
     const bool vec_kv = aligned(dk) && aligned(dv) && a.dkv_bs % 4 == 0 && a.dkv_rs % 4 == 0;
+    const CUtensorMap q_map = make_bf16_tile_map(a.q.ptr, a.B, a.T, a.Hq, DH, a.q.bs, a.q.rs, kQ);
+    const CUtensorMap o_map =
+        make_bf16_tile_map(a.dout.ptr, a.B, a.T, a.Hq, DH, a.dout.bs, a.dout.rs, kQ);
+    const CUtensorMap k_map =
+        make_bf16_tile_map(a.k.ptr, a.B, a.Tk, a.Hkv, DH, a.k.bs, a.k.rs, kKeys);
+    const CUtensorMap v_map =
+        make_bf16_tile_map(a.v.ptr, a.B, a.Tk, a.Hkv, DH, a.v.bs, a.v.rs, kKeys);
     attn_bwd_wgmma_kernel<<<grid, kThreads, kSmemBytes, stream>>>(
         a, 1.0f / sqrtf(static_cast<float>(DH)), attn_scale_log2(DH), dsum, dq, dk, dv, vec_q,
-        vec_kv);
+        vec_kv, q_map, o_map, k_map, v_map);
     QF_CUDA_LAUNCH_CHECK();
 }
 
