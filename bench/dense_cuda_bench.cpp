@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/attention.h"
@@ -177,6 +178,16 @@ int main() {
         bench_attention_bf16("Llama-3-8B", 2, 2048, 32, 8, 128, impl);
         bench_attention_bf16("Llama-3.2-1B", 1, 2048, 32, 8, 64, impl);
         bench_attention_bf16("Llama-3-8B", 1, 8192, 32, 8, 128, impl);
+    }
+    // The wgmma backward with 1, 2 and 4 query heads a block (the default picks by grid size).
+    if (qforge::kernels::cuda_attention_wgmma()) {
+        for (const int heads : {1, 2, 4}) {
+            qforge::kernels::set_cuda_attention_wgmma_heads(heads);
+            const std::string name = "8B " + std::to_string(heads) + " heads";
+            bench_attention_bf16(name.c_str(), 1, 2048, 32, 8, 128, AttentionImpl::kBf16);
+            bench_attention_bf16(name.c_str(), 2, 2048, 32, 8, 128, AttentionImpl::kBf16);
+        }
+        qforge::kernels::set_cuda_attention_wgmma_heads(0);
     }
     bench_attention("stories260K", 32, 256, 8, 4, 8, AttentionImpl::kCudaCores);
     qforge::kernels::set_cuda_attention_impl(AttentionImpl::kBf16);

@@ -25,6 +25,11 @@ std::atomic<AttentionImpl>& attention_impl() {
     return impl;
 }
 
+std::atomic<int>& wgmma_heads() {
+    static std::atomic<int> heads{0};
+    return heads;
+}
+
 [[maybe_unused]] bool tensor_cores() {
     return attention_impl().load() == AttentionImpl::kTensorCores;
 }
@@ -188,6 +193,16 @@ AttentionImpl cuda_attention_impl() {
     return attention_impl().load();
 }
 
+void set_cuda_attention_wgmma_heads(int heads) {
+    QF_CHECK(heads >= 0, "set_cuda_attention_wgmma_heads: heads per block must be >= 0, got {}",
+             heads);
+    wgmma_heads().store(heads);
+}
+
+int cuda_attention_wgmma_heads() {
+    return wgmma_heads().load();
+}
+
 bool cuda_attention_wgmma() {
 #ifdef QFORGE_HAS_CUDA
     return cuda_available() && cuda::wgmma_attention_available();
@@ -309,7 +324,7 @@ void attention_backward_bf16(const Ctx& ctx, const AttnBf16Params& p, float* dq,
         if (bf16_direct(p, dout, dout_row_stride)) {
             return cuda::attention_mma_backward_bf16(
                 ctx.stream, p, dq, dk, dv, dout, dout_row_stride,
-                attention_impl().load() == AttentionImpl::kBf16);
+                attention_impl().load() == AttentionImpl::kBf16, wgmma_heads().load());
         }
     }
 #else

@@ -33,11 +33,19 @@ AttentionImpl cuda_attention_impl();
 // build; asked of the GPU once); false without CUDA.
 bool cuda_attention_wgmma();
 
+// The wgmma backward's query heads per block (a divisor of Hq / Hkv). With the whole GQA group in
+// one block, dK and dV are added without atomics; fewer heads give more, lighter blocks. 0, the
+// default, takes 2 (1 for an odd group), halved while that leaves fewer than 1.5 blocks an SM
+// (measured in kernels/cuda/attention_wgmma_bwd.cu). For tests and benchmarks, which run each.
+void set_cuda_attention_wgmma_heads(int heads);
+int cuda_attention_wgmma_heads();
+
 // Needs p.lse from the forward. p.out may be nullptr; when given it must hold the forward's output:
 // the CUDA backend then takes dot(dout, out) from it instead of recomputing out (the CPU reference
 // never reads it). dq, dk, dv use the strides of q, k, v and are accumulated (+=); each may be
-// nullptr. dout uses the strides of q. The CUDA backend adds into dq/dk/dv with atomics, so its
-// summation order (and the last bits) may differ from run to run.
+// nullptr. dout uses the strides of q. The CUDA backend adds into dq/dk/dv with atomics (the
+// wgmma backward: dq by bulk reductions, dk/dv with atomics unless a block has the whole GQA
+// group), so its summation order (and the last bits) may differ from run to run.
 void attention_backward(const Ctx& ctx, const AttnParams& p, float* dq, float* dk, float* dv,
                         const float* dout);
 

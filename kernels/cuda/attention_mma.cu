@@ -937,7 +937,7 @@ void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p, bool wgmm
 
 void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* dq, float* dk,
                                  float* dv, const uint16_t* dout, int64_t dout_row_stride,
-                                 bool wgmma) {
+                                 bool wgmma, int wgmma_heads) {
     if (p.B == 0 || p.T == 0 || (dq == nullptr && dk == nullptr && dv == nullptr)) {
         return;
     }
@@ -950,7 +950,7 @@ void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* d
         launch_bwd<64>(s, a, dsum, dq, dk, dv);
     } else if (wgmma && wgmma_attention_available()) {
         dsum_bf16<128>(s, a, dsum);
-        attention_wgmma_backward_bf16(s, a, dsum, dq, dk, dv);
+        attention_wgmma_backward_bf16(s, a, dsum, dq, dk, dv, wgmma_heads);
     } else {
         dsum_bf16<128>(s, a, dsum);
         launch_bwd<128>(s, a, dsum, dq, dk, dv);

@@ -20,9 +20,10 @@ bool wgmma_attention_available();
 // wgmma: run the forward on attention_wgmma.cu where the GPU and the build have it.
 void attention_mma_forward_bf16(void* stream, const AttnBf16Params& p, bool wgmma);
 // wgmma: at head_dim 128, run the backward on attention_wgmma_bwd.cu where the GPU and the build
-// have it.
+// have it, with wgmma_heads query heads per block (0: its own pick;
+// set_cuda_attention_wgmma_heads).
 void attention_mma_backward_bf16(void* stream, const AttnBf16Params& p, float* dq, float* dk,
                                  float* dv, const uint16_t* dout, int64_t dout_row_stride,
-                                 bool wgmma);
+                                 bool wgmma, int wgmma_heads);
 
 }  // namespace qforge::kernels::cuda

@@ -18,8 +18,9 @@ namespace qforge::kernels::cuda {
 void attention_wgmma_forward_bf16(cudaStream_t stream, const MmaArgs& a, int64_t D);
 
 // The bf16 API's backward at head_dim 128 (attention_wgmma_bwd.cu): dsum = dot(dout, out) already
-// made, dq / dk / dv fp32 with a's strides, each may be nullptr, accumulated with atomics.
+// made, dq / dk / dv fp32 with a's strides, each may be nullptr, accumulated (+=). heads: query
+// heads per block, a divisor of Hq / Hkv, or 0 to let it pick.
 void attention_wgmma_backward_bf16(cudaStream_t stream, const MmaArgs& a, const float* dsum,
-                                   float* dq, float* dk, float* dv);
+                                   float* dq, float* dk, float* dv, int heads);
 
 }  // namespace qforge::kernels::cuda

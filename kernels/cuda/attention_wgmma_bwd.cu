@@ -54,7 +54,7 @@ constexpr int kSmemBytes = static_cast<int>(2 * kKvBytes + 4 * kQBytes + kDsByte
 
 __global__ void __launch_bounds__(kThreads, 1)
     attn_bwd_wgmma_kernel(MmaArgs a, float scale, float scale_log2, const float* dsum, float* dq,
-                          float* dk, float* dv, bool vec_q, bool vec_kv,
+                          float* dk, float* dv, bool vec_q, bool vec_kv, int heads,
                           const __grid_constant__ CUtensorMap q_map,
                           const __grid_constant__ CUtensorMap o_map,
                           const __grid_constant__ CUtensorMap k_map,
@@ -77,9 +77,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int lane = tid % 32, warp = tid / 32;
     const int group = warp / 4, gw = warp % 4;  // warpgroup, warp in it
     const int g = lane / 4, tq = lane % 4;
-    const int64_t bkv = blockIdx.x;
+    // Block x: (batch, KV head, part of the GQA group); the part's `heads` query heads from h0.
+    const int64_t group_heads = a.Hq / a.Hkv, parts = group_heads / heads;
+    const int64_t bkv = blockIdx.x / parts;
     const int64_t b = bkv / a.Hkv, kvh = bkv % a.Hkv;
-    const int64_t h0 = kvh * (a.Hq / a.Hkv);  // the GQA group's first query head
+    const int64_t h0 = kvh * group_heads + (blockIdx.x % parts) * heads;
     const int64_t j0 = static_cast<int64_t>(blockIdx.y) * kKeys;
     if (j0 >= a.q_pos0 + a.T) {
         return;  // keys past the last query are never seen
@@ -109,7 +111,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     // The block visits (query head, query tile) pairs, head by head: (hn, qn) is the next one.
     const int first_qt = static_cast<int>(next_tile(first_t / kQ));
-    const int n_heads = static_cast<int>(a.Hq / a.Hkv);
+    const int n_heads = heads;
     auto load_q_tile = [&](int head, int qt, int buf) {
         const int64_t t0 = int64_t{qt} * kQ, h = h0 + head;
         const int64_t stat0 = (b * a.Hq + h) * a.T;
@@ -380,16 +382,21 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_fence_operands(dkacc);
     wgmma_fence_operands(dvacc);
 
-    // dK, dV rows of the group's keys: this block alone adds to them (it visited every query head
-    // of the GQA group), so without atomics.
+    // dK, dV rows of the group's keys: with the whole GQA group, this block alone adds to them
+    // (plain loads and stores); else with atomics.
     const int64_t warp_key0 = j0 + kr0 - g;
+    const bool alone = parts == 1;
     if (dk != nullptr) {
-        add_fragment<DH / 8>(dk + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dkacc, scale,
-                             g, tq, vec_kv);
+        float* dst = dk + b * a.dkv_bs + kvh * DH;
+        alone ? add_fragment<DH / 8>(dst, a.dkv_rs, warp_key0, a.Tk, dkacc, scale, g, tq, vec_kv)
+              : atomic_add_fragment<DH / 8>(dst, a.dkv_rs, warp_key0, a.Tk, dkacc, scale, g, tq,
+                                            vec_kv);
     }
     if (dv != nullptr) {
-        add_fragment<DH / 8>(dv + b * a.dkv_bs + kvh * DH, a.dkv_rs, warp_key0, a.Tk, dvacc, 1.0f,
-                             g, tq, vec_kv);
+        float* dst = dv + b * a.dkv_bs + kvh * DH;
+        alone ? add_fragment<DH / 8>(dst, a.dkv_rs, warp_key0, a.Tk, dvacc, 1.0f, g, tq, vec_kv)
+              : atomic_add_fragment<DH / 8>(dst, a.dkv_rs, warp_key0, a.Tk, dvacc, 1.0f, g, tq,
+                                            vec_kv);
     }
 #else
     __trap();  // launched only where wgmma_attention_available()
@@ -399,9 +406,31 @@ __global__ void __launch_bounds__(kThreads, 1)
 }  // namespace
 
 void attention_wgmma_backward_bf16(cudaStream_t stream, const MmaArgs& a, const float* dsum,
-                                   float* dq, float* dk, float* dv) {
-    const dim3 grid(static_cast<unsigned>(a.B * a.Hkv),
-                    static_cast<unsigned>((a.Tk + kKeys - 1) / kKeys));
+                                   float* dq, float* dk, float* dv, int wgmma_heads) {
+    // Query heads per block: 2 (or 1 for an odd group), halved while that leaves fewer than 1.5
+    // blocks an SM; wgmma_heads overrides. Llama-3-8B's shape (GQA group of 4) at T = 2048 on the
+    // H100, B = 1 / B = 2: 1 head a block 0.299 / 0.583 ms, 2 heads 0.278 / 0.551 ms, the whole
+    // group (no dK / dV atomics, but the heaviest block holds 4 heads' query tiles) 0.481 / 0.575.
+    const int64_t group_heads = a.Hq / a.Hkv, key_blocks = (a.Tk + kKeys - 1) / kKeys;
+    int64_t heads = wgmma_heads;
+    if (heads != 0 && group_heads % heads != 0) {
+        fail(__FILE__, __LINE__, "attention_backward_bf16",
+             "set_cuda_attention_wgmma_heads: the heads per block do not divide the GQA group");
+    }
+    if (heads == 0) {
+        static const int sms = [] {
+            int dev = 0, n = 0;
+            QF_CUDA_CHECK(cudaGetDevice(&dev));
+            QF_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+            return n;
+        }();
+        heads = group_heads % 2 == 0 ? 2 : 1;
+        while (heads % 2 == 0 && 2 * a.B * a.Hkv * (group_heads / heads) * key_blocks < 3 * sms) {
+            heads /= 2;
+        }
+    }
+    const dim3 grid(static_cast<unsigned>(a.B * a.Hkv * (group_heads / heads)),
+                    static_cast<unsigned>(key_blocks));
     QF_CUDA_CHECK(cudaFuncSetAttribute(attn_bwd_wgmma_kernel,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     auto aligned = [](const float* x) {
@@ -418,7 +447,7 @@ void attention_wgmma_backward_bf16(cudaStream_t stream, const MmaArgs& a, const 
         make_bf16_tile_map(a.v.ptr, a.B, a.Tk, a.Hkv, DH, a.v.bs, a.v.rs, kKeys);
     attn_bwd_wgmma_kernel<<<grid, kThreads, kSmemBytes, stream>>>(
         a, 1.0f / sqrtf(static_cast<float>(DH)), attn_scale_log2(DH), dsum, dq, dk, dv, vec_q,
-        vec_kv, q_map, o_map, k_map, v_map);
+        vec_kv, static_cast<int>(heads), q_map, o_map, k_map, v_map);
     QF_CUDA_LAUNCH_CHECK();
 }
 

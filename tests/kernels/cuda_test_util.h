@@ -47,15 +47,20 @@ double time_ms(Fn fn, int iters = 20) {
 // Restores the process-wide attention implementation when a test ends.
 class AttentionImplGuard {
 public:
-    AttentionImplGuard() : saved_(kernels::cuda_attention_impl()) {}
+    AttentionImplGuard()
+        : saved_(kernels::cuda_attention_impl()), heads_(kernels::cuda_attention_wgmma_heads()) {}
 
-    ~AttentionImplGuard() { kernels::set_cuda_attention_impl(saved_); }
+    ~AttentionImplGuard() {
+        kernels::set_cuda_attention_impl(saved_);
+        kernels::set_cuda_attention_wgmma_heads(heads_);
+    }
 
     AttentionImplGuard(const AttentionImplGuard&) = delete;
     AttentionImplGuard& operator=(const AttentionImplGuard&) = delete;
 
 private:
     kernels::AttentionImpl saved_;
+    int heads_;
 };
 
 }  // namespace qforge::test

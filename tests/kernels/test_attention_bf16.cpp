@@ -339,6 +339,24 @@ TEST_P(AttentionBf16Gpu, MatchesCpuTwinAndFp32Api) {
     auto odv = to_device(dv0);
     kernels::attention_backward_bf16(kCudaCtx, gp, nullptr, nullptr, f32(odv), u16(gdout), a.dors);
     EXPECT_LT(rel_error(added(from_device<float>(odv), dv0), added(dv, dv0)), 1e-6);
+
+    // The wgmma backward with every split of the GQA group over blocks (1 query head a block, dK
+    // and dV by atomics, up to the whole group, by plain stores): the same sums in other orders.
+    if (wgmma_bwd) {
+        for (int heads = 1; heads <= s.Hq / s.Hkv; heads *= 2) {
+            kernels::set_cuda_attention_wgmma_heads(heads);
+            auto hdq = to_device(dq0), hdk = to_device(dk0), hdv = to_device(dv0);
+            kernels::attention_backward_bf16(kCudaCtx, gp, f32(hdq), f32(hdk), f32(hdv), u16(gdout),
+                                             a.dors);
+            EXPECT_LT(rel_error(added(from_device<float>(hdq), dq0), added(dq, dq0)), 1e-5)
+                << heads << " heads a block";
+            EXPECT_LT(rel_error(added(from_device<float>(hdk), dk0), added(dk, dk0)), 1e-5)
+                << heads << " heads a block";
+            EXPECT_LT(rel_error(added(from_device<float>(hdv), dv0), added(dv, dv0)), 1e-5)
+                << heads << " heads a block";
+        }
+        kernels::set_cuda_attention_wgmma_heads(0);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(
