@@ -11,6 +11,25 @@
 
 namespace qforge::kernels::cuda {
 
+// Calls f(p, x, y) for each of this lane's column pairs of a warp's 16 x 8 NT fragment block (the
+// layout below) in rows < nrows: p points at dst's element, x, y are mul times the pair's values.
+template <int NT, typename F>
+__device__ inline void for_each_fragment_pair(float* dst, int64_t rs, int64_t row0, int64_t nrows,
+                                              const float* acc, float mul, int g, int tq, F f) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int64_t row = row0 + g + 8 * r;
+        if (row >= nrows) {
+            continue;
+        }
+        float* p = dst + row * rs + 2 * tq;
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            f(p + 8 * n, acc[4 * n + 2 * r] * mul, acc[4 * n + 2 * r + 1] * mul);
+        }
+    }
+}
+
 // dst rows row0 .. row0 + 15 (those < nrows), columns 0 .. 8 NT - 1, += mul * acc, where acc is
 // this lane's share of a warp's 16 x 8 NT fragment block, tile n at acc[4 n .. 4 n + 3]: (row
 // g: columns 8 n + 2 tq, + 1), (row g + 8: the same). Rows are rs floats apart. vec: dst and rs
@@ -32,19 +51,11 @@ __device__ inline void atomic_add_fragment(float* dst, int64_t rs, int64_t row0,
         }
         return;
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int64_t row = row0 + g + 8 * r;
-        if (row >= nrows) {
-            continue;
-        }
-        float* p = dst + row * rs + 2 * tq;
-#pragma unroll
-        for (int n = 0; n < NT; n++) {
-            atomicAdd(p + 8 * n, acc[4 * n + 2 * r] * mul);
-            atomicAdd(p + 8 * n + 1, acc[4 * n + 2 * r + 1] * mul);
-        }
-    }
+    for_each_fragment_pair<NT>(dst, rs, row0, nrows, acc, mul, g, tq,
+                               [](float* p, float x, float y) {
+                                   atomicAdd(p, x);
+                                   atomicAdd(p + 1, y);
+                               });
 }
 
 // dst rows row0 .. row0 + 15 (those < nrows), columns 0 .. 8 NT - 1, += mul * acc as above, with
@@ -53,26 +64,17 @@ __device__ inline void atomic_add_fragment(float* dst, int64_t rs, int64_t row0,
 template <int NT>
 __device__ inline void add_fragment(float* dst, int64_t rs, int64_t row0, int64_t nrows,
                                     const float* acc, float mul, int g, int tq, bool pairs) {
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int64_t row = row0 + g + 8 * r;
-        if (row >= nrows) {
-            continue;
-        }
-        float* p = dst + row * rs + 2 * tq;
-#pragma unroll
-        for (int n = 0; n < NT; n++) {
-            const float x = acc[4 * n + 2 * r] * mul, y = acc[4 * n + 2 * r + 1] * mul;
-            if (pairs) {
-                auto* p2 = reinterpret_cast<float2*>(p + 8 * n);
-                const float2 old = *p2;
-                *p2 = make_float2(old.x + x, old.y + y);
-            } else {
-                p[8 * n] += x;
-                p[8 * n + 1] += y;
-            }
-        }
-    }
+    for_each_fragment_pair<NT>(dst, rs, row0, nrows, acc, mul, g, tq,
+                               [pairs](float* p, float x, float y) {
+                                   if (pairs) {
+                                       auto* p2 = reinterpret_cast<float2*>(p);
+                                       const float2 old = *p2;
+                                       *p2 = make_float2(old.x + x, old.y + y);
+                                   } else {
+                                       p[0] += x;
+                                       p[1] += y;
+                                   }
+                               });
 }
 
 }  // namespace qforge::kernels::cuda
