@@ -111,7 +111,6 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     // The block visits (query head, query tile) pairs, head by head: (hn, qn) is the next one.
     const int first_qt = static_cast<int>(next_tile(first_t / kQ));
-    const int n_heads = heads;
     auto load_q_tile = [&](int head, int qt, int buf) {
         const int64_t t0 = int64_t{qt} * kQ, h = h0 + head;
         const int64_t stat0 = (b * a.Hq + h) * a.T;
@@ -163,8 +162,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                         static_cast<int>(b), sBarKv);
         }
     }
-    int hn = first_qt < n_qt ? 0 : n_heads, qn = first_qt;  // first_qt = n_qt: no query is seen
-    if (hn < n_heads) {
+    int hn = first_qt < n_qt ? 0 : heads, qn = first_qt;  // first_qt = n_qt: no query is seen
+    if (hn < heads) {
         load_q_tile(hn, qn, 0);
     }
     cp_async_commit();
@@ -184,10 +183,10 @@ __global__ void __launch_bounds__(kThreads, 1)
         dvacc[i] = 0.0f;
     }
 
-    // dQ goes through shared memory: after the barrier that ends a tile, lane 0 of each warp hands
-    // 8 of its rows to bulk (TMA) reductions into dq, which add them while the next tile runs. The
-    // per-thread 16-byte atomics they replace drew a fifth of the kernel's stall samples (ncu), and
-    // stay where dq rows are not 16-byte aligned (vec_q false).
+    // dQ goes through shared memory: in the next tile, once its S^T / dP^T wgmma are issued, lane 0
+    // of each warp hands 8 of the tile's rows to bulk (TMA) reductions into dq. The per-thread
+    // 16-byte atomics they replace drew a fifth of the kernel's stall samples (ncu), and stay where
+    // dq rows are not 16-byte aligned (vec_q false).
     int64_t dq_t0 = -1, dq_h = 0;  // the tile and head whose dQ waits in sDq
     auto flush_dq = [&] {
         if (lane == 0) {
@@ -201,7 +200,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
     };
 
-    for (int it = 0; hn < n_heads; it++) {
+    for (int it = 0; hn < heads; it++) {
         const int qt = qn;
         const int64_t h = h0 + hn, t0 = int64_t{qt} * kQ;
         const int buf = static_cast<int>(it & 1);
@@ -219,7 +218,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
         fence_proxy_async_shared();
         __syncthreads();
-        if (hn < n_heads) {
+        if (hn < heads) {
             load_q_tile(hn, qn, buf ^ 1);
             cp_async_commit();
         }
