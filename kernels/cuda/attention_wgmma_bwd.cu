@@ -25,6 +25,7 @@
 #include "kernels/cuda/attention_mma_args.cuh"
 #include "kernels/cuda/attention_wgmma.cuh"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/device_info.cuh"
 #include "kernels/cuda/mma_ptx.cuh"
 #include "kernels/cuda/tma.cuh"
 #include "kernels/cuda/wgmma.cuh"
@@ -417,14 +418,9 @@ void attention_wgmma_backward_bf16(cudaStream_t stream, const MmaArgs& a, const 
              "set_cuda_attention_wgmma_heads: the heads per block do not divide the GQA group");
     }
     if (heads == 0) {
-        static const int sms = [] {
-            int dev = 0, n = 0;
-            QF_CUDA_CHECK(cudaGetDevice(&dev));
-            QF_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-            return n;
-        }();
         heads = group_heads % 2 == 0 ? 2 : 1;
-        while (heads % 2 == 0 && 2 * a.B * a.Hkv * (group_heads / heads) * key_blocks < 3 * sms) {
+        while (heads % 2 == 0 &&
+               2 * a.B * a.Hkv * (group_heads / heads) * key_blocks < 3 * sm_count()) {
             heads /= 2;
         }
     }

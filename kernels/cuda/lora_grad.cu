@@ -19,6 +19,7 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/dense.h"
+#include "kernels/cuda/device_info.cuh"
 #include "kernels/cuda/mma_ptx.cuh"
 #include "kernels/cuda/pointwise.h"
 
@@ -218,16 +219,6 @@ __global__ void __launch_bounds__(kThreads) lora_dy_kernel(LoraDyArgs a) {
             }
         }
     }
-}
-
-int sm_count() {
-    static const int count = [] {
-        int dev = 0, n = 0;
-        QF_CUDA_CHECK(cudaGetDevice(&dev));
-        QF_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-        return n;
-    }();
-    return count;
 }
 
 template <int R>
