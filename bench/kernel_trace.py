@@ -6,7 +6,7 @@ Usage: python3 bench/kernel_trace.py TRACE [--step-kernel adamw_kernel] [--skip 
 A step ends where the step-marking kernel (the optimizer's, one launch a step) ends. For each
 step: its span on the GPU, the time some kernel ran (busy, the union over streams), idle time
 and launches; then, for the median step, GPU time per kernel family (cuBLASLt GEMMs as one) and
-the idle time by gap size.
+the idle time by gap size and, with --gaps, where the largest gaps fall.
 """
 import argparse
 import collections
@@ -37,6 +37,10 @@ def main():
     ap.add_argument("--top", type=int, default=0,
                     help="also list the N kernels (by full name) with the most time in the median "
                          "step, e.g. to tell the thin LoRA GEMMs from the large ones")
+    ap.add_argument("--gaps", type=int, default=0,
+                    help="also list the median step's N largest idle gaps (offset into the step, "
+                         "the kernels either side) and the idle summed by the pair of kernel "
+                         "families around each gap")
     args = ap.parse_args()
 
     kernels, copies = [], []
@@ -55,15 +59,17 @@ def main():
     steps = []
     for lo, hi in zip(ends[args.skip:], ends[args.skip + 1:]):
         ks = [k for k in kernels if k[0] >= lo and k[1] <= hi]
-        busy, gaps, cur_s, cur_e = 0, [], None, lo
-        for s, e, _ in ks:
+        busy, gaps, cur_s, cur_e, cur_n = 0, [], None, lo, "(step start)"
+        for s, e, n in ks:
             if cur_s is None or s > cur_e:
                 if cur_s is not None:
                     busy += cur_e - cur_s
-                gaps.append(s - cur_e)
+                gaps.append((s - cur_e, cur_e - lo, cur_n, n))
                 cur_s, cur_e = s, e
             else:
                 cur_e = max(cur_e, e)
+            if e >= cur_e:
+                cur_n = n
         if cur_s is not None:
             busy += cur_e - cur_s
         steps.append({"span": hi - lo, "busy": busy, "gaps": gaps, "kernels": ks,
@@ -88,10 +94,25 @@ def main():
     for name, t in time.most_common():
         print(f"| {name} | {count[name]} | {t * ms:.2f} |")
     sizes = collections.Counter()
-    for g in med["gaps"]:
+    for g, _, _, _ in med["gaps"]:
         sizes["< 2 us" if g < 2e3 else "2-5 us" if g < 5e3 else "5-20 us" if g < 2e4
               else "20-100 us" if g < 1e5 else ">= 100 us"] += g
     print("idle by gap size (ms):", ", ".join(f"{k} {v * ms:.2f}" for k, v in sorted(sizes.items())))
+    if args.gaps > 0:
+        print(f"\nmedian step: the {args.gaps} largest idle gaps")
+        print("| at ms | gap us | kernel before | kernel after |")
+        print("|---|---|---|---|")
+        for g, at, before, after in sorted(med["gaps"], reverse=True)[: args.gaps]:
+            print(f"| {at * ms:.2f} | {g * 1e-3:.1f} | {before[:60]} | {after[:60]} |")
+        pairs, n_pair = collections.Counter(), collections.Counter()
+        for g, _, before, after in med["gaps"]:
+            pairs[(family(before), family(after))] += g
+            n_pair[(family(before), family(after))] += 1
+        print("\nidle by the kernel families either side of a gap")
+        print("| before | after | gaps | ms |")
+        print("|---|---|---|---|")
+        for (b, a), t in pairs.most_common(args.gaps):
+            print(f"| {b} | {a} | {n_pair[(b, a)]} | {t * ms:.2f} |")
     if args.top > 0:
         by_name, n_name = collections.Counter(), collections.Counter()
         for s, e, n in med["kernels"]:

@@ -6,6 +6,9 @@
 #include <utility>
 
 #include "kernels/backend_error.h"
+#ifdef QFORGE_HAS_CUDA
+#include "kernels/cuda/graph_nodes.h"
+#endif
 
 namespace qforge::kernels {
 
@@ -29,7 +32,9 @@ StreamGraph::~StreamGraph() {
 }
 
 StreamGraph::StreamGraph(StreamGraph&& other) noexcept
-    : items_(std::move(other.items_)), capturing_(std::exchange(other.capturing_, nullptr)) {
+    : items_(std::move(other.items_)),
+      capturing_(std::exchange(other.capturing_, nullptr)),
+      memsets_as_kernels_(std::exchange(other.memsets_as_kernels_, 0)) {
     other.items_.clear();
 }
 
@@ -39,6 +44,7 @@ StreamGraph& StreamGraph::operator=(StreamGraph&& other) noexcept {
         items_ = std::move(other.items_);
         other.items_.clear();
         capturing_ = std::exchange(other.capturing_, nullptr);
+        memsets_as_kernels_ = std::exchange(other.memsets_as_kernels_, 0);
     }
     return *this;
 }
@@ -52,6 +58,7 @@ void StreamGraph::reset() noexcept {
     }
 #endif
     items_.clear();
+    memsets_as_kernels_ = 0;
 }
 
 #ifdef QFORGE_HAS_CUDA
@@ -73,6 +80,12 @@ void StreamGraph::end_segment() {
     cuda_check(cudaStreamEndCapture(static_cast<cudaStream_t>(capturing_), &graph),
                "cudaStreamEndCapture (the captured work called something that cannot be "
                "captured, or left a forked stream unjoined)");
+    try {
+        memsets_as_kernels_ += cuda::memset_nodes_to_kernels(graph);
+    } catch (...) {
+        (void)cudaGraphDestroy(graph);
+        throw;
+    }
     std::size_t nodes = 0;
     cudaError_t err = cudaGraphGetNodes(graph, nullptr, &nodes);
     cudaGraphExec_t exec = nullptr;

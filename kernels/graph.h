@@ -2,8 +2,10 @@
 // training step's ~3,700 kernels go to the GPU in a few launches instead of one at a time (the
 // host launch latency between dependent kernels adds up to ~10 ms in an 8B step). Work can be cut
 // into several graphs with plain calls between them: the activation offload's copies, which in a
-// graph ran ~15% slower on the H100 (47 against 55 GB/s device to host). The CPU backend has no
-// graphs: graph_supported() is false there and capture says so.
+// graph ran ~15% slower on the H100 (47 against 55 GB/s device to host). Memsets in the captured
+// work (ours, and the counters cuBLASLt clears before its cooperative GEMMs) become kernel nodes:
+// a memset node left ~10 us of idle GPU before its dependent kernel on the H100. The CPU backend
+// has no graphs: graph_supported() is false there and capture says so.
 #pragma once
 
 #include <functional>
@@ -43,6 +45,9 @@ public:
 
     bool captured() const { return !items_.empty() && capturing_ == nullptr; }
 
+    // The memsets of what is held that run as kernel nodes (tests, logs).
+    int memsets_as_kernels() const { return memsets_as_kernels_; }
+
     // Drops what was captured (its buffers' addresses are about to change, say).
     void reset() noexcept;
 
@@ -56,6 +61,7 @@ private:
 
     std::vector<Item> items_;
     void* capturing_ = nullptr;  // the stream being captured
+    int memsets_as_kernels_ = 0;
 };
 
 }  // namespace qforge::kernels

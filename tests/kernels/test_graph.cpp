@@ -2,9 +2,13 @@
 // it forks and joins through events, is not run by the capture; each launch runs it again on the
 // buffers' current contents (a replay sees new inputs), with the calls kept at a cut run between
 // the graphs, in order. A call that cannot be captured (a
-// synchronous download) fails the capture with a message and leaves the stream usable. On the
-// CPU backend there are no graphs, and capture says so.
+// synchronous download) fails the capture with a message and leaves the stream usable. Memsets
+// in the capture run as kernel nodes that clear exactly the same bytes, in the same order with
+// the work around them. On the CPU backend there are no graphs, and capture says so.
+#include <algorithm>
+#include <cstddef>
 #include <gtest/gtest.h>
+#include <utility>
 #include <vector>
 
 #include "kernels/embedding.h"
@@ -136,6 +140,52 @@ TEST(StreamGraph, UncapturableWorkFailsWithAMessage) {
     buffer_download(ctx, host.data(), buf.data(), host.size() * sizeof(float));
     EXPECT_EQ(host[63], 3.0f);
     EXPECT_THROW(graph.launch(ctx), Error);
+}
+
+TEST(StreamGraph, MemsetsRunAsKernelsOnTheSameBytesInOrder) {
+    if (!cuda_available()) {
+        GTEST_SKIP() << "no GPU present: CUDA graphs are checked on the GPU machine";
+    }
+    const Ctx base{Device::kCuda, nullptr};
+    Stream s(base);
+    const Ctx ctx{Device::kCuda, s.get()};
+    // (offset, bytes): a byte, a word off a 16-byte boundary, one on it, a run with a head, a
+    // body and a tail, and one of 16-byte stores from several blocks
+    const std::vector<std::pair<std::size_t, std::size_t>> cleared = {
+        {3, 1}, {5, 4}, {32, 4}, {101, 3001}, {4096, 1 << 20}};
+    const std::size_t total = 4096 + (1 << 20) + 64;
+    std::vector<unsigned char> start(total);
+    for (std::size_t i = 0; i < total; ++i) {
+        start[i] = static_cast<unsigned char>(1 + (i * 131 + 7) % 255);  // never 0
+    }
+    BackendBuffer buf(ctx, total), seen(ctx, total);
+    auto* b = static_cast<unsigned char*>(buf.data());
+    StreamGraph graph;
+    graph.capture(ctx, [&] {
+        for (const auto& [at, n] : cleared) {
+            buffer_zero(ctx, b + at, n);
+        }
+        buffer_copy(ctx, seen.data(), buf.data(), total);  // must see the cleared bytes
+    });
+    ASSERT_TRUE(graph.captured());
+    EXPECT_EQ(graph.memsets_as_kernels(), static_cast<int>(cleared.size()));
+
+    std::vector<unsigned char> want = start;
+    for (const auto& [at, n] : cleared) {
+        std::fill_n(want.begin() + static_cast<std::ptrdiff_t>(at), n, 0);
+    }
+    std::vector<unsigned char> got(total);
+    for (int run = 0; run < 2; ++run) {  // the second launch clears the bytes set again
+        buffer_upload(ctx, buf.data(), start.data(), total);
+        graph.launch(ctx);
+        stream_synchronize(ctx);
+        for (void* where : {buf.data(), seen.data()}) {
+            buffer_download(ctx, got.data(), where, total);
+            for (std::size_t i = 0; i < total; ++i) {
+                ASSERT_EQ(got[i], want[i]) << "byte " << i << " run " << run;
+            }
+        }
+    }
 }
 
 }  // namespace
