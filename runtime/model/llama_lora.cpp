@@ -174,8 +174,10 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
         }
         layer_grads_.emplace_back(lo, std::max<int64_t>(0, hi - lo));
     }
-    dres_ = make(N * C);
-    dxn_ = make(N * C);
+    // (the fourth forward slot's up, N x F bf16, fits in 2 N C floats unless F > 4 C)
+    dres_dxn_ = make(std::max(2 * N * C, offload_ ? (N * F + 1) / 2 : 0));
+    dres_ = dres_dxn_.data();
+    dxn_ = dres_ + N * C;
     dF1_ = make(fused_ ? 0 : N * F);  // the fused path writes d gate / d up in bf16
     dF2_ = make(fused_ ? 0 : N * F);
     // the fused path takes d h in bf16 (dh16_), straight from the GEMM when no fp32 copy is needed
@@ -277,10 +279,10 @@ bool LoraTrainStep::kept_in_slot(int64_t l) const {
 
 int LoraTrainStep::forward_slot(int64_t l) const {
     // the slots in turn, counted down from the last layer so that the last two land where the
-    // backward reads them (l % 2) and the one before them in the third
+    // backward reads them (l % 2) and the two before them in the backward's buffers (2, 3)
     const int64_t L = model_.config().num_hidden_layers;
-    const int64_t d = (L - 1 - l) % 3;
-    return d < 2 ? static_cast<int>((L - 1 - d) % 2) : 2;
+    const int64_t d = (L - 1 - l) % kForwardSlots;
+    return d < 2 ? static_cast<int>((L - 1 - d) % 2) : static_cast<int>(d);
 }
 
 uint16_t* LoraTrainStep::host_gate_up(int64_t l) {
@@ -294,8 +296,10 @@ std::pair<uint16_t*, uint16_t*> LoraTrainStep::gate_up_slot(int s, LayerActs& a)
             return {a.gate16.data(), a.up16.data()};
         case 1:
             return {gate16_b_.data(), up16_b_.data()};
-        default:
+        case 2:
             return {dgate_bf16_.data(), dup_bf16_.data()};
+        default:
+            return {dh16_.data(), reinterpret_cast<uint16_t*>(dres_dxn_.data())};
     }
 }
 
@@ -612,18 +616,18 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         if (offload_run_ && l >= 2 && offloads(l - 2)) {  // this slot is free: bring back l - 2's
             load_gate_up(l - 2);
         }
-        back(4, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 0.0f, &dgate_bf16_);
-        back(5, dxn_.data(), nullptr, a.xn2.data(), kStagedXn2, 1.0f, &dup_bf16_);
+        back(4, dxn_, nullptr, a.xn2.data(), kStagedXn2, 0.0f, &dgate_bf16_);
+        back(5, dxn_, nullptr, a.xn2.data(), kStagedXn2, 1.0f, &dup_bf16_);
     } else {
         back(6, dF3_.data(), dres, a.h.data(), kStagedH, 0.0f);
         zero(dF1_, N * F);
         zero(dF2_, N * F);
         kernels::swiglu_backward(ctx, dF1_.data(), dF2_.data(), dF3_.data(), a.gate.data(),
                                  a.up.data(), N * F);
-        back(4, dxn_.data(), dF1_.data(), a.xn2.data(), kStagedXn2, 0.0f);
-        back(5, dxn_.data(), dF2_.data(), a.xn2.data(), kStagedXn2, 1.0f);
+        back(4, dxn_, dF1_.data(), a.xn2.data(), kStagedXn2, 0.0f);
+        back(5, dxn_, dF2_.data(), a.xn2.data(), kStagedXn2, 1.0f);
     }
-    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), a.x_mid.data(), model_.mlp_norm(l),
+    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_, a.x_mid.data(), model_.mlp_norm(l),
                               a.rstd2.data(), N, C);
 
     // Attention: x_mid = x + o(attn)
@@ -659,14 +663,13 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
                 return;  // d(embedding output) has no reader: the embedding is frozen
             }
             kernels::gemm_bf16(ctx, false, false, N, C, packed_qkv_.rows, 1.0f, dy_qkv_.data(),
-                               dy_qkv_.ld, packed_qkv_.data(), packed_qkv_.ld, 0.0f, dxn_.data(),
-                               C);
+                               dy_qkv_.ld, packed_qkv_.data(), packed_qkv_.ld, 0.0f, dxn_, C);
         } else {
-            back(0, dxn_.data(), nullptr, nullptr, kStagedXn1, 0.0f, &dq_rows_);
-            back(1, dxn_.data(), nullptr, nullptr, kStagedXn1, 1.0f, &dk_rows_);
-            back(2, dxn_.data(), dv_.data(), nullptr, kStagedXn1, 1.0f);
+            back(0, dxn_, nullptr, nullptr, kStagedXn1, 0.0f, &dq_rows_);
+            back(1, dxn_, nullptr, nullptr, kStagedXn1, 1.0f, &dk_rows_);
+            back(2, dxn_, dv_.data(), nullptr, kStagedXn1, 1.0f);
         }
-        kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, model_.attn_norm(l),
+        kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_, x_in, model_.attn_norm(l),
                                   a.rstd1.data(), N, C);
         return;
     }
@@ -679,11 +682,11 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
                            N, Hq, D);
     kernels::rope_backward(ctx, dk_.data(), positions_.data(), model_.rope_cos(), model_.rope_sin(),
                            N, Hkv, D);
-    back(0, dxn_.data(), dq_.data(), a.xn1.data(), kStagedXn1, 0.0f);
-    back(1, dxn_.data(), dk_.data(), a.xn1.data(), kStagedXn1, 1.0f);
-    back(2, dxn_.data(), dv_.data(), a.xn1.data(), kStagedXn1, 1.0f);
-    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_.data(), x_in, model_.attn_norm(l),
-                              a.rstd1.data(), N, C);
+    back(0, dxn_, dq_.data(), a.xn1.data(), kStagedXn1, 0.0f);
+    back(1, dxn_, dk_.data(), a.xn1.data(), kStagedXn1, 1.0f);
+    back(2, dxn_, dv_.data(), a.xn1.data(), kStagedXn1, 1.0f);
+    kernels::rmsnorm_backward(ctx, dres, nullptr, dxn_, x_in, model_.attn_norm(l), a.rstd1.data(),
+                              N, C);
 }
 
 void LoraTrainStep::loss_head_chunk(int64_t r0, int64_t rows, bool backward) {
@@ -884,15 +887,15 @@ void LoraTrainStep::queue_run(const TokenBatch& batch, bool backward, uint64_t s
         return;
     }
 
-    // the forward's third slot is the backward's d gate / d up (forward_slot)
+    // the forward's third and fourth slots are backward buffers (forward_slot)
     if (offload_run_ && std::ranges::any_of(gu_saved_this_run_, [](bool b) { return b; })) {
         across_streams([main = ctx, out = copy_out_ctx(), all = gu_all_saved_.get()] {
             kernels::event_record(out, all);
             kernels::stream_wait(main, all);
         });
     }
-    kernels::buffer_zero(ctx, dres_.data(), sizeof(float) * sz(N * C));
-    kernels::rmsnorm_backward(ctx, dres_.data(), nullptr, dxf_.data(), x_at(L), model_.final_norm(),
+    kernels::buffer_zero(ctx, dres_, sizeof(float) * sz(N * C));
+    kernels::rmsnorm_backward(ctx, dres_, nullptr, dxf_.data(), x_at(L), model_.final_norm(),
                               rstd_f_.data(), N, C);
     for (int64_t l = L - 1; l >= 0; --l) {
         auto& a = acts_[checkpointing_ ? 0 : sz(l)];
@@ -905,7 +908,7 @@ void LoraTrainStep::queue_run(const TokenBatch& batch, bool backward, uint64_t s
             // x_out is not needed again: the down projection's base GEMM is skipped
             layer_forward(l, batch, a, x_at(l), nullptr, true, seed, micro_key);
         }
-        layer_backward(l, batch, a, x_at(l), dres_.data(), grads, true, seed, micro_key);
+        layer_backward(l, batch, a, x_at(l), dres_, grads, true, seed, micro_key);
         if (grads_ready_ && layer_grads_[sz(l)].second > 0) {
             grads_ready_(layer_grads_[sz(l)].first, layer_grads_[sz(l)].second);
         }

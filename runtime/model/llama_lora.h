@@ -141,11 +141,13 @@ private:
     bool kept_in_slot(int64_t l) const;
     // The host copy of an offloaded layer's gate (up follows it).
     uint16_t* host_gate_up(int64_t l);
-    // The device slot of layer l's gate / up in the forward (the backward's is l % 2): three in
-    // turn, so that a layer's copy out has two layers' time before its slot is needed again.
+    // The device slot of layer l's gate / up in the forward (the backward's is l % 2):
+    // kForwardSlots in turn, so that a layer's copy out has three layers' time before its slot is
+    // needed again.
     int forward_slot(int64_t l) const;
-    // The gate / up buffers of device slot s: 0 is a's own, 1 the offload's second slot, 2 the
-    // backward's d gate / d up (free in the forward).
+    // The gate / up buffers of device slot s: 0 is a's own, 1 the offload's second slot; 2 and 3
+    // are backward buffers, free in the forward and the loss head: 2 the backward's d gate /
+    // d up, 3 its d h and d(residual) / d(normed input) (dres_dxn_).
     std::pair<uint16_t*, uint16_t*> gate_up_slot(int s, LayerActs& a);
     // Queues the copy of offloaded layer l's gate / up back into its device slot (l % 2) once the
     // step's stream is past its current point; gu_loaded_[l % 2] marks it done.
@@ -198,7 +200,12 @@ private:
     DeviceArray<int32_t> input_, targets_, segments_, positions_;
     Buf dequant_;  // the fp32 weights of the projection in use (NF4 dequantized right before use)
     // backward scratch
-    Buf dres_, dxn_, dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
+    Buf dF1_, dF2_, dF3_, dq_, dk_, dv_, datt_, du_, xd_;
+    // d(residual) and d(normed input), (N, C) each, in one buffer: with the MLP offload it is
+    // also the forward's fourth gate / up slot's up (see gate_up_slot), so it has room for that
+    Buf dres_dxn_;
+    float* dres_ = nullptr;
+    float* dxn_ = nullptr;
     // The lean checkpointed path (fused, checkpointing, no fp32 copies of the inputs): per layer,
     // the attention output (bf16, as the o projection reads it, written there by the attention)
     // and log-sum-exp are kept from the forward, and so are the LoRA inputs u = x A^T (N x r each,
@@ -267,11 +274,12 @@ private:
     DeviceArray<uint16_t> gate16_b_, up16_b_;
     kernels::PinnedHostBuffer mlp_host_;
     kernels::Stream copy_out_stream_, copy_in_stream_;
-    std::array<kernels::Event, 3> gu_ready_, gu_saved_;  // slot computed / slot copied out
-    std::array<kernels::Event, 2> gu_loaded_;            // slot copied back
-    kernels::Event gu_free_;                             // a slot free for a copy back
-    kernels::Event gu_all_saved_;                        // the forward's copies out are done
-    std::array<bool, 3> gu_saved_this_run_{};            // gu_saved_[s] recorded in this run
+    static constexpr int kForwardSlots = 4;
+    std::array<kernels::Event, kForwardSlots> gu_ready_, gu_saved_;  // slot computed / copied out
+    std::array<kernels::Event, 2> gu_loaded_;                        // slot copied back
+    kernels::Event gu_free_;                                         // a slot free for a copy back
+    kernels::Event gu_all_saved_;                          // the forward's copies out are done
+    std::array<bool, kForwardSlots> gu_saved_this_run_{};  // gu_saved_[s] recorded in this run
 
     // CUDA graphs (set_cuda_graphs)
     struct RunKind {
