@@ -9,8 +9,8 @@
 namespace qforge::kernels::cpu {
 
 void lora_dy_products(const uint16_t* dy, int64_t ld_dy, const uint16_t* sb, int64_t ld_sb,
-                      const float* u, int64_t N, int64_t Out, int64_t R, float scale, float* du,
-                      uint16_t* du_bf16, int64_t ld_du, float* dB) {
+                      const float* u, int64_t ld_u, int64_t N, int64_t Out, int64_t R, float scale,
+                      float* du, uint16_t* du_bf16, int64_t ld_du, float* dB) {
 #pragma omp parallel for if (N * Out * R >= kParallelMinWork)
     for (int64_t i = 0; i < N; i++) {
         for (int64_t j = 0; j < R; j++) {
@@ -25,8 +25,11 @@ void lora_dy_products(const uint16_t* dy, int64_t ld_dy, const uint16_t* sb, int
         }
     }
     std::vector<float> u16(static_cast<size_t>(N * R));
-    for (int64_t k = 0; k < N * R; k++) {
-        u16[static_cast<size_t>(k)] = bf16_bits_to_f32(f32_to_bf16_bits(u[k]));
+    for (int64_t i = 0; i < N; i++) {
+        for (int64_t j = 0; j < R; j++) {
+            u16[static_cast<size_t>(i * R + j)] =
+                bf16_bits_to_f32(f32_to_bf16_bits(u[i * ld_u + j]));
+        }
     }
 #pragma omp parallel for if (N * Out * R >= kParallelMinWork)
     for (int64_t o = 0; o < Out; o++) {

@@ -96,8 +96,8 @@ void rmsnorm_forward_bf16(uint16_t* out, int64_t ld_out, float* rstd, const floa
 
 // lora_dy_products (kernels/cpu/lora_grad.cpp): kernels/lora_grad.h, sums in index order.
 void lora_dy_products(const uint16_t* dy, int64_t ld_dy, const uint16_t* sb, int64_t ld_sb,
-                      const float* u, int64_t N, int64_t Out, int64_t R, float scale, float* du,
-                      uint16_t* du_bf16, int64_t ld_du, float* dB);
+                      const float* u, int64_t ld_u, int64_t N, int64_t Out, int64_t R, float scale,
+                      float* du, uint16_t* du_bf16, int64_t ld_du, float* dB);
 
 // Optimizer and regularization (kernels/cpu/adamw.cpp, kernels/cpu/dropout.cpp).
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n,

@@ -60,7 +60,8 @@ constexpr int64_t kAttentionMaxHeadDim = 128;
 
 // lora_dy_products (kernels/lora_grad.h; kernels/cuda/lora_grad.cu) on checked arguments, N > 0.
 void lora_dy_products(void* stream, const uint16_t* dy, int64_t ld_dy, const uint16_t* sb,
-                      int64_t ld_sb, const float* u, int64_t N, int64_t Out, int64_t R, float scale,
-                      float* du, uint16_t* du_bf16, int64_t ld_du, float* dB);
+                      int64_t ld_sb, const float* u, int64_t ld_u, int64_t N, int64_t Out,
+                      int64_t R, float scale, float* du, uint16_t* du_bf16, int64_t ld_du,
+                      float* dB);
 
 }  // namespace qforge::kernels::cuda

@@ -58,6 +58,7 @@ struct LoraDyArgs {
     const uint16_t* dy;
     const uint16_t* sb;
     const float* u;
+    int64_t ld_u;
     float* du;
     float* dB;
     int64_t ld_dy, ld_sb;
@@ -113,7 +114,7 @@ __global__ void __launch_bounds__(kThreads) lora_dy_kernel(LoraDyArgs a) {
             const int row = id / (R / 4), ch = id % (R / 4);
             const bool ok = tok0 + row < a.N;
             cp_async16(us + (row * S::kULd + ch * 4) * 4,
-                       ok ? a.u + static_cast<int64_t>(tok0 + row) * R + ch * 4 : a.u, ok);
+                       ok ? a.u + static_cast<int64_t>(tok0 + row) * a.ld_u + ch * 4 : a.u, ok);
         }
     };
 
@@ -242,12 +243,14 @@ void launch(cudaStream_t stream, LoraDyArgs a) {
 }  // namespace
 
 void lora_dy_products(void* stream, const uint16_t* dy, int64_t ld_dy, const uint16_t* sb,
-                      int64_t ld_sb, const float* u, int64_t N, int64_t Out, int64_t R, float scale,
-                      float* du, uint16_t* du_bf16, int64_t ld_du, float* dB) {
+                      int64_t ld_sb, const float* u, int64_t ld_u, int64_t N, int64_t Out,
+                      int64_t R, float scale, float* du, uint16_t* du_bf16, int64_t ld_du,
+                      float* dB) {
     auto* s = static_cast<cudaStream_t>(stream);
     QF_CUDA_CHECK(cudaMemsetAsync(du, 0, sizeof(float) * static_cast<size_t>(N * R), s));
     const LoraDyArgs a{
-        dy, sb, u, du, dB, ld_dy, ld_sb, static_cast<int>(N), static_cast<int>(Out), scale, 0};
+        dy,    sb, u, ld_u, du, dB, ld_dy, ld_sb, static_cast<int>(N), static_cast<int>(Out),
+        scale, 0};
     switch (R) {
         case 8:
             launch<8>(s, a);

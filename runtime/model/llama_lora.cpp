@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 #include "kernels/attention.h"
 #include "kernels/bf16.h"
@@ -109,10 +110,28 @@ void LoraTrainStep::init(int64_t B, int64_t T, std::optional<bool> fused_bf16,
     for (auto& a : acts_) {
         allocate(a);
     }
-    for (int64_t i = 0; lean_ && i < L * kNumLoraTargets; ++i) {
-        saved_u_.push_back(make(N * adapter_.options().r));
+    for (int64_t l = 0; lean_ && l < L; ++l) {
+        saved_u_.push_back(make(N * u_ld()));
     }
     init_merged_qkv();
+    // targets whose u come from one GEMM: adapted in every layer (the A rows of one input)
+    auto all_adapt = [&](std::initializer_list<LoraTarget> ts) {
+        for (int64_t l = 0; l < L; ++l) {
+            for (LoraTarget t : ts) {
+                if (!adapter_.slot(l, t).enabled) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    };
+    const int64_t r = adapter_.options().r;
+    if (lean_ && all_adapt({LoraTarget::kQ, LoraTarget::kK, LoraTarget::kV})) {
+        prepare_bf16_rows(ctx_, a_qkv_, 3 * r, C, 0);
+    }
+    if (lean_ && all_adapt({LoraTarget::kGate, LoraTarget::kUp})) {
+        prepare_bf16_rows(ctx_, a_gate_up_, 2 * r, C, 0);
+    }
     down_dA_in_swiglu_ = lean_ && adapter_.options().r <= kernels::kSwigluLoraMaxRank;
     swiglu_partials_ = make(down_dA_in_swiglu_ && ctx_.device == kernels::Device::kCuda
                                 ? kernels::swiglu_lora_partials(N, F, adapter_.options().r)
@@ -260,7 +279,20 @@ float* LoraTrainStep::x_at(int64_t l) {
 }
 
 float* LoraTrainStep::u_of(int64_t l, int t, LayerActs& a) {
-    return lean_ ? saved_u_[sz(l * kNumLoraTargets + t)].data() : a.u[sz(t)].data();
+    return lean_ ? saved_u_[sz(l)].data() + t * adapter_.options().r : a.u[sz(t)].data();
+}
+
+int64_t LoraTrainStep::u_ld() const {
+    return (lean_ ? kNumLoraTargets : 1) * adapter_.options().r;
+}
+
+void LoraTrainStep::lora_inputs_at_once(int64_t l, int t0, int n, const Bf16Rows& xs,
+                                        const Bf16Rows& a_side, int64_t N, LayerActs& a) {
+    const int64_t r = adapter_.options().r, in = model_.projection(l, t0).cols;
+    // the layer's factors (a_side included) are packed before the GEMM reads them
+    packed(l, t0, projection(l, t0, false, 0, 0));
+    kernels::gemm_bf16(ctx_, false, true, N, n * r, in, 1.0f, xs.data(), xs.ld, a_side.data(),
+                       a_side.ld, 0.0f, u_of(l, t0, a), u_ld());
 }
 
 bool LoraTrainStep::offloads(int64_t l) const {
@@ -340,6 +372,13 @@ const PackedProjection& LoraTrainStep::packed(int64_t l, int t, const LoraProjec
                 pk.layer = -1;  // a new buffer: no base in it yet
             }
             pack_lora_factors(pu, pk, conversions);
+            // the A rows of targets whose u come from one GEMM (lora_inputs_at_once)
+            Bf16Rows* side = u < 3 ? &a_qkv_ : (u == 4 || u == 5) ? &a_gate_up_ : nullptr;
+            if (side != nullptr && side->rows > 0) {
+                const int64_t r = pu.r, row0 = (u < 3 ? u : u - 4) * r;
+                conversions.push_back(
+                    {side->data() + row0 * side->ld, side->ld, pu.A, pu.in, r, pu.in, 1.0f});
+            }
         }
         kernels::convert_to_bf16_batch(ctx_, conversions);
         lora_packed_layer_ = l;
@@ -407,7 +446,7 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         float* u = u_of(l, t, a);
         if (fused_) {
             fused_projection_forward(ctx, p, packed(l, t, p), y, x, rows_of(s), N, beta, u, xd_,
-                                     y_in, u_ready);
+                                     y_in, u_ready, u_ld());
         } else {
             if (y_in != nullptr && y != nullptr && y_in != y) {
                 kernels::buffer_copy(ctx, y, y_in, sizeof(float) * sz(N * p.out));
@@ -416,10 +455,11 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         }
     };
     // the fused path's projections whose output is only read in bf16 (q/k/v, gate/up)
-    auto fwd16 = [&](int t, uint16_t* y, const float* x, int s) {
+    // (u_made: u is already there, from lora_inputs_at_once)
+    auto fwd16 = [&](int t, uint16_t* y, const float* x, int s, bool u_made = false) {
         const LoraProjection p = projection(l, t, training, seed, micro_key);
         fused_projection_forward_to_bf16(ctx, p, packed(l, t, p), y, x, rows_of(s), N,
-                                         u_of(l, t, a), xd_, u_ready);
+                                         u_of(l, t, a), xd_, u_ready || u_made, u_ld());
     };
     // rmsnorm / SwiGLU straight to bf16 when only the bf16 copy is used
     const bool bf16_only = fused_ && !fp32_inputs_;
@@ -441,9 +481,13 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
         // a recompute (x_out == nullptr) finds q, k, v and the attention output kept
         if (x_out != nullptr) {
             auto& [q16, k16, v16] = qkv16_[sz(l)];
-            fwd16(0, q16.data(), a.xn1.data(), kStagedXn1);
-            fwd16(1, k16.data(), a.xn1.data(), kStagedXn1);
-            fwd16(2, v16.data(), a.xn1.data(), kStagedXn1);
+            const bool at_once = a_qkv_.rows > 0;
+            if (at_once) {
+                lora_inputs_at_once(l, 0, 3, rows_of(kStagedXn1), a_qkv_, N, a);
+            }
+            fwd16(0, q16.data(), a.xn1.data(), kStagedXn1, at_once);
+            fwd16(1, k16.data(), a.xn1.data(), kStagedXn1, at_once);
+            fwd16(2, v16.data(), a.xn1.data(), kStagedXn1, at_once);
             kernels::rope_forward_bf16(ctx, q16.data(), Hq * D, positions_.data(),
                                        model_.rope_cos(), model_.rope_sin(), N, Hq, D);
             kernels::rope_forward_bf16(ctx, k16.data(), Hkv * D, positions_.data(),
@@ -496,8 +540,12 @@ void LoraTrainStep::layer_forward(int64_t l, const TokenBatch& batch, LayerActs&
                     kernels::stream_wait(main, saved);
                 });
             }
-            fwd16(4, gate, a.xn2.data(), kStagedXn2);
-            fwd16(5, up, a.xn2.data(), kStagedXn2);
+            const bool at_once = lean_ && !recompute && a_gate_up_.rows > 0;
+            if (at_once) {
+                lora_inputs_at_once(l, 4, 2, rows_of(kStagedXn2), a_gate_up_, N, a);
+            }
+            fwd16(4, gate, a.xn2.data(), kStagedXn2, at_once);
+            fwd16(5, up, a.xn2.data(), kStagedXn2, at_once);
             if (!recompute && offload_run_ && offloads(l)) {
                 across_streams([main = ctx, out = copy_out_ctx(), ready = gu_ready_[sz(gu)].get(),
                                 saved = gu_saved_[sz(gu)].get(), host = host_gate_up(l), gate, up,
@@ -579,10 +627,10 @@ void LoraTrainStep::layer_backward(int64_t l, const TokenBatch& batch, LayerActs
         const Bf16Rows& xs = sum_dA ? staged(s, x, p.in) : kUnread;
         if (dy_staged != nullptr) {
             fused_projection_backward_staged(ctx, p, packed(l, t, p), dx, dA, dB, *dy_staged, x, xs,
-                                             u, N, dx_beta, us_, du_, xd_, dx_bf16);
+                                             u, N, dx_beta, us_, du_, xd_, dx_bf16, u_ld());
         } else {
             fused_projection_backward(ctx, p, packed(l, t, p), dx, dA, dB, dy, x, xs, u, N, dx_beta,
-                                      dys_, us_, du_, xd_, dx_bf16);
+                                      dys_, us_, du_, xd_, dx_bf16, u_ld());
         }
     };
     auto zero = [&](Buf& b, int64_t n) {

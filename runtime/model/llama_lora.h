@@ -128,8 +128,14 @@ private:
     void init(int64_t B, int64_t T, std::optional<bool> fused_bf16, std::optional<bool> offload_mlp,
               std::optional<double> offload_fraction);
     void init_merged_qkv();  // see merged_qkv_
-    // Layer l's LoRA input u of target t: its own buffer (lean_), else a's.
+    // Layer l's LoRA input u of target t: in the layer's saved block (lean_), else a's own.
     float* u_of(int64_t l, int t, LayerActs& a);
+    // The row stride of every u_of: the saved block's (kNumLoraTargets r), else r.
+    int64_t u_ld() const;
+    // Lean forward: u of the targets [t0, t0 + n) (sharing one input, staged in xs) from one
+    // GEMM with their A rows side by side (a_side), into layer l's saved block.
+    void lora_inputs_at_once(int64_t l, int t0, int n, const Bf16Rows& xs, const Bf16Rows& a_side,
+                             int64_t N, LayerActs& a);
 
     // Layer l's input x in fp32 (xs_[l], or a work buffer with bf16 checkpoints: see lean_).
     float* x_at(int64_t l);
@@ -221,7 +227,13 @@ private:
     bool lean_ = false;
     std::vector<std::array<DeviceArray<uint16_t>, 3>> qkv16_;  // per layer: q, k, v (lean_)
     std::vector<DeviceArray<uint16_t>> xs16_;  // layer inputs 0..L-2 in bf16 (lean_)
-    std::vector<Buf> saved_u_;                 // layer-major, kNumLoraTargets per layer (lean_)
+    // per layer (lean_): the u of its targets side by side, (N, kNumLoraTargets r), so that the
+    // targets sharing an input (q, k, v; gate, up) get theirs from one GEMM, which reads the
+    // input once (three thin GEMMs read the 32 MiB xn1 three times at Llama-3-8B)
+    std::vector<Buf> saved_u_;
+    // their A rows side by side in bf16, (3 r, C) and (2 r, C), packed with the layer's factors
+    // (packed()); empty unless every layer adapts all three (both) with the same input width
+    Bf16Rows a_qkv_, a_gate_up_;
     DeviceArray<uint16_t> datt16_;
     Bf16Rows dq_rows_, dk_rows_;
     // Merged q/k/v input gradient (lean_, every layer adapting q, k and v, widths multiples of 8):

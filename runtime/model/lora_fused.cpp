@@ -118,23 +118,24 @@ void check_forward(const LoraProjection& p, const PackedProjection& pk, const Bf
 // columns when the base GEMM follows.
 void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk, const float* x,
                 Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd, bool into_xs,
-                bool u_ready) {
+                bool u_ready, int64_t ld_u) {
     const int64_t r = rank_of(p);
     if (r == 0) {
         return;
     }
+    ld_u = ld_u > 0 ? ld_u : r;
     QF_CHECK(u != nullptr, "fused_projection_forward: an adapted projection needs a u buffer");
     if (u_ready) {
         // kept from the forward: only staged below
     } else if (p.dropout <= 0.0f) {
         gemm_bf16(ctx, false, true, N, r, p.in, 1.0f, xs.data(), xs.ld,
-                  pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, r);
+                  pk.m.data() + p.out * pk.m.ld, pk.m.ld, 0.0f, u, ld_u);
     } else {
         gemm(ctx, false, true, N, r, p.in, 1.0f, dropped_input(ctx, p, x, N, xd), p.in, p.A, p.in,
-             0.0f, u, r);
+             0.0f, u, ld_u);
     }
     if (into_xs) {
-        kernels::convert_to_bf16(ctx, xs.data() + p.in, xs.ld, u, r, N, r, 1.0f);
+        kernels::convert_to_bf16(ctx, xs.data() + p.in, xs.ld, u, ld_u, N, r, 1.0f);
     }
 }
 
@@ -142,14 +143,15 @@ void lora_input(const Ctx& ctx, const LoraProjection& p, const PackedProjection&
 
 void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const PackedProjection& pk,
                               float* y, const float* x, Bf16Rows& xs, int64_t N, float beta,
-                              float* u, DeviceArray<float>& xd, const float* y_in, bool u_ready) {
+                              float* u, DeviceArray<float>& xd, const float* y_in, bool u_ready,
+                              int64_t ld_u) {
     check_forward(p, pk, xs, N);
     QF_CHECK(y_in == nullptr || beta == 1.0f,
              "fused_projection_forward: a separate y_in is added with beta 1, got beta {}", beta);
     if (N == 0) {
         return;
     }
-    lora_input(ctx, p, pk, x, xs, N, u, xd, y != nullptr, u_ready);
+    lora_input(ctx, p, pk, x, xs, N, u, xd, y != nullptr, u_ready, ld_u);
     if (y == nullptr) {
         return;
     }
@@ -165,13 +167,13 @@ void fused_projection_forward(const Ctx& ctx, const LoraProjection& p, const Pac
 void fused_projection_forward_to_bf16(const Ctx& ctx, const LoraProjection& p,
                                       const PackedProjection& pk, uint16_t* y, const float* x,
                                       Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd,
-                                      bool u_ready) {
+                                      bool u_ready, int64_t ld_u) {
     check_forward(p, pk, xs, N);
     QF_CHECK(y != nullptr, "fused_projection_forward_to_bf16: no output");
     if (N == 0) {
         return;
     }
-    lora_input(ctx, p, pk, x, xs, N, u, xd, true, u_ready);
+    lora_input(ctx, p, pk, x, xs, N, u, xd, true, u_ready, ld_u);
     kernels::gemm_bf16_to_bf16(ctx, false, true, N, p.out, p.in + rank_of(p), 1.0f, xs.data(),
                                xs.ld, pk.m.data(), pk.m.ld, y, p.out);
 }
@@ -180,10 +182,10 @@ void fused_projection_backward(const Ctx& ctx, const LoraProjection& p, const Pa
                                float* dx, float* dA, float* dB, const float* dy, const float* x,
                                const Bf16Rows& xs, const float* u, int64_t N, float dx_beta,
                                Bf16Rows& dys, Bf16Rows& us, DeviceArray<float>& du,
-                               DeviceArray<float>& xd, uint16_t* dx_bf16) {
+                               DeviceArray<float>& xd, uint16_t* dx_bf16, int64_t ld_u) {
     stage_bf16_rows(ctx, dys, dy, N, p.out, rank_of(p));
     fused_projection_backward_staged(ctx, p, pk, dx, dA, dB, dys, x, xs, u, N, dx_beta, us, du, xd,
-                                     dx_bf16);
+                                     dx_bf16, ld_u);
 }
 
 void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
@@ -191,8 +193,9 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
                                       Bf16Rows& dys, const float* x, const Bf16Rows& xs,
                                       const float* u, int64_t N, float dx_beta, Bf16Rows& us,
                                       DeviceArray<float>& du, DeviceArray<float>& xd,
-                                      uint16_t* dx_bf16) {
+                                      uint16_t* dx_bf16, int64_t ld_u) {
     const int64_t r = rank_of(p);
+    ld_u = ld_u > 0 ? ld_u : r;
     QF_CHECK(
         dx_bf16 == nullptr || (dx == nullptr && dx_beta == 0.0f && p.dropout <= 0.0f),
         "fused_projection_backward: a bf16 dx is written whole (no dx, dx_beta 0, no dropout)");
@@ -216,11 +219,11 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
         du.bind(ctx);
         du.ensure(N * r);
         const uint16_t* sb = pk.m.data() + p.in;
-        if (kernels::lora_dy_products_fits(dys.data(), dys.ld, sb, pk.m.ld, u, p.out, r, du.data(),
-                                           dys.data() + p.out, dys.ld, dB)) {
+        if (kernels::lora_dy_products_fits(dys.data(), dys.ld, sb, pk.m.ld, u, ld_u, p.out, r,
+                                           du.data(), dys.data() + p.out, dys.ld, dB)) {
             // one pass over dy for both
-            kernels::lora_dy_products(ctx, dys.data(), dys.ld, sb, pk.m.ld, u, N, p.out, r, p.scale,
-                                      du.data(), dys.data() + p.out, dys.ld, dB);
+            kernels::lora_dy_products(ctx, dys.data(), dys.ld, sb, pk.m.ld, u, ld_u, N, p.out, r,
+                                      p.scale, du.data(), dys.data() + p.out, dys.ld, dB);
         } else {
             if (p.dropout <= 0.0f) {  // dU straight into dy's spare columns, in bf16
                 kernels::gemm_bf16_to_bf16(ctx, false, false, N, r, p.out, 1.0f, dys.data(), dys.ld,
@@ -230,7 +233,8 @@ void fused_projection_backward_staged(const Ctx& ctx, const LoraProjection& p,
                           0.0f, du.data(), r);
                 kernels::convert_to_bf16(ctx, dys.data() + p.out, dys.ld, du.data(), r, N, r, 1.0f);
             }
-            stage_bf16_rows(ctx, us, u, N, r, 0);
+            prepare_bf16_rows(ctx, us, N, r, 0);
+            kernels::convert_to_bf16(ctx, us.data(), us.ld, u, ld_u, N, r, 1.0f);
             gemm_bf16(ctx, true, false, p.out, r, N, p.scale, dys.data(), dys.ld, us.data(), us.ld,
                       1.0f, dB, r);
         }

@@ -86,30 +86,32 @@ void stage_bf16_rows(const kernels::Ctx& ctx, Bf16Rows& rows, const float* x, in
 // for the dropped input (dropout > 0 only). y == nullptr: u only (a recompute whose output is
 // not needed). y_in (N, out), when given with beta 1, is read in place of y: y = y_in + x W^T + ...
 // (a residual add straight into a new buffer, without first copying y_in there). u_ready: u
-// already holds drop(x) A^T (kept from the forward, for a recompute): it is only staged into xs.
+// already holds drop(x) A^T (kept from the forward, or made for several projections at once by
+// one GEMM): it is only staged into xs. ld_u: u's row stride (0: r).
 void fused_projection_forward(const kernels::Ctx& ctx, const LoraProjection& p,
                               const PackedProjection& pk, float* y, const float* x, Bf16Rows& xs,
                               int64_t N, float beta, float* u, DeviceArray<float>& xd,
-                              const float* y_in = nullptr, bool u_ready = false);
+                              const float* y_in = nullptr, bool u_ready = false, int64_t ld_u = 0);
 
 // The same with y (N, out) written in bf16 (contiguous, rounded from the fp32 accumulation; no
 // beta): for an output only read as bf16 (the MLP's gate and up, read by swiglu_forward_bf16).
 void fused_projection_forward_to_bf16(const kernels::Ctx& ctx, const LoraProjection& p,
                                       const PackedProjection& pk, uint16_t* y, const float* x,
                                       Bf16Rows& xs, int64_t N, float* u, DeviceArray<float>& xd,
-                                      bool u_ready = false);
+                                      bool u_ready = false, int64_t ld_u = 0);
 
 // dx (N, in) = dx_beta dx + dy W + s drop'(dy B A) (dx_beta 0: dx is written without being
 // read); dA += dU^T drop(x); dB += s dy^T u (dA, dB nullptr when the projection has no adapter;
 // dA alone nullptr without dropout: the caller sums it from dU, and xs is not read).
 // xs: x staged (its columns [0, in) are read). dys, us, du, xd: scratch. dx_bf16: dx written in
-// bf16 instead, (N, in) contiguous (then dx == nullptr, dx_beta 0, and no dropout).
+// bf16 instead, (N, in) contiguous (then dx == nullptr, dx_beta 0, and no dropout). ld_u: u's
+// row stride (0: r).
 void fused_projection_backward(const kernels::Ctx& ctx, const LoraProjection& p,
                                const PackedProjection& pk, float* dx, float* dA, float* dB,
                                const float* dy, const float* x, const Bf16Rows& xs, const float* u,
                                int64_t N, float dx_beta, Bf16Rows& dys, Bf16Rows& us,
                                DeviceArray<float>& du, DeviceArray<float>& xd,
-                               uint16_t* dx_bf16 = nullptr);
+                               uint16_t* dx_bf16 = nullptr, int64_t ld_u = 0);
 
 // The same with dy already staged in dys (N rows, >= r spare columns, which are overwritten with
 // dU): for a dy that a kernel wrote in bf16 directly (swiglu_backward_bf16).
@@ -118,6 +120,6 @@ void fused_projection_backward_staged(const kernels::Ctx& ctx, const LoraProject
                                       Bf16Rows& dys, const float* x, const Bf16Rows& xs,
                                       const float* u, int64_t N, float dx_beta, Bf16Rows& us,
                                       DeviceArray<float>& du, DeviceArray<float>& xd,
-                                      uint16_t* dx_bf16 = nullptr);
+                                      uint16_t* dx_bf16 = nullptr, int64_t ld_u = 0);
 
 }  // namespace qforge

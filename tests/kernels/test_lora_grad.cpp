@@ -53,8 +53,8 @@ TEST(LoraDyProductsCuda, LlamaSizedMatchesTheTwoGemmFormAndReportsTimes) {
             auto call = [&] {
                 if (fused) {
                     kernels::lora_dy_products(
-                        kCudaCtx, dyp, ld, sbp, R, static_cast<const float*>(u.data()), N, Out, R,
-                        kScale, static_cast<float*>(du.data()), dyp + Out, ld, dBp);
+                        kCudaCtx, dyp, ld, sbp, R, static_cast<const float*>(u.data()), R, N, Out,
+                        R, kScale, static_cast<float*>(du.data()), dyp + Out, ld, dBp);
                     return;
                 }
                 auto* usp = static_cast<uint16_t*>(us.data());
@@ -110,15 +110,17 @@ TEST(LoraDyProductsCuda, LlamaSizedMatchesTheTwoGemmFormAndReportsTimes) {
 TEST(LoraDyProducts, RejectsBadArgumentsNamingTheOp) {
     std::vector<uint16_t> h(64 * 40, 0x3F80);
     std::vector<float> f(64 * 40, 1.0f);
-    auto call = [&](int64_t Out, int64_t R, int64_t ld_dy) {
-        return [&, Out, R, ld_dy] {
-            kernels::lora_dy_products(kCpuCtx, h.data(), ld_dy, h.data(), 16, f.data(), 2, Out, R,
-                                      1.0f, f.data(), nullptr, 16, f.data());
+    auto call = [&](int64_t Out, int64_t R, int64_t ld_dy, int64_t ld_u = 16) {
+        return [&, Out, R, ld_dy, ld_u] {
+            kernels::lora_dy_products(kCpuCtx, h.data(), ld_dy, h.data(), 16, f.data(), ld_u, 2,
+                                      Out, R, 1.0f, f.data(), nullptr, 16, f.data());
         };
     };
     expect_error(call(16, 12, 32), {"lora_dy_products", "must be 8, 16, 32 or 64, got 12"});
     expect_error(call(12, 16, 32), {"lora_dy_products", "multiples of 8"});
     expect_error(call(40, 16, 32), {"lora_dy_products", "ld_dy (>= Out)"});
+    expect_error(call(16, 16, 32, 8), {"lora_dy_products", "ld_u (>= R)"});
+    expect_error(call(16, 16, 32, 18), {"lora_dy_products", "ld_u (18) of 4"});
 }
 
 }  // namespace
