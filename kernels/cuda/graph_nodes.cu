@@ -72,19 +72,16 @@ struct Edges {
     std::vector<cudaGraphEdgeData> data;
 };
 
-Edges edges_into(cudaGraphNode_t node) {
-    std::size_t n = 0;
-    QF_CUDA_CHECK(cudaGraphNodeGetDependencies(node, nullptr, nullptr, &n));
-    Edges e{std::vector<cudaGraphNode_t>(n), std::vector<cudaGraphEdgeData>(n)};
-    QF_CUDA_CHECK(cudaGraphNodeGetDependencies(node, e.nodes.data(), e.data.data(), &n));
-    return e;
-}
+// A node's edges in (cudaGraphNodeGetDependencies) or out (cudaGraphNodeGetDependentNodes), with
+// their data (ports, type), which the replacement's edges keep.
+using EdgeQuery = cudaError_t (*)(cudaGraphNode_t, cudaGraphNode_t*, cudaGraphEdgeData*,
+                                  std::size_t*);
 
-Edges edges_out_of(cudaGraphNode_t node) {
+Edges edges_of(cudaGraphNode_t node, EdgeQuery query) {
     std::size_t n = 0;
-    QF_CUDA_CHECK(cudaGraphNodeGetDependentNodes(node, nullptr, nullptr, &n));
+    QF_CUDA_CHECK(query(node, nullptr, nullptr, &n));
     Edges e{std::vector<cudaGraphNode_t>(n), std::vector<cudaGraphEdgeData>(n)};
-    QF_CUDA_CHECK(cudaGraphNodeGetDependentNodes(node, e.nodes.data(), e.data.data(), &n));
+    QF_CUDA_CHECK(query(node, e.nodes.data(), e.data.data(), &n));
     return e;
 }
 
@@ -129,7 +126,8 @@ int memset_nodes_to_kernels(void* graph_ptr) {
         if (m.width == 0 || m.height == 0) {
             continue;
         }
-        const Edges in = edges_into(node), out = edges_out_of(node);
+        const Edges in = edges_of(node, cudaGraphNodeGetDependencies);
+        const Edges out = edges_of(node, cudaGraphNodeGetDependentNodes);
         const cudaGraphNode_t kernel = add_memset_kernel(graph, m);
         if (!in.nodes.empty()) {
             const std::vector<cudaGraphNode_t> to(in.nodes.size(), kernel);
