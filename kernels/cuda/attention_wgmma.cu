@@ -110,16 +110,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     // arithmetic took an eighth of the kernel's stall samples (ncu).
     auto load_kv = [&](int j, int buf) {
         if (tid == 0) {
-            const uint32_t bar = sBar + buf * 8;
-            mbar_arrive_expect_tx(bar, 2 * kKvBytes);
-#pragma unroll
-            for (int c = 0; c < DH / 64; c++) {
-                const uint32_t off = buf * kKvBytes + c * kKeys * kSw128RowBytes;
-                tma_load_4d(sK + off, &k_map, c * 64, static_cast<int>(kvh), j * kKeys,
-                            static_cast<int>(b), bar);
-                tma_load_4d(sV + off, &v_map, c * 64, static_cast<int>(kvh), j * kKeys,
-                            static_cast<int>(b), bar);
-            }
+            tma_load_tile_pair<DH, kKeys>(sK + buf * kKvBytes, &k_map, sV + buf * kKvBytes, &v_map,
+                                          static_cast<int>(kvh), j * kKeys, static_cast<int>(b),
+                                          sBar + buf * 8);
         }
         if (seg != nullptr && tid < kKeys) {
             const int64_t key = int64_t{j} * kKeys + tid;

@@ -116,16 +116,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         const int64_t t0 = int64_t{qt} * kQ, h = h0 + head;
         const int64_t stat0 = (b * a.Hq + h) * a.T;
         if (tid == 0) {  // Q and dO by TMA (rows past T read as zeros)
-            const uint32_t bar = sBarQ + buf * 8;
-            mbar_arrive_expect_tx(bar, 2 * kQBytes);
-#pragma unroll
-            for (int c = 0; c < DH / 64; c++) {
-                const uint32_t off = buf * kQBytes + c * kQ * kSw128RowBytes;
-                tma_load_4d(sQ + off, &q_map, c * 64, static_cast<int>(h), static_cast<int>(t0),
-                            static_cast<int>(b), bar);
-                tma_load_4d(sO + off, &o_map, c * 64, static_cast<int>(h), static_cast<int>(t0),
-                            static_cast<int>(b), bar);
-            }
+            tma_load_tile_pair<DH, kQ>(sQ + buf * kQBytes, &q_map, sO + buf * kQBytes, &o_map,
+                                       static_cast<int>(h), static_cast<int>(t0),
+                                       static_cast<int>(b), sBarQ + buf * 8);
         }
         // The rows' lse, dsum and segment ids come by cp.async too: a plain load held warps 0, 1
         // (and so the first warpgroup's next wgmma) for a global-memory latency every tile.
@@ -153,15 +146,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     __syncthreads();
     if (tid == 0 && first_qt < n_qt) {  // K and V by TMA (rows past Tk read as zeros)
-        mbar_arrive_expect_tx(sBarKv, 2 * kKvBytes);
-#pragma unroll
-        for (int c = 0; c < DH / 64; c++) {
-            const uint32_t off = c * kKeys * kSw128RowBytes;
-            tma_load_4d(sK + off, &k_map, c * 64, static_cast<int>(kvh), static_cast<int>(j0),
-                        static_cast<int>(b), sBarKv);
-            tma_load_4d(sV + off, &v_map, c * 64, static_cast<int>(kvh), static_cast<int>(j0),
-                        static_cast<int>(b), sBarKv);
-        }
+        tma_load_tile_pair<DH, kKeys>(sK, &k_map, sV, &v_map, static_cast<int>(kvh),
+                                      static_cast<int>(j0), static_cast<int>(b), sBarKv);
     }
     int hn = first_qt < n_qt ? 0 : heads, qn = first_qt;  // first_qt = n_qt: no query is seen
     if (hn < heads) {

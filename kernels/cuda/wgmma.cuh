@@ -95,30 +95,6 @@ __device__ inline void wgmma_fence_operands(float (&d)[N]) {
     }
 }
 
-// Bulk (TMA) reduction of `bytes` (a multiple of 16) fp32 from shared address src into global
-// dst (both 16-byte aligned): dst[i] += src[i], done by the copy engine, not the issuing thread.
-__device__ inline void bulk_reduce_add_f32(float* dst, uint32_t src, uint32_t bytes) {
-    asm volatile(
-        "cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(dst),
-        "r"(src), "r"(bytes)
-        : "memory");
-}
-
-__device__ inline void bulk_commit() {
-    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-}
-
-// Waits until this thread's committed bulk groups have read their shared memory (it may be
-// written again).
-__device__ inline void bulk_wait_read() {
-    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-}
-
-// Waits until this thread's committed bulk groups are complete.
-__device__ inline void bulk_wait() {
-    asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
-}
-
 // clang-format off
 // d (64 x 128 fp32, this warpgroup's accumulator fragments) = (accumulate ? d : 0) + A B with A
 // (64 x 16) and B (16 x 128) both K-major in shared memory (descriptors a, b).
